@@ -1,0 +1,133 @@
+"""`meetops serve | console | sandbox | webhooks register`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging, secret_filter
+
+log = logging.getLogger("meetops")
+
+WEBHOOK_EVENTS = ["session_ended", "session_summary_ready", "recording_ready"]
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    secret_filter.add(*(s.get_secret_value() for s in (
+        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+        settings.ds_developer_key, settings.ds_webhook_token) if s is not None))
+    return settings
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from bot.runtime import Runtime
+    from bot.server import create_asgi_app
+
+    settings = _settings()
+    settings.require_slack()
+    runtime = Runtime(settings)
+    if settings.socket_mode:
+        asyncio.run(_serve_socket_mode(runtime))
+        return
+    log.info("serving Slack over HTTP on http://%s:%s/slack/events", settings.host, settings.port)
+    uvicorn.run(create_asgi_app(runtime), host=settings.host, port=settings.port, log_level="info",
+                access_log=False, log_config=None)
+
+
+async def _serve_socket_mode(runtime) -> None:
+    import uvicorn
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.server import create_asgi_app
+
+    settings = runtime.settings
+    app = await runtime.start()
+    handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    tasks = [asyncio.create_task(handler.start_async())]
+    if settings.ds_webhook_token is not None:
+        # Digital Samba still needs an HTTP endpoint for its webhooks.
+        config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host, port=settings.port,
+                                log_config=None, access_log=False)
+        tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
+        log.info("webhooks on http://%s:%s/webhooks/digitalsamba", settings.host, settings.port)
+    log.info("connected to Slack over Socket Mode")
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        await runtime.stop()
+
+
+def console(args: argparse.Namespace) -> None:
+    from bot.console import run_console
+
+    sys.exit(asyncio.run(run_console(echo=args.echo)))
+
+
+def sandbox(args: argparse.Namespace) -> None:
+    from bot.sandbox import serve_sandbox
+
+    serve_sandbox(host=args.host, port=args.port)
+
+
+def register_webhook(args: argparse.Namespace) -> None:
+    from bot.runtime import Runtime
+
+    settings = _settings()
+    if settings.sandbox:
+        raise ConfigError("`webhooks register` talks to the real Digital Samba: set DS_TEAM_ID and DS_DEVELOPER_KEY "
+                          "(and DS_API_URL to point it at `meetops sandbox`).")
+
+    async def register() -> tuple[str, str]:
+        provider = Runtime(settings)._build_provider()
+        token = secrets.token_urlsafe(32)
+        try:
+            webhook_id = await provider.create_webhook(endpoint=args.url, events=WEBHOOK_EVENTS,
+                                                       authorization_header=token, name="meetops")
+        finally:
+            await provider.aclose()
+        return webhook_id, token
+
+    webhook_id, token = asyncio.run(register())
+    print(f"Registered webhook {webhook_id} for {', '.join(WEBHOOK_EVENTS)} -> {args.url}")
+    print("Set this in the bot's environment (it is shown only now):")
+    print(f"DS_WEBHOOK_TOKEN={token}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="meetops", description="Run Digital Samba meetings from Slack.")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)").set_defaults(func=serve)
+
+    p = sub.add_parser("console", help="try meetops in the terminal: no Slack, no Digital Samba account")
+    p.add_argument("--echo", action="store_true", help="print each command read from standard input")
+    p.set_defaults(func=console)
+
+    p = sub.add_parser("sandbox", help="serve the Digital Samba sandbox over HTTP")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8600)
+    p.set_defaults(func=sandbox)
+
+    p = sub.add_parser("webhooks", help="manage Digital Samba webhooks")
+    webhooks = p.add_subparsers(dest="webhooks_command", required=True)
+    p = webhooks.add_parser("register", help="register this bot's webhook endpoint with Digital Samba")
+    p.add_argument("--url", required=True, help="public URL of POST /webhooks/digitalsamba")
+    p.set_defaults(func=register_webhook)
+
+    args = parser.parse_args(argv)
+    configure_logging("WARNING" if args.command == "console" and args.log_level == "INFO" else args.log_level)
+    try:
+        args.func(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,106 @@
+"""Settings, read from the environment (and a `.env` file) and validated at start-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DS_API_URL = "https://api.digitalsamba.com/api/v1"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """Start-up configuration is missing or wrong; the text names the settings at fault."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+
+    ds_team_id: str | None = None
+    ds_developer_key: SecretStr | None = None
+    ds_api_url: str = DEFAULT_DS_API_URL
+    ds_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    ds_webhook_token: SecretStr | None = None
+
+    meetops_db: str = "meetops.db"
+    meetops_admins: str = ""
+    meetops_link_hours: float = Field(default=4.0, gt=0, le=24 * 7)
+    meetops_summary_poll_seconds: int = Field(default=60, ge=1)
+    meetops_summary_max_wait_minutes: int = Field(default=180, ge=1)
+    meetops_timezone: str = "UTC"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url_ends_with_slash(cls, value: str) -> str:
+        # slack-sdk joins method names onto the base URL verbatim.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("ds_api_url")
+    @classmethod
+    def _ds_api_url_without_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("meetops_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an Area/City name such as Europe/Madrid")
+        return value
+
+    @model_validator(mode="after")
+    def _provider_settings_go_together(self) -> "Settings":
+        if self.ds_developer_key is not None and not self.ds_team_id:
+            raise ValueError("DS_TEAM_ID is required when DS_DEVELOPER_KEY is set")
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """No developer key means: use the built-in Digital Samba sandbox."""
+        return self.ds_developer_key is None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.meetops_admins.split(",") if a.strip())
+
+    @property
+    def link_lifetime(self) -> timedelta:
+        return timedelta(hours=self.meetops_link_hours)
+
+    def require_slack(self) -> None:
+        """Serving Slack for real needs its credentials; say exactly which are missing."""
+        missing = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN (the bot token, xoxb-…)")
+        if not self.socket_mode and self.slack_signing_secret is None:
+            missing.append("SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode, xapp-…)")
+        if missing:
+            raise ConfigError("meetops cannot start; missing settings:\n  - " + "\n  - ".join(missing))
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings, turning pydantic's report into one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
+            lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("meetops cannot start; invalid settings:\n  - " + "\n  - ".join(lines)) from None

@@ -1,0 +1,64 @@
+"""Logging set-up with a last line of defence: known secrets and join tokens are masked in every record.
+
+Code must not log secrets in the first place; this filter catches what slips
+through (a library's debug line, an exception text quoting a request).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+# Slack tokens, and the `token=` query of a join link (a JWT).
+_PATTERNS = [
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),
+    re.compile(r"xapp-[A-Za-z0-9-]+"),
+    re.compile(r"(?<=token=)[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
+    re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+]
+MASK = "***"
+
+
+class SecretFilter(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, *secrets: str | None) -> None:
+        with self._lock:
+            self._secrets.update(s for s in secrets if s and len(s) >= 4)
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(MASK, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redact(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Render the traceback now, redacted, so the formatter prints our copy.
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        return True
+
+
+secret_filter = SecretFilter()
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(secret_filter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # These log whole request bodies at DEBUG, join links included; they never need to.
+    for noisy in ("slack_sdk", "slack_bolt", "httpx", "httpcore", "apscheduler.executors", "aiohttp"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).getEffectiveLevel()))

@@ -1,0 +1,93 @@
+"""Room operations several features share: finding a room, who moderates it, keeping its message current."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import room_message_blocks, room_message_text
+from bot.errors import NotAllowed, ProviderNotFound, ProviderUnavailable, RoomNotFound
+from bot.providers.base import Room
+from bot.services import Services
+from storage import rooms
+from storage.rooms import RoomRecord
+
+log = logging.getLogger(__name__)
+
+
+def as_provider_room(room: RoomRecord) -> Room:
+    return Room(id=room.id, friendly_url=room.friendly_url, description=room.description,
+                privacy=room.privacy, room_url=room.room_url)
+
+
+async def resolve_room(services: Services, team_id: str, ref: str) -> RoomRecord:
+    """A room by friendly_url, id or posted name: the bot's own rooms first, then the provider's."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise RoomNotFound("(no name given)")
+    room = rooms.find(services.db, team_id, ref)
+    if room is not None:
+        return room
+    try:
+        found = await services.meetings.get_room(ref)
+    except ProviderNotFound:
+        raise RoomNotFound(ref) from None
+    # A room made outside meetops: usable, but only admins moderate it.
+    return RoomRecord(id=found.id, team_id=team_id, channel_id="", creator_id="", name=found.friendly_url,
+                      friendly_url=found.friendly_url, room_url=found.room_url, privacy=found.privacy,
+                      description=found.description)
+
+
+async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord:
+    """Make sure the provider still has the room; mark it deleted (and say so) if not.
+
+    When the provider is unreachable we carry on with what we know: a join link
+    signed now still works once it is back.
+    """
+    try:
+        await services.meetings.get_room(room.id)
+    except ProviderNotFound:
+        if rooms.get(services.db, room.id):
+            room = rooms.update(services.db, room.id, status="deleted")
+            await refresh_room_message(services, room)
+        raise RoomNotFound(room.name) from None
+    except ProviderUnavailable:
+        log.warning("provider unavailable while checking room %s; using the stored room", room.id)
+    return room
+
+
+def is_moderator(services: Services, room: RoomRecord, user_id: str) -> bool:
+    return user_id == room.creator_id or services.is_admin(user_id)
+
+
+def require_moderator(services: Services, room: RoomRecord, user_id: str, doing: str) -> None:
+    if not is_moderator(services, room, user_id):
+        who = f"<@{room.creator_id}>" if room.creator_id else "an admin"
+        raise NotAllowed(f"Only the room's moderators can {doing} in *{room.name}*. Ask {who} to do it.")
+
+
+def room_message_extras(services: Services, room: RoomRecord) -> dict:
+    """State other features keep about a room that its message shows."""
+    extras: dict = {}
+    if services.db["restreams"].exists():
+        row = next(iter(services.db.query(
+            "select destination from restreams where room_id = ? and state = 'live'", [room.id])), None)
+        extras["streaming_to"] = row["destination"] if row else None
+    return extras
+
+
+async def refresh_room_message(services: Services, room: RoomRecord) -> None:
+    """Re-render the room message in place from what the database knows."""
+    if not (room.message_channel and room.message_ts):
+        return
+    try:
+        await services.slack.chat_update(
+            channel=room.message_channel,
+            ts=room.message_ts,
+            text=room_message_text(room),
+            blocks=room_message_blocks(room, sandbox=services.sandbox, **room_message_extras(services, room)),
+        )
+    except SlackApiError as exc:
+        # The message may have been deleted by someone; the room itself is fine.
+        log.warning("could not update the message of room %s: %s", room.id, exc.response.get("error"))

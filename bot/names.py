@@ -1,0 +1,40 @@
+"""Room names to Digital Samba `friendly_url`s: URL-safe, 3 to 32 characters, unique per team."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+
+from bot.errors import BadInput
+
+MIN_LENGTH = 3
+MAX_LENGTH = 32
+
+
+def slugify(name: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def friendly_url_for(name: str) -> str:
+    """The link name for a room name, or BadInput saying what to change."""
+    name = name.strip()
+    if len(name) > MAX_LENGTH:
+        raise BadInput(f"Room names can be at most {MAX_LENGTH} characters; `{name[:40]}…` has {len(name)}. "
+                       "Try a shorter name.")
+    if not any(ch.isalnum() for ch in name):
+        raise BadInput("A room name needs at least one letter or digit, for example `/meet new standup`.")
+    slug = slugify(name)
+    if not slug:
+        # Letters with no ASCII spelling (日本語, русский…): keep the name, invent the link name.
+        return f"room-{secrets.token_hex(3)}"
+    if len(slug) < MIN_LENGTH:
+        raise BadInput(f"Room names need at least {MIN_LENGTH} letters or digits; `{name}` has {len(slug)}.")
+    return slug
+
+
+def with_suffix(slug: str, n: int) -> str:
+    """`standup` -> `standup-2`, trimmed so the result still fits in 32 characters."""
+    suffix = f"-{n}"
+    return slug[: MAX_LENGTH - len(suffix)].rstrip("-") + suffix

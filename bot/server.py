@@ -1,0 +1,44 @@
+"""The ASGI app served by uvicorn: Slack's one URL, a health check and the provider's webhooks."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
+    """`serve_slack=False` in Socket Mode: Slack arrives over the socket, webhooks still over HTTP."""
+    handler: AsyncSlackRequestHandler | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        nonlocal handler
+        app = runtime.app or await runtime.start()
+        handler = AsyncSlackRequestHandler(app)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    async def slack_events(request: Request):
+        return await handler.handle(request)
+
+    async def healthz(_request: Request):
+        services = runtime.services
+        ok = services is not None
+        return JSONResponse({"ok": ok, "sandbox": bool(services and services.sandbox)}, status_code=200 if ok else 503)
+
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if serve_slack:
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    return Starlette(routes=routes, lifespan=lifespan)

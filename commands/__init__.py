@@ -1,0 +1,25 @@
+"""Every feature module, registered on the app. One module per feature, each with `register(app, router)`."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from commands import join, meet, rooms
+from commands.router import Router
+
+FEATURES = (rooms, join, meet)
+
+
+def register(app: AsyncApp) -> Router:
+    router = Router()
+    for feature in FEATURES:
+        feature.register(app, router)
+    return router
+
+
+async def start(services) -> None:
+    """Let features re-arm what they keep in the database (scheduled jobs) when the app starts."""
+    for feature in FEATURES:
+        on_start = getattr(feature, "on_start", None)
+        if on_start is not None:
+            await on_start(services)

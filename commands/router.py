@@ -1,0 +1,79 @@
+"""`/meet <subcommand> …`: tokenising the text and finding the handler."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import BadInput
+from bot.messaging import send_private
+from bot.services import Services
+
+# Slack clients "smarten" straight quotes; people also paste them from documents.
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+                         "\u2018": "'", "\u2019": "'", "\u201a": "'"})
+
+
+def tokenize(text: str) -> list[str]:
+    """Split like a shell, with curly quotes read as straight ones."""
+    try:
+        return shlex.split((text or "").translate(_QUOTES))
+    except ValueError:
+        raise BadInput("A quote in your command is not closed. Put each phrase in a matching pair of quotes, "
+                       'for example `/meet poll standup "Lunch?" "Pizza" "Sushi"`.') from None
+
+
+@dataclass
+class Invocation:
+    """One `/meet` command as handlers see it."""
+
+    services: Services
+    client: AsyncWebClient
+    respond: Callable[..., Awaitable]
+    team_id: str
+    user_id: str
+    channel_id: str
+    channel_name: str
+    trigger_id: str
+    args: list[str]
+
+    async def reply(self, text: str, blocks: list[dict] | None = None) -> None:
+        """Answer only the person who typed the command."""
+        await send_private(self.services, user_id=self.user_id, channel_id=self.channel_id,
+                           text=text, blocks=blocks, respond=self.respond)
+
+
+Handler = Callable[[Invocation], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    handler: Handler
+    usage: str  # e.g. "/meet new <name> [private]"
+    summary: str
+
+
+class Router:
+    def __init__(self) -> None:
+        self.default: Subcommand | None = None  # what plain `/meet` does
+        self.subcommands: dict[str, Subcommand] = {}
+
+    def add(self, sub: Subcommand, *, default: bool = False) -> None:
+        if default:
+            self.default = sub
+        else:
+            self.subcommands[sub.name] = sub
+
+    def route(self, args: list[str]) -> tuple[Subcommand | None, list[str]]:
+        """The handler for these words and the words left for it; None when the word is unknown."""
+        if not args:
+            return self.default, []
+        return self.subcommands.get(args[0].lower()), args[1:]
+
+    def usage_lines(self) -> list[str]:
+        subs = ([self.default] if self.default else []) + list(self.subcommands.values())
+        return [f"`{s.usage}`: {s.summary}" for s in subs]

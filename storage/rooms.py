@@ -1,0 +1,125 @@
+"""Rooms the bot created, each channel's standing room, and the audit log."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+import sqlite_utils
+from sqlite_utils.db import NotFoundError
+
+from storage.db import utcnow
+
+
+@dataclass
+class RoomRecord:
+    id: str
+    team_id: str
+    channel_id: str
+    creator_id: str
+    name: str
+    friendly_url: str
+    room_url: str
+    privacy: str = "public"
+    description: str | None = None
+    message_channel: str | None = None
+    message_ts: str | None = None
+    status: str = "open"
+    participants: int = 0
+    session_id: str | None = None
+    session_started_at: str | None = None
+    session_ended_at: str | None = None
+    ended_by: str | None = None
+    auto_summary: int = 1
+    created_at: str = ""
+
+    @property
+    def private(self) -> bool:
+        return self.privacy == "private"
+
+    @classmethod
+    def from_row(cls, row: dict) -> "RoomRecord":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+
+def insert(db: sqlite_utils.Database, room: RoomRecord) -> RoomRecord:
+    room.created_at = room.created_at or utcnow()
+    db["rooms"].insert(asdict(room))
+    return room
+
+
+def get(db: sqlite_utils.Database, room_id: str) -> RoomRecord | None:
+    try:
+        return RoomRecord.from_row(db["rooms"].get(room_id))
+    except NotFoundError:
+        return None
+
+
+def find(db: sqlite_utils.Database, team_id: str, ref: str) -> RoomRecord | None:
+    """A room by id, link name (friendly_url) or the name it was posted with."""
+    ref = ref.strip()
+    rows = db.query(
+        """
+        select * from rooms
+        where status != 'deleted' and (id = :ref or (team_id = :team and (friendly_url = :ref or name = :ref collate nocase)))
+        order by (id = :ref) desc, (friendly_url = :ref) desc, created_at desc
+        limit 1
+        """,
+        {"ref": ref, "team": team_id},
+    )
+    row = next(iter(rows), None)
+    return RoomRecord.from_row(row) if row else None
+
+
+def by_session(db: sqlite_utils.Database, session_id: str) -> RoomRecord | None:
+    row = next(iter(db.query("select * from rooms where session_id = ? limit 1", [session_id])), None)
+    return RoomRecord.from_row(row) if row else None
+
+
+def update(db: sqlite_utils.Database, room_id: str, **values) -> RoomRecord:
+    with db.atomic():
+        db["rooms"].update(room_id, values)
+    room = get(db, room_id)
+    assert room is not None
+    return room
+
+
+def friendly_urls_in_use(db: sqlite_utils.Database, team_id: str) -> set[str]:
+    return {r["friendly_url"] for r in db.query("select friendly_url from rooms where team_id = ?", [team_id])}
+
+
+def in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str) -> list[RoomRecord]:
+    rows = db.query(
+        "select * from rooms where team_id = ? and channel_id = ? and status != 'deleted' order by created_at",
+        [team_id, channel_id],
+    )
+    return [RoomRecord.from_row(r) for r in rows]
+
+
+def standing_room(db: sqlite_utils.Database, team_id: str, channel_id: str) -> RoomRecord | None:
+    rows = db.query(
+        "select rooms.* from channel_rooms join rooms on rooms.id = channel_rooms.room_id "
+        "where channel_rooms.team_id = ? and channel_rooms.channel_id = ?",
+        [team_id, channel_id],
+    )
+    row = next(iter(rows), None)
+    return RoomRecord.from_row(row) if row else None
+
+
+def set_standing_room(db: sqlite_utils.Database, team_id: str, channel_id: str, room_id: str) -> None:
+    with db.atomic():
+        db["channel_rooms"].upsert(
+            {"team_id": team_id, "channel_id": channel_id, "room_id": room_id, "created_at": utcnow()},
+            pk=("team_id", "channel_id"),
+        )
+
+
+def audit(db: sqlite_utils.Database, *, team_id: str, user_id: str, action: str, room_id: str | None = None,
+          **detail) -> None:
+    """Who did what. `detail` must never hold a secret (links, tokens, stream keys)."""
+    with db.atomic():
+        db["audit_log"].insert({
+            "at": utcnow(), "team_id": team_id, "user_id": user_id, "action": action,
+            "room_id": room_id, "detail": json.dumps(detail, sort_keys=True) if detail else None,
+        })
