@@ -1,0 +1,58 @@
+"""A local emulator of the Digital Samba REST API, for tests, the console and demos.
+
+    server = start_sandbox()            # running on a free loopback port
+    client = httpx.Client(base_url=server.api_url,
+                          headers={"Authorization": f"Bearer {server.state.developer_key}"})
+    ...
+    server.stop()
+
+`/_sandbox/...` plays the world around the bot (people joining, summaries becoming
+ready, faults); see `bot.sandbox.control`.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+
+from bot.devtools.serving import BackgroundServer, free_port
+
+from .app import create_sandbox_app
+from .models import API_PREFIX
+from .state import SandboxState
+
+__all__ = ["SandboxServer", "SandboxState", "create_sandbox_app", "serve_sandbox", "start_sandbox"]
+
+
+class SandboxServer(BackgroundServer):
+    """A sandbox served from a background thread; `state` is its live world."""
+
+    def __init__(self, state: SandboxState, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(create_sandbox_app(state), host, port)
+        self.state = state
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API_PREFIX
+
+    def __enter__(self) -> "SandboxServer":
+        # start_sandbox() hands the server over running; the block only has to stop it.
+        return self
+
+
+def start_sandbox(state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
+    """Serve a sandbox on loopback from a background thread; it is running on return.
+    Stop it with `.stop()`, or use it as `with start_sandbox() as server:`."""
+    server = SandboxServer(state or SandboxState(), host, port)
+    server.start()
+    return server
+
+
+def serve_sandbox(host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None) -> None:
+    """Serve a sandbox in the foreground until interrupted (`meetops sandbox --port N`)."""
+    state = state or SandboxState()
+    port = port or free_port(host)
+    print(f"Digital Samba sandbox: http://{host}:{port}{API_PREFIX}")
+    print(f"  team id:       {state.team_id}")
+    print(f"  developer key: {state.developer_key}")
+    print(f"  control API:   http://{host}:{port}/_sandbox", flush=True)
+    uvicorn.run(create_sandbox_app(state), host=host, port=port)
