@@ -67,7 +67,7 @@ async def _serve_socket_mode(runtime) -> None:
 def console(args: argparse.Namespace) -> None:
     from bot.console import run_console
 
-    sys.exit(asyncio.run(run_console(echo=args.echo)))
+    sys.exit(asyncio.run(run_console()))
 
 
 def sandbox(args: argparse.Namespace) -> None:
@@ -107,9 +107,8 @@ def main(argv: list[str] | None = None) -> None:
 
     sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)").set_defaults(func=serve)
 
-    p = sub.add_parser("console", help="try meetops in the terminal: no Slack, no Digital Samba account")
-    p.add_argument("--echo", action="store_true", help="print each command read from standard input")
-    p.set_defaults(func=console)
+    sub.add_parser("console", help="try meetops in the terminal: no Slack, no Digital Samba account"
+                   ).set_defaults(func=console)
 
     p = sub.add_parser("sandbox", help="serve the Digital Samba sandbox over HTTP")
     p.add_argument("--host", default="127.0.0.1")

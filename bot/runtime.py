@@ -28,8 +28,10 @@ class Runtime:
     """Owns the database, the provider client, the Slack client and the scheduler for one app."""
 
     def __init__(self, settings: Settings, *, provider: MeetingProvider | None = None, clock=utc_now,
-                 http_transport: httpx.AsyncBaseTransport | None = None):
+                 http_transport: httpx.AsyncBaseTransport | None = None, sandbox: bool | None = None):
+        """`sandbox=True` labels rooms as simulated although a provider URL was given (the console)."""
         self.settings = settings
+        self._sandbox_label = sandbox
         self._provider = provider
         self._clock = clock
         self._http_transport = http_transport
@@ -52,7 +54,7 @@ class Runtime:
             meetings=provider,
             slack=slack,
             people=People(slack),
-            sandbox=self.sandbox_server is not None or settings.sandbox,
+            sandbox=settings.sandbox if self._sandbox_label is None else self._sandbox_label,
             clock=self._clock,
         )
         services.scheduler = AsyncIOScheduler(timezone=timezone.utc)

@@ -99,7 +99,7 @@ async def new_room(inv: Invocation) -> None:
         words.pop()
     name = " ".join(words).strip()
     if not name:
-        raise BadInput("Give the room a name, for example `/meet new standup` or `/meet new \"Design review\" private`.")
+        raise BadInput('Give the room a name, for example `/meet new standup` or `/meet new "Design review" private`.')
     slug = friendly_url_for(name)
     room = await create_room(inv.services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
                              name=name, slug=slug, description=name if len(name) >= 3 else f"Room {name}",
@@ -123,7 +123,7 @@ async def list_rooms(inv: Invocation) -> None:
         await inv.reply("There are no rooms yet. Start one with `/meet` or `/meet new <name>`.")
         return
     more = f"\n…and {total - LIST_LIMIT} more." if total > LIST_LIMIT else ""
-    head = f"*{total} room{'s' if total != 1 else ''}* (join one with `/meet join <link name>`):"
+    head = f"*{total} room{'s' if total != 1 else ''}* (join one with `/meet join &lt;link name&gt;`):"
     await inv.reply(f"{head}\n" + "\n".join(lines) + more, blocks=text_blocks(head, lines, more))
 
 

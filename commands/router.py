@@ -8,6 +8,7 @@ from typing import Awaitable, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks import mrkdwn_escape
 from bot.errors import BadInput
 from bot.messaging import send_private
 from bot.services import Services
@@ -76,4 +77,5 @@ class Router:
 
     def usage_lines(self) -> list[str]:
         subs = ([self.default] if self.default else []) + list(self.subcommands.values())
-        return [f"`{s.usage}`: {s.summary}" for s in subs]
+        # `<name>` would be read by Slack as a link: escape the angle brackets.
+        return [f"`{mrkdwn_escape(s.usage)}`: {s.summary}" for s in subs]

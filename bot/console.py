@@ -1,0 +1,292 @@
+"""`meetops console`: the real app, a simulated Slack and a simulated Digital Samba, in a terminal.
+
+Slash commands typed here travel as signed HTTP requests to the real Bolt app;
+what the bot posts arrives at the Slack double and is printed as text, with
+every button numbered so `click N` can press it. Modals are filled in at
+prompts. Lines come from standard input, so the console also runs unattended:
+`printf '/meet new standup\\nclick 1\\n' | meetops console`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import httpx
+
+from bot.devtools.harness import Harness
+from bot.devtools.render import Button, plain, render_blocks
+from bot.devtools.slack_double import Ephemeral, Event, Message, View
+
+INTRO = """meetops console: the real bot, with a simulated Slack and a simulated Digital Samba (the sandbox).
+You are @{user} in #{channel}. Type a slash command such as `/meet new standup`, or:
+  click N                   press button N
+  as <user> / in <#channel> act as another person (ada, grace, linus) / in another channel
+  sim join <room> [name]    someone joins the room        sim end <room>      the meeting ends
+  sim vote <option> [name]  vote in the latest poll       sim summary <room>  its AI summary is ready
+  sim recording <room>      its recording is ready        wait [seconds]      let time pass
+  help, quit"""
+
+
+@dataclass
+class Clickable:
+    button: Button
+    source: Message | Ephemeral
+
+
+class Console:
+    def __init__(self, harness: Harness, out=sys.stdout):
+        self.h = harness
+        self.out = out
+        self.user = harness.user()
+        self.cursor = 0
+        self.buttons: dict[int, Clickable] = {}
+        self.next_number = 1
+        self.last_poll: str | None = None
+        self.sandbox = httpx.AsyncClient(base_url=harness.sandbox_url, timeout=10)
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def name_of(self, user_id: str) -> str:
+        try:
+            return self.h.double.user(user_id).name
+        except LookupError:
+            return user_id
+
+    # -- showing what the bot did ---------------------------------------------------
+
+    async def show_new(self, read_line) -> None:
+        await self.h.double.wait_idle(quiet=0.4, timeout=15)
+        events, self.cursor = self.h.double.events_since(self.cursor)
+        for event in events:
+            await self.show(event, read_line)
+
+    async def show(self, event: Event, read_line) -> None:
+        data = event.data
+        if event.kind in ("message", "update", "dm"):
+            where = f"#{self.h.double.channel_name(data.channel)}" if event.kind != "dm" else "DM"
+            thread = " (in thread)" if data.thread_ts else ""
+            verb = "updated its message" if event.kind == "update" else "posted"
+            self.print_blocks(f"[{where}] meetops {verb}{thread}:", data, data)
+        elif event.kind == "ephemeral":
+            if data.user and data.user != self.user.user_id:
+                return  # only its owner sees an ephemeral
+            self.print_blocks("[only you can see this]", data, data)
+        elif event.kind == "view":
+            await self.fill_in(data, read_line)
+
+    def print_blocks(self, title: str, item, source: Message | Ephemeral) -> None:
+        self.say(title)
+        if not item.blocks:
+            self.say("  " + plain(item.text, self.name_of))
+            return
+        lines, buttons = render_blocks(item.blocks, self.next_number, self.name_of)
+        for button in buttons:
+            self.buttons[button.number] = Clickable(button, source)
+        self.next_number += len(buttons)
+        for line in lines:
+            self.say("  " + line)
+
+    # -- modals ---------------------------------------------------------------------
+
+    async def fill_in(self, view: View, read_line) -> None:
+        body = view.view
+        self.say(f"[modal] {plain((body.get('title') or {}).get('text', ''))}")
+        values: dict = {}
+        for block in body.get("blocks", []):
+            if block.get("type") != "input":
+                if block.get("type") in ("section", "context"):
+                    lines, _ = render_blocks([block], 0, self.name_of)
+                    for line in lines:
+                        self.say("  " + line)
+                continue
+            element = block["element"]
+            label = plain(block["label"]["text"])
+            options = element.get("options") or []
+            if options:
+                choices = ", ".join(f"{o['value']} ({plain(o['text']['text'])})" for o in options)
+                answer = await read_line(f"  {label} [{choices}]: ")
+                if element["type"] == "checkboxes":
+                    answer = [a for a in answer.replace(",", " ").split()] if answer else []
+                elif not answer:
+                    continue  # keep the initial choice
+            else:
+                answer = await read_line(f"  {label}{' (optional)' if block.get('optional') else ''}: ")
+                if answer == "" and block.get("optional"):
+                    continue
+            values.setdefault(block["block_id"], {})[element["action_id"]] = answer
+        response = await self.user.asubmit(view, values)
+        errors = (response.json() if response.content else {}).get("errors") if response.status_code == 200 else None
+        if errors:
+            for block_id, message in errors.items():
+                self.say(f"  ! {block_id}: {message}")
+            self.say("  The form was not sent; open it again to retry.")
+
+    # -- commands -------------------------------------------------------------------
+
+    async def handle(self, line: str, read_line) -> bool:
+        """Run one console line; False means quit."""
+        words = shlex.split(line.replace("\u201c", '"').replace("\u201d", '"')) if line.strip() else []
+        if not words:
+            return True
+        verb = words[0].lower()
+        if line.startswith("/"):
+            command, _, text = line.partition(" ")
+            response = await self.user.acommand(text.strip(), command=command)
+            if response.status_code != 200:
+                self.say(f"(Slack would show: the command failed with HTTP {response.status_code})")
+        elif verb == "click" and len(words) == 2 and words[1].isdigit():
+            await self.click(int(words[1]))
+        elif verb == "as" and len(words) == 2:
+            user_id = self.user_id_for(words[1])
+            if user_id:
+                self.user = self.user.as_user(user_id)
+                self.say(f"You are now @{self.name_of(user_id)}.")
+        elif verb == "in" and len(words) == 2:
+            name = words[1].lstrip("#")
+            channel_id = "C" + str(abs(hash(name)) % 10**8).zfill(8)
+            self.user = self.user.as_user(self.user.user_id, channel_id=channel_id, channel_name=name)
+            self.say(f"You are now in #{name}.")
+        elif verb == "sim" and len(words) >= 2:
+            await self.simulate(words[1], words[2:])
+        elif verb == "wait":
+            await asyncio.sleep(float(words[1]) if len(words) > 1 else 2.0)
+        elif verb in ("help", "?"):
+            self.say(INTRO.format(user=self.name_of(self.user.user_id), channel=self.user.channel_name))
+        elif verb in ("quit", "exit"):
+            return False
+        else:
+            self.say("I don't know that. Type `help`.")
+        await self.show_new(read_line)
+        return True
+
+    def user_id_for(self, name: str) -> str | None:
+        name = name.lstrip("@").lower()
+        for user_id in ("U0001", "U0002", "U0003"):
+            if self.h.double.user(user_id).name.lower() == name or user_id.lower() == name:
+                return user_id
+        self.say(f"No one called {name}; try ada, grace or linus.")
+        return None
+
+    async def click(self, number: int) -> None:
+        clickable = self.buttons.get(number)
+        if clickable is None:
+            self.say(f"There is no button {number}.")
+            return
+        button = clickable.button
+        if button.url:
+            # Opening a join link: the sandbox's room page checks the token and lets the person in.
+            async with httpx.AsyncClient(timeout=10) as web:
+                page = await web.get(button.url)
+            self.say(f"(browser) {page.status_code}: {_strip_html(page.text)}")
+            return
+        source = clickable.source
+        if isinstance(source, Message):
+            current = next((m for m in self.h.double.messages(source.channel) if m.ts == source.ts), source)
+            source = current
+        try:
+            await self.user.aclick(source, button.action_id, value=button.value)
+        except LookupError:
+            self.say("That button is no longer on the message.")
+
+    async def simulate(self, what: str, args: list[str]) -> None:
+        try:
+            if what == "vote":
+                if not self.last_poll_id():
+                    self.say("There is no poll yet.")
+                    return
+                voter = args[1] if len(args) > 1 else self.name_of(self.user.user_id)
+                await self._control(f"/_sandbox/polls/{self.last_poll_id()}/votes", {"option": args[0], "voter": voter})
+                self.say(f"(sandbox) {voter} voted for {args[0]}.")
+                return
+            room = self.room_id(args[0]) if args else None
+            if room is None:
+                self.say("Which room? For example `sim join standup`.")
+                return
+            if what == "join":
+                name = args[1] if len(args) > 1 else "Guest"
+                await self._control(f"/_sandbox/rooms/{room}/join", {"name": name})
+                self.say(f"(sandbox) {name} joined.")
+            elif what == "end":
+                await self._control(f"/_sandbox/rooms/{room}/end", {})
+                self.say("(sandbox) The meeting ended.")
+            elif what in ("summary", "recording"):
+                session = await self.latest_session(room)
+                if session is None:
+                    self.say("That room has had no meeting yet: `sim join` it first.")
+                    return
+                await self._control(f"/_sandbox/sessions/{session}/{what}", {})
+                self.say(f"(sandbox) The {what} is ready.")
+            else:
+                self.say("sim what? join, end, vote, summary or recording.")
+        except httpx.HTTPStatusError as exc:
+            self.say(f"(sandbox) refused: {exc.response.text}")
+
+    async def _control(self, path: str, body: dict) -> dict:
+        response = await self.sandbox.post(path, json=body)
+        response.raise_for_status()
+        return response.json() if response.content else {}
+
+    def room_id(self, ref: str) -> str | None:
+        from storage import rooms
+
+        room = rooms.find(self.h.services.db, self.h.double.team_id, ref)
+        return room.id if room else ref
+
+    async def latest_session(self, room_id: str) -> str | None:
+        session = await self.h.services.meetings.latest_session(room_id)
+        return session.id if session else None
+
+    def last_poll_id(self) -> str | None:
+        db = self.h.services.db
+        if not db["polls"].exists():
+            return None
+        row = next(iter(db.query("select id from polls order by rowid desc limit 1")), None)
+        return row["id"] if row else None
+
+
+def _strip_html(text: str) -> str:
+    import re
+
+    return " ".join(re.sub(r"<[^>]+>", " ", text).split())[:200]
+
+
+async def run_console() -> int:
+    interactive = sys.stdin.isatty()
+    loop = asyncio.get_running_loop()
+
+    async def read_line(prompt: str = "> ") -> str:
+        if interactive:
+            line = await loop.run_in_executor(None, input, prompt)
+        else:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if line == "":
+                raise EOFError
+            line = line.rstrip("\n")
+            print(f"{prompt}{line}", flush=True)  # so a piped session reads like a transcript
+        return line
+
+    with tempfile.TemporaryDirectory(prefix="meetops-console-") as tmp:
+        harness = Harness(db_path=os.path.join(tmp, "console.db"), meetops_summary_poll_seconds=5,
+                          register_webhooks=True, label_sandbox=True)
+        await harness.start()
+        console = Console(harness)
+        console.say(INTRO.format(user=console.name_of(console.user.user_id), channel=console.user.channel_name))
+        try:
+            while True:
+                try:
+                    line = await read_line()
+                except EOFError:
+                    break
+                if not await console.handle(line, read_line):
+                    break
+        finally:
+            await console.sandbox.aclose()
+            await console.user.aclose()
+            await harness.stop()
+    return 0

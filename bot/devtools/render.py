@@ -1,0 +1,76 @@
+"""Block Kit rendered as plain terminal text, for the console. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+# <@U123>, <#C123|name>, <https://x|label>, <https://x>
+_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def plain(text: str, user_name: Callable[[str], str] = lambda u: u) -> str:
+    """Slack mrkdwn to readable text: mentions by name, links as `label (url)`, entities decoded."""
+
+    def link(m: re.Match) -> str:
+        target, label = m.group(1), m.group(2)
+        if target.startswith("@"):
+            return "@" + user_name(target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return "@" + (label or target[1:].split("^")[0])
+        return f"{label} ({target})" if label else target
+
+    text = _LINK.sub(link, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+@dataclass(frozen=True)
+class Button:
+    number: int
+    label: str
+    action_id: str
+    value: str | None
+    url: str | None
+
+
+def _text(obj: dict | None, user_name) -> str:
+    return plain((obj or {}).get("text", ""), user_name) if obj else ""
+
+
+def render_blocks(blocks: list[dict], next_number: int, user_name=lambda u: u) -> tuple[list[str], list[Button]]:
+    """Lines to print and the buttons found, numbered from `next_number` on."""
+    lines: list[str] = []
+    buttons: list[Button] = []
+
+    def button(element: dict) -> str:
+        b = Button(next_number + len(buttons), _text(element.get("text"), user_name), element.get("action_id", ""),
+                   element.get("value"), element.get("url"))
+        buttons.append(b)
+        return f"[{b.number}] {b.label}" + (f" -> {b.url}" if b.url else "")
+
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(f"== {_text(block.get('text'), user_name)} ==")
+        elif kind == "section":
+            if block.get("text"):
+                lines.extend(_text(block["text"], user_name).splitlines())
+            for field in block.get("fields", []):
+                lines.append("  " + " ".join(_text(field, user_name).splitlines()))
+            accessory = block.get("accessory") or {}
+            if accessory.get("type") == "button":
+                lines.append("  " + button(accessory))
+        elif kind == "actions":
+            labels = [button(e) for e in block.get("elements", []) if e.get("type") == "button"]
+            if labels:
+                lines.append("  " + "  ".join(labels))
+        elif kind == "context":
+            lines.append("  (" + " ".join(_text(e, user_name) for e in block.get("elements", [])) + ")")
+        elif kind == "divider":
+            lines.append("  " + "-" * 40)
+        elif kind == "input":
+            lines.append(f"  {_text(block.get('label'), user_name)}: ____")
+    return lines, buttons

@@ -1,0 +1,204 @@
+"""`/meet`, `/meet new`, Join, `/meet rooms`, `/meet live`, `/meet end` through the real app over HTTP."""
+
+from __future__ import annotations
+
+import jwt
+
+from bot import ids
+from storage import rooms
+
+
+def room_messages(harness, channel="C0001"):
+    return [m for m in harness.double.messages(channel) if not m.thread_ts]
+
+
+def buttons(message) -> dict[str, dict]:
+    return {e["action_id"]: e for b in message.blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+def link_from(ephemeral) -> str:
+    return next(b["accessory"]["url"] for b in ephemeral.blocks if b.get("accessory", {}).get("url"))
+
+
+async def test_meet_new_creates_a_room_and_posts_its_message(harness, ada):
+    response = await ada.acommand("new Design Review")
+    assert response.status_code == 200
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    assert message.blocks[0]["text"]["text"] == "Design Review"
+    text = str(message.blocks)
+    assert "Public" in text and "<@U0001>" in text and "`design-review`" in text
+    assert set(buttons(message)) >= {ids.JOIN, ids.POLL, ids.GO_LIVE, ids.END}
+    room = await harness.double.wait_for(
+        lambda: (r := rooms.find(harness.services.db, "T0001", "design-review")) and r.message_ts and r)
+    assert room.message_ts == message.ts and room.description == "Design Review"
+    created = harness.sandbox_state.rooms[room.id]
+    assert created.friendly_url == "design-review" and created.privacy == "public"
+
+
+async def test_private_room_and_name_collisions_get_a_suffix(harness, ada):
+    await ada.acommand("new standup")
+    await ada.acommand("new standup private")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
+    urls = sorted(r.friendly_url for r in rooms.in_channel(harness.services.db, "T0001", "C0001"))
+    assert urls == ["standup", "standup-2"]
+    private = rooms.find(harness.services.db, "T0001", "standup-2")
+    assert private.privacy == "private"
+    assert "Private" in str(room_messages(harness)[1].blocks)
+
+
+async def test_plain_meet_reuses_the_channel_room(harness, ada, grace):
+    await ada.acommand("")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    await grace.acommand("")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
+    first, second = room_messages(harness)
+    assert buttons(first)[ids.JOIN]["value"] == buttons(second)[ids.JOIN]["value"], "same room both times"
+    assert len(harness.sandbox_state.rooms) == 1
+    assert first.blocks[0]["text"]["text"] == "general"
+
+
+async def test_join_gives_each_person_their_own_link_only_to_them(harness, ada, grace):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    await grace.aclick(message, ids.JOIN)
+    await ada.aclick(message, ids.JOIN)
+    grace_reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
+    ada_reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    key = harness.sandbox_state.developer_key
+    room = rooms.find(harness.services.db, "T0001", "standup")
+    grace_claims = jwt.decode(link_from(grace_reply).split("token=")[1], key, algorithms=["HS256"])
+    ada_claims = jwt.decode(link_from(ada_reply).split("token=")[1], key, algorithms=["HS256"])
+    assert grace_claims["role"] == "attendee" and ada_claims["role"] == "moderator", "the creator moderates"
+    assert grace_claims["u"] == "Grace Hopper" or grace_claims["u"] == "grace"
+    assert grace_claims["rd"] == room.id and grace_claims["td"] == harness.sandbox_state.team_id
+    assert grace_claims["ud"] == "T0001:U0002"
+    assert grace_claims["exp"] - grace_claims["iat"] == 4 * 3600
+    # The link never reaches the channel.
+    token = link_from(grace_reply).split("token=")[1]
+    assert all(token not in str(m.blocks) + m.text for m in harness.double.messages())
+
+
+async def test_admins_join_as_moderators(harness, ada, linus):
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await linus.acommand("join standup")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0003")), None))
+    claims = jwt.decode(link_from(reply).split("token=")[1], harness.sandbox_state.developer_key,
+                        algorithms=["HS256"])
+    assert claims["role"] == "moderator"
+
+
+async def test_join_link_lets_the_person_into_the_private_room(harness, ada, grace):
+    import httpx
+
+    await ada.acommand("new secret-plans private")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await grace.acommand("join secret-plans")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
+    async with httpx.AsyncClient() as web:
+        without = await web.get(link_from(reply).split("?")[0])
+        with_token = await web.get(link_from(reply))
+    assert without.status_code == 403
+    assert with_token.status_code == 200
+    assert len(harness.sandbox_state.live_participants(rooms.find(harness.services.db, "T0001", "secret-plans").id)) == 1
+
+
+async def test_join_falls_back_to_a_dm_when_no_ephemeral_can_be_delivered(harness, ada, grace):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    harness.double.fail_response_urls(status=404)
+    harness.double.fail("chat.postEphemeral", "user_not_in_channel")
+    await grace.aclick(message, ids.JOIN)
+    dm = await harness.double.wait_for(lambda: next(iter(harness.double.dms("U0002")), None))
+    assert "token=" in str(dm.blocks)
+    assert not harness.double.ephemerals("U0002")
+
+
+async def test_join_by_uuid_name_or_link_name(harness, ada, grace):
+    await ada.acommand("new Design Review")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    room = rooms.find(harness.services.db, "T0001", "design-review")
+    for ref in (room.id, "design-review", '"design review"'):
+        await grace.acommand(f"join {ref}")
+    replies = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) == 3 and
+                                            harness.double.ephemerals("U0002"))
+    assert all("token=" in str(r.blocks) for r in replies)
+
+
+async def test_rooms_lists_every_page(harness, ada, sandbox):
+    headers = {"Authorization": f"Bearer {harness.sandbox_state.developer_key}"}
+    for i in range(130):
+        r = await sandbox.post("/api/v1/rooms", json={"friendly_url": f"extra-room-{i:03d}"}, headers=headers)
+        assert r.status_code == 200
+    await ada.acommand("rooms")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    assert reply.text.startswith("*130 rooms*")
+    assert "extra-room-000" in reply.text and "extra-room-129" in reply.text
+    assert len(harness.sandbox_state.requests_matching("GET", "/api/v1/rooms")) == 2, "100 + 30"
+
+
+async def test_live_lists_rooms_with_people_in_them(harness, ada, sandbox):
+    await ada.acommand("new standup")
+    await ada.acommand("new retro")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
+    for name in ("Ada", "Grace", "Linus"):
+        await sandbox.post("/_sandbox/rooms/standup/join", json={"name": name})
+    await ada.acommand("live")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    assert "standup" in reply.text and "3 people" in reply.text and "retro" not in reply.text
+
+
+async def test_end_ends_the_session_and_updates_the_room_message(harness, ada, sandbox):
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace", "count": 2})
+    await ada.acommand("end standup")
+    message = await harness.double.wait_for(
+        lambda: next((m for m in room_messages(harness) if "Ended" in str(m.blocks)), None))
+    assert "2 people took part" in str(message.blocks) and "ended by <@U0001>" in str(message.blocks)
+    assert ids.SUMMARY in buttons(message) and ids.END not in buttons(message)
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    assert "has ended" in reply.text
+    assert not harness.sandbox_state.live_sessions()
+
+
+async def test_only_moderators_may_end(harness, ada, grace, sandbox):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
+    await grace.aclick(message, ids.END)
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
+    assert "Only the room's moderators" in reply.text
+    assert harness.sandbox_state.live_sessions(), "nothing was ended"
+    assert not harness.sandbox_state.requests_matching("POST", "/end")
+
+
+async def test_end_with_nobody_in_the_room_says_so(harness, ada):
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await ada.acommand("end standup")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    assert "Nobody is in" in reply.text
+
+
+async def test_help_and_unknown_subcommands_list_every_subcommand(harness, ada):
+    await ada.acommand("help")
+    await ada.acommand("frobnicate now")
+    replies = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0001")) == 2 and
+                                            harness.double.ephemerals("U0001"))
+    for reply in replies:
+        for sub in ("/meet new", "/meet join", "/meet rooms", "/meet live", "/meet end", "/meet help"):
+            assert sub in reply.text
+    assert "I don't know `frobnicate`" in replies[1].text
+
+
+async def test_restart_keeps_join_buttons_working(harness, ada, grace):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    await harness.stop_bot()
+    await harness.start_bot()
+    grace = grace.__class__(harness.events_url, grace.signing_secret, harness.double, user_id="U0002")
+    await grace.aclick(message, ids.JOIN)
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
+    assert "token=" in str(reply.blocks)
+    await grace.aclose()
