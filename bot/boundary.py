@@ -1,0 +1,107 @@
+"""The error boundary: every failure becomes a reply to the person who acted.
+
+Bolt's `@app.error` is not enough on its own: when a listener raises within
+~10 ms of calling `ack()`, Bolt's asyncio runner forgets the ack and holds the
+HTTP response for its full 3-second timeout. So every listener a feature
+registers runs inside `guarded`, which catches the error itself and replies;
+`@app.error` remains for what fails outside a listener (middleware).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import secrets
+from typing import Any, Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.errors import MeetopsError
+from bot.messaging import send_private
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def reply_with_error(services: Services, error: Exception, body: dict, respond) -> None:
+    """Tell the person what went wrong and what to do; log what the person can't act on."""
+    if isinstance(error, MeetopsError):
+        text = f":warning: {error.user_message}"
+        log.info("refused %s: %s", type(error).__name__, error.user_message)
+    else:
+        ref = secrets.token_hex(3)
+        log.error("unhandled error (ref %s)", ref, exc_info=error)
+        text = (f":boom: Something went wrong on my side (reference `{ref}`). Please try again; "
+                "if it keeps happening, give your admin that reference.")
+    user_id = body.get("user_id") or (body.get("user") or {}).get("id")
+    if not user_id:
+        return
+    channel_id = body.get("channel_id") or (body.get("channel") or {}).get("id") or _channel_from_view(body)
+    try:
+        await send_private(services, user_id=user_id, channel_id=channel_id, text=text, respond=respond)
+    except Exception:
+        log.exception("could not tell %s about an error", user_id)
+
+
+def _channel_from_view(body: dict) -> str | None:
+    """Modal submissions carry no channel; every modal's private_metadata is JSON with a `channel`."""
+    try:
+        return json.loads((body.get("view") or {}).get("private_metadata") or "{}").get("channel")
+    except (ValueError, AttributeError):
+        return None
+
+
+def guarded(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
+    """Run a listener so that no exception escapes into Bolt; the person gets a reply instead."""
+    wanted = inspect.getfullargspec(listener).args
+
+    async def run(args) -> None:  # Bolt injects its AsyncArgs for a parameter named `args`
+        try:
+            await listener(**{name: _arg(args, name) for name in wanted})
+        except Exception as error:
+            if args.ack.response is None:
+                await args.ack()  # failed before acknowledging: Slack still needs its answer in time
+            await reply_with_error(args.context["services"], error, args.body or {}, args.respond)
+
+    run.__name__ = run.__qualname__ = listener.__name__
+    return run
+
+
+def _arg(args, name: str):
+    value = getattr(args, name, None)
+    return value if value is not None or name not in args.context else args.context[name]
+
+
+class GuardedApp:
+    """The app as features see it: `command`, `action`, `view` and `options` register guarded listeners."""
+
+    def __init__(self, app: AsyncApp):
+        self._app = app
+
+    def __getattr__(self, name: str):
+        return getattr(self._app, name)
+
+    def _registrar(self, register):
+        def with_matcher(*args, **kwargs):
+            decorate = register(*args, **kwargs)
+
+            def decorator(listener):
+                decorate(guarded(listener))
+                return listener  # the plain function stays importable and testable
+
+            return decorator
+
+        return with_matcher
+
+    def command(self, *args, **kwargs):
+        return self._registrar(self._app.command)(*args, **kwargs)
+
+    def action(self, *args, **kwargs):
+        return self._registrar(self._app.action)(*args, **kwargs)
+
+    def view(self, *args, **kwargs):
+        return self._registrar(self._app.view)(*args, **kwargs)
+
+    def options(self, *args, **kwargs):
+        return self._registrar(self._app.options)(*args, **kwargs)
