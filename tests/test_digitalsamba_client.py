@@ -160,3 +160,35 @@ async def test_poll_results_add_up_sessions_and_keep_voters():
     assert results.total_votes == 4
     assert [(o.text, o.votes) for o in results.options] == [("Pizza", 3), ("Sushi", 1)]
     assert results.options[0].voters == ("ada", "grace", "alan")
+
+
+async def test_real_transport_refused_connection_is_retried_then_reported():
+    from bot.devtools.serving import free_port
+
+    http = build_http_client(f"http://127.0.0.1:{free_port()}/api/v1", KEY, timeout=1.0)
+    client = DigitalSambaClient(http, team_id=TEAM, developer_key=KEY)
+    with pytest.raises(ProviderUnavailable, match="can't reach"):
+        await client.create_room(friendly_url="standup", description="Standup", private=False, external_id="x")
+    await client.aclose()
+
+
+async def test_real_transport_connection_dropped_mid_post_is_not_repeated():
+    import asyncio
+
+    attempts = 0
+
+    async def hang_up(reader, writer):
+        nonlocal attempts
+        attempts += 1
+        await reader.read(1024)  # the request arrived: the room may be created
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = DigitalSambaClient(build_http_client(f"http://127.0.0.1:{port}/api/v1", KEY, timeout=1.0),
+                                team_id=TEAM, developer_key=KEY)
+    with pytest.raises(ProviderUnavailable):
+        await client.create_room(friendly_url="standup", description="Standup", private=False, external_id="x")
+    assert attempts == 1
+    await client.aclose()
+    server.close()

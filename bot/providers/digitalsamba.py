@@ -15,8 +15,10 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, AsyncIterator
 
+import aiohttp
 import httpx
 import jwt
+from httpx_aiohttp import AiohttpTransport
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from bot.errors import (
@@ -60,14 +62,17 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(***)"
 
 
-def build_http_client(base_url: str, developer_key: str, *, timeout: float = 10.0, **kwargs) -> httpx.AsyncClient:
+def build_http_client(base_url: str, developer_key: str, *, timeout: float = 10.0,
+                      transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/") + "/",
         auth=BearerAuth(developer_key),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         headers={"Accept": "application/json", "User-Agent": "meetops/0.1"},
-        **kwargs,
+        # httpcore's pool rescans every connection for every request, which costs whole
+        # seconds of CPU with a few hundred concurrent calls; aiohttp's pool does not.
+        transport=transport or AiohttpTransport(limits=limits),
     )
 
 
@@ -148,18 +153,14 @@ class DigitalSambaClient:
         started = time.monotonic()
         try:
             response = await self._http.request(method, path.lstrip("/"), params=params, json=json)
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if not _never_connected(exc):
+                raise _unanswered(method, self._http.timeout.read) from None
             # Nothing reached the server, so even a POST may be tried again.
             raise _Transient(ProviderUnavailable(
                 "I can't reach Digital Samba right now. Please try again in a minute."))
         except httpx.TimeoutException:
-            error = ProviderUnavailable(
-                "Digital Samba is not answering (no reply within "
-                f"{self._http.timeout.read or 0:g} s). Please try again in a minute.")
-            if idempotent:
-                raise _Transient(error)
-            # A POST that timed out may still have been carried out: never repeat it blindly.
-            raise error from None
+            raise _unanswered(method, self._http.timeout.read) from None
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"Talking to Digital Samba failed ({type(exc).__name__}). Please try again.") from None
         log.debug("digitalsamba %s %s -> %s in %.0f ms", method, path, response.status_code,
@@ -379,6 +380,22 @@ class DigitalSambaClient:
         token = jwt.encode({k: v for k, v in claims.items() if v not in (None, "")}, self._signing_key, algorithm="HS256")
         separator = "&" if "?" in room.room_url else "?"
         return f"{room.room_url}{separator}token={token}"
+
+
+def _never_connected(exc: httpx.TransportError) -> bool:
+    """True when the request provably never left: the TCP connection itself failed.
+
+    The aiohttp transport reports both a refused connection and a connection lost
+    mid-request as ConnectTimeout; only aiohttp's connector error means "never sent".
+    """
+    return isinstance(exc, httpx.ConnectError) or isinstance(exc.__cause__, aiohttp.ClientConnectorError)
+
+
+def _unanswered(method: str, timeout: float | None) -> Exception:
+    error = ProviderUnavailable(
+        f"Digital Samba is not answering (no reply within {timeout or 0:g} s). Please try again in a minute.")
+    # A POST that got no answer may still have been carried out: never repeat it blindly.
+    return _Transient(error) if method in IDEMPOTENT else error
 
 
 def _retry_after(response: httpx.Response) -> float | None:
