@@ -78,12 +78,14 @@ class GuardedApp:
 
     def __init__(self, app: AsyncApp):
         self._app = app
+        self.registered: list[tuple[str, object]] = []  # (kind, matcher): what the manifest must cover
 
     def __getattr__(self, name: str):
         return getattr(self._app, name)
 
     def _registrar(self, register):
         def with_matcher(*args, **kwargs):
+            self.registered.append((register.__name__, args[0] if args else kwargs))
             decorate = register(*args, **kwargs)
 
             def decorator(listener):

@@ -1,0 +1,60 @@
+"""manifest.yml creates the app as-is: every command and interaction the code registers is in it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from slack_bolt.async_app import AsyncApp
+
+import commands
+from bot.boundary import GuardedApp
+
+MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
+
+
+def registered() -> list[tuple[str, object]]:
+    app = GuardedApp(AsyncApp(token="xoxb-test", signing_secret="test"))
+    commands.register(app)
+    return app.registered
+
+
+def test_every_registered_command_is_in_the_manifest():
+    in_manifest = {c["command"] for c in MANIFEST["features"]["slash_commands"]}
+    in_code = {matcher for kind, matcher in registered() if kind == "command"}
+    assert in_code, "the app registers at least /meet"
+    assert in_code <= in_manifest, f"missing from manifest.yml: {in_code - in_manifest}"
+
+
+def test_buttons_and_modals_need_interactivity_and_it_is_on():
+    kinds = {kind for kind, _ in registered()}
+    assert {"action", "view"} & kinds
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+
+
+# The bot scope each Web API method needs (https://api.slack.com/methods); None: no scope.
+SCOPE_OF = {
+    "chat_postMessage": "chat:write", "chat_update": "chat:write", "chat_postEphemeral": "chat:write",
+    "chat_delete": "chat:write", "chat_getPermalink": None, "users_info": "users:read",
+    "conversations_open": "im:write", "views_open": None, "views_update": None, "views_push": None,
+    "auth_test": None,
+}
+
+
+def test_scopes_are_the_ones_the_bot_uses_and_no_more():
+    root = Path(__file__).resolve().parents[1]
+    source = "\n".join(p.read_text() for folder in ("bot", "commands") for p in (root / folder).rglob("*.py")
+                       if "devtools" not in p.parts and "sandbox" not in p.parts)
+    used = set(re.findall(r"\.((?:chat|users|conversations|views|auth)_\w+)\(", source))
+    unknown = used - set(SCOPE_OF)
+    assert not unknown, f"add the scope of {unknown} to SCOPE_OF (and manifest.yml)"
+    needed = {SCOPE_OF[m] for m in used} - {None} | {"commands"}
+    # chat:write.public: post the room message in a public channel without an invitation first.
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert needed <= scopes, f"missing scopes: {needed - scopes}"
+    assert scopes - needed <= {"chat:write.public"}, f"scopes nothing uses: {scopes - needed}"
+
+
+def test_socket_mode_is_on_so_it_installs_without_a_public_url():
+    assert MANIFEST["settings"]["socket_mode_enabled"] is True
