@@ -60,5 +60,11 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # These log whole request bodies at DEBUG, join links included; they never need to.
-    for noisy in ("slack_sdk", "slack_bolt", "httpx", "httpcore", "apscheduler.executors", "aiohttp"):
+    for noisy in ("slack_sdk", "slack_bolt", "meetops.bolt", "apscheduler.executors", "aiohttp"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).getEffectiveLevel()))
+    # One INFO line per HTTP request is noise; their failures still surface as WARNING.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # Bolt warns that SLACK_BOT_TOKEN in the environment is unused because meetops hands it a
+    # client built from that very token; the warning would only alarm whoever reads the log.
+    logging.getLogger("meetops.bolt").addFilter(lambda r: "`token` will be unused" not in r.getMessage())
