@@ -16,7 +16,7 @@ from bot.names import friendly_url_for, slugify, with_suffix
 from bot.providers.base import Room
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
-from storage import rooms
+from storage import restreams, rooms
 from storage.rooms import RoomRecord
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,7 @@ async def end_session(services: Services, room: RoomRecord, user_id: str) -> str
         await services.meetings.end_session(session.id)
         now = services.clock()
         started = session.started_at or now
+        restreams.stop_all_in_room(services.db, room.id)  # a stream ends with its session
         if rooms.get(services.db, room.id):
             room = rooms.update(services.db, room.id, status="ended", session_id=session.id,
                                 participants=session.participants, ended_by=user_id,

@@ -1,0 +1,150 @@
+"""Polls: a form or a one-line command asks the question, the room's thread shows it, Results update it in place."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot import ids
+from bot.blocks import mrkdwn_escape
+from bot.errors import BadInput, MeetopsError
+from bot.interactions import accept_submission, modal_metadata, open_modal, open_room_form, submitted_values
+from bot.meetings import require_moderator, resolve_room
+from bot.messaging import once_at_a_time
+from bot.poll_blocks import (
+    STATUS_LABELS,
+    TYPE_LABELS,
+    PollDraft,
+    draft_from_form,
+    poll_message_blocks,
+    poll_message_text,
+    poll_modal,
+    poll_problems,
+    poll_results_blocks,
+    poll_results_text,
+)
+from bot.providers.base import PollType
+from bot.services import Services
+from commands.rooms import text_blocks
+from commands.router import Invocation, Router, Subcommand
+from storage import polls, rooms
+from storage.polls import PollRecord
+from storage.rooms import RoomRecord
+
+DOING = "create polls"
+FLAGS = {"--multiple": "multiple", "--anonymous": "anonymous"}
+ONE_LINE = '/meet poll standup "Lunch?" "Pizza" "Sushi"'
+
+
+async def ask_poll(services: Services, room: RoomRecord, draft: PollDraft, *, team_id: str, user_id: str,
+                   channel_id: str | None) -> str:
+    """Create the poll and post it in the room's thread; returns what to tell the person."""
+    require_moderator(services, room, user_id, DOING)
+    poll = await services.meetings.create_poll(room.id, question=draft.question, type=draft.type,
+                                               anonymous=draft.anonymous, options=list(draft.options))
+    record = polls.insert(services.db, PollRecord(
+        id=poll.id, room_id=room.id, team_id=team_id, question=draft.question, type=str(draft.type),
+        anonymous=draft.anonymous, options=list(draft.options), created_by=user_id))
+    rooms.audit(services.db, team_id=team_id, user_id=user_id, action="poll.create", room_id=room.id,
+                poll_id=poll.id, type=str(draft.type))
+    # In the thread of the room message when there is one, else where the person asked.
+    channel, thread = (room.message_channel, room.message_ts) if room.message_ts else (channel_id, None)
+    try:
+        posted = await services.slack.chat_postMessage(channel=channel, thread_ts=thread,
+                                                       text=poll_message_text(record),
+                                                       blocks=poll_message_blocks(record))
+    except SlackApiError as exc:
+        raise MeetopsError(f"I created the poll, but I can't post it in this channel "
+                           f"({exc.response.get('error')}). Invite me with `/invite @meetops`; meanwhile "
+                           f"`/meet polls {room.friendly_url}` lists it.") from None
+    polls.set_message(services.db, record.id, channel=posted["channel"], ts=posted["ts"])
+    if thread:
+        return f"Your poll is up in the thread of the *{mrkdwn_escape(room.name)}* room message."
+    return "Your poll is up in the channel."
+
+
+def draft_from_words(words: list[str]) -> PollDraft:
+    """`"Question?" "Option A" "Option B" [--multiple] [--anonymous]`; no options makes a free-text poll."""
+    flags = {FLAGS[w.lower()] for w in words if w.lower() in FLAGS}
+    question, *options = [w for w in words if w.lower() not in FLAGS]
+    type_ = PollType.MULTIPLE if "multiple" in flags else PollType.SINGLE if options else PollType.FREE
+    problems = poll_problems(question, type_, options)
+    if problems:
+        lines = [f"Option {key + 1}: {msg}" if isinstance(key, int) else msg for key, msg in problems.items()]
+        raise BadInput("I can't make that poll. " + " ".join(lines) + f" For example `{ONE_LINE}`.")
+    return PollDraft(question=question.strip(), type=type_, anonymous="anonymous" in flags,
+                     options=tuple(o.strip() for o in options))
+
+
+async def poll_command(inv: Invocation) -> None:
+    if not inv.args:
+        raise BadInput(f"Which room? `/meet poll standup` opens the poll form; `{ONE_LINE}` asks in one go.")
+    room = await resolve_room(inv.services, inv.team_id, inv.args[0])
+    if len(inv.args) == 1:
+        require_moderator(inv.services, room, inv.user_id, DOING)
+        await open_modal(inv.services, inv.trigger_id,
+                         poll_modal(room.name, modal_metadata(channel=inv.channel_id, room=room.id)))
+        return
+    draft = draft_from_words(inv.args[1:])
+    await inv.reply(await ask_poll(inv.services, room, draft, team_id=inv.team_id, user_id=inv.user_id,
+                                   channel_id=inv.channel_id))
+
+
+async def list_polls(inv: Invocation) -> None:
+    if not inv.args:
+        raise BadInput("Which room? For example `/meet polls standup`.")
+    services = inv.services
+    room = await resolve_room(services, inv.team_id, " ".join(inv.args))
+    known = polls.in_room(services.db, room.id)
+    lines = []
+    async for poll in services.meetings.iter_polls(room.id):
+        mine = known.get(poll.id)
+        kind = TYPE_LABELS[PollType(mine.type)] if mine else TYPE_LABELS[PollType.MULTIPLE if poll.multiple else PollType.SINGLE]
+        anonymous = ", anonymous" if poll.anonymous else ""
+        status = STATUS_LABELS.get(poll.status, poll.status or "unknown")
+        lines.append(f"• *{mrkdwn_escape(poll.question)}*: {status} ({kind.lower()}{anonymous})")
+    name = mrkdwn_escape(room.name)
+    if not lines:
+        await inv.reply(f"*{name}* has no polls yet. Ask one with `/meet poll {room.friendly_url}`.")
+        return
+    head = f"*{len(lines)} poll{'s' if len(lines) != 1 else ''} in {name}*:"
+    await inv.reply(head + "\n" + "\n".join(lines), blocks=text_blocks(head, lines))
+
+
+async def show_results(services: Services, poll: PollRecord, *, channel: str | None, ts: str | None) -> None:
+    """Update the poll message in place with the latest results; a second click meanwhile does nothing."""
+    async with once_at_a_time(services, f"results:{poll.id}") as first:
+        if not first:
+            return
+        results = await services.meetings.poll_results(poll.room_id, poll.id)
+        await services.slack.chat_update(channel=poll.channel or channel, ts=poll.message_ts or ts,
+                                         text=poll_results_text(poll, results),
+                                         blocks=poll_results_blocks(poll, results, at=services.clock()))
+
+
+def register(app: AsyncApp, router: Router) -> None:
+    router.add(Subcommand("poll", poll_command, '/meet poll <room> ["Question?" "Option" "Option" …]',
+                          "ask a poll in the room (moderators); with no question, a form opens"))
+    router.add(Subcommand("polls", list_polls, "/meet polls <room>", "the room's polls and their status"))
+
+    @app.action(ids.POLL)
+    async def poll_clicked(ack, body, action, services) -> None:
+        await ack()
+        await open_room_form(services, body, action, DOING, poll_modal)
+
+    @app.view(ids.POLL_MODAL)
+    async def poll_submitted(ack, body, view, services) -> None:
+        draft, errors = draft_from_form(submitted_values(view))
+        sent = await accept_submission(ack, services, body, errors, DOING)
+        if sent is not None:
+            await sent.reply(services, await ask_poll(services, sent.room, draft, team_id=sent.team_id,
+                                                      user_id=sent.user_id, channel_id=sent.channel))
+
+    @app.action(ids.POLL_RESULTS)
+    async def results_clicked(ack, body, action, services) -> None:
+        await ack()
+        poll = polls.get(services.db, action.get("value") or "")
+        if poll is None:
+            raise BadInput("I don't know this poll any more. `/meet polls <room>` lists the room's polls.")
+        container = body.get("container") or {}
+        await show_results(services, poll, channel=container.get("channel_id"), ts=container.get("message_ts"))

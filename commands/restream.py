@@ -1,0 +1,146 @@
+"""Livestreams: Go live asks where to and the stream key; the room message shows the stream until Stop.
+
+Each start and stop is claimed in the database first (idle -> starting, live ->
+stopping), so a double click makes one API call; a failed call rolls the claim
+back. The stream key goes to Digital Samba and nowhere else: not to a message,
+a log line, an error or the database.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import ids
+from bot.blocks import mrkdwn_escape
+from bot.errors import BadInput, MeetopsError, ProviderError, ProviderRejected
+from bot.interactions import (
+    accept_submission,
+    clicked_room,
+    modal_metadata,
+    open_modal,
+    open_room_form,
+    submitted_values,
+    user_and_team,
+)
+from bot.logs import secret_filter
+from bot.meetings import refresh_room_message, require_moderator, resolve_room
+from bot.messaging import send_private
+from bot.restream_blocks import StreamTarget, restream_modal, target_from_form
+from bot.services import Services
+from commands.router import Invocation, Router, Subcommand
+from storage import restreams, rooms
+from storage.restreams import IDLE, LIVE, STARTING, STOPPING
+from storage.rooms import RoomRecord
+
+START, STOP = "start a livestream", "stop the livestream"
+
+
+def _without_key(error: Exception, key: str) -> Exception:
+    """The error to show, with the stream key blanked out should the provider have quoted it."""
+    text = error.user_message if isinstance(error, MeetopsError) else str(error)
+    if key not in text and key not in str(error):
+        return error
+    if isinstance(error, ProviderError):
+        return type(error)(text.replace(key, "[stream key]"), status=error.status)
+    return MeetopsError("Starting the stream failed. Please check the stream key and try again.")
+
+
+async def _refresh(services: Services, room: RoomRecord) -> None:
+    await refresh_room_message(services, rooms.get(services.db, room.id) or room)
+
+
+async def start_stream(services: Services, room: RoomRecord, user_id: str, target: StreamTarget) -> str | None:
+    """Start streaming the room; returns what to tell the person (None: another click is already on it)."""
+    secret_filter.add(target.stream_key)  # masked in every log line, should one ever quote it
+    require_moderator(services, room, user_id, START)
+    if not restreams.claim(services.db, room.id, from_state=IDLE, to_state=STARTING, destination=target.label,
+                           started_by=user_id, started_at=services.clock().isoformat(timespec="seconds")):
+        current = restreams.get(services.db, room.id)
+        if current.state == LIVE:
+            return (f"*{mrkdwn_escape(room.name)}* is already streaming live to "
+                    f"{mrkdwn_escape(current.destination or 'its destination')}.")
+        return None
+    try:
+        await services.meetings.start_restream(room.id, stream_key=target.stream_key, type=target.type,
+                                               server_url=target.server_url)
+    except Exception as exc:
+        restreams.settle(services.db, room.id, IDLE)
+        raise _without_key(exc, target.stream_key) from None
+    restreams.settle(services.db, room.id, LIVE)
+    rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="restream.start", room_id=room.id,
+                destination=target.label)
+    await _refresh(services, room)
+    return (f":satellite_antenna: *{mrkdwn_escape(room.name)}* is streaming live to {mrkdwn_escape(target.label)}. "
+            f"Stop it with *Stop stream* on the room message or `/meet restream {room.friendly_url} stop`.")
+
+
+async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str | None:
+    """Stop the room's stream; returns what to tell the person (None: another click is already on it)."""
+    require_moderator(services, room, user_id, STOP)
+    if not restreams.claim(services.db, room.id, from_state=LIVE, to_state=STOPPING):
+        if restreams.get(services.db, room.id).state in (STARTING, STOPPING):
+            return None
+        return f"*{mrkdwn_escape(room.name)}* is not streaming."
+    try:
+        await services.meetings.stop_restream(room.id)
+    except ProviderRejected as exc:
+        # Digital Samba says there is nothing to stop (the session ended, say): the message must stop saying live.
+        restreams.settle(services.db, room.id, IDLE)
+        await _refresh(services, room)
+        raise ProviderRejected(f"{exc.user_message} I've marked the stream as stopped.", status=exc.status) from None
+    except Exception:
+        restreams.settle(services.db, room.id, LIVE)
+        raise
+    restreams.settle(services.db, room.id, IDLE)
+    rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="restream.stop", room_id=room.id)
+    await _refresh(services, room)
+    return f"The livestream from *{mrkdwn_escape(room.name)}* has stopped."
+
+
+async def restream_command(inv: Invocation) -> None:
+    words = list(inv.args)
+    stop = len(words) > 1 and words[-1].lower() == "stop"
+    if stop:
+        words.pop()
+    if not words:
+        raise BadInput("Which room? `/meet restream standup` goes live; `/meet restream standup stop` stops.")
+    room = await resolve_room(inv.services, inv.team_id, " ".join(words))
+    if stop:
+        text = await stop_stream(inv.services, room, inv.user_id)
+        if text:
+            await inv.reply(text)
+        return
+    require_moderator(inv.services, room, inv.user_id, START)
+    await open_modal(inv.services, inv.trigger_id,
+                     restream_modal(room.name, modal_metadata(channel=inv.channel_id, room=room.id)))
+
+
+async def on_start(services: Services) -> None:
+    restreams.recover_interrupted(services.db)
+
+
+def register(app: AsyncApp, router: Router) -> None:
+    router.add(Subcommand("restream", restream_command, "/meet restream <room> [stop]",
+                          "stream the room live to YouTube, Vimeo, Cloudflare or an RTMP server, or stop (moderators)"))
+
+    @app.action(ids.GO_LIVE)
+    async def go_live_clicked(ack, body, action, services) -> None:
+        await ack()
+        await open_room_form(services, body, action, START, restream_modal)
+
+    @app.view(ids.RESTREAM_MODAL)
+    async def restream_submitted(ack, body, view, services) -> None:
+        target, errors = target_from_form(submitted_values(view))
+        sent = await accept_submission(ack, services, body, errors, START)
+        if sent is not None:
+            await sent.reply(services, await start_stream(services, sent.room, sent.user_id, target))
+
+    @app.action(ids.STOP_STREAM)
+    async def stop_clicked(ack, body, action, services, respond) -> None:
+        await ack()
+        room = await clicked_room(services, body, action)
+        user_id, _ = user_and_team(body)
+        text = await stop_stream(services, room, user_id)
+        if text:
+            await send_private(services, user_id=user_id, channel_id=(body.get("channel") or {}).get("id"),
+                               text=text, respond=respond)
