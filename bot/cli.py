@@ -13,7 +13,9 @@ from bot.logs import configure_logging, secret_filter
 
 log = logging.getLogger("meetops")
 
-WEBHOOK_EVENTS = ["session_ended", "session_summary_ready", "recording_ready"]
+# Every event commands.webhooks handles (a test keeps the two lists the same).
+WEBHOOK_EVENTS = ["session_started", "session_ended", "participant_joined", "participant_left",
+                  "session_summary_ready", "recording_ready"]
 
 
 def _settings() -> Settings:
@@ -51,7 +53,7 @@ async def _serve_socket_mode(runtime) -> None:
     app = await runtime.start()
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     tasks = [asyncio.create_task(handler.start_async())]
-    if settings.ds_webhook_token is not None:
+    if runtime.services.webhook_token is not None:  # DS_WEBHOOK_TOKEN, or the sandbox's own
         # Digital Samba still needs an HTTP endpoint for its webhooks.
         config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host, port=settings.port,
                                 log_config=None, access_log=False)

@@ -46,7 +46,6 @@ class Console:
         self.cursor = 0
         self.buttons: dict[int, Clickable] = {}
         self.next_number = 1
-        self.last_poll: str | None = None
         self.sandbox = httpx.AsyncClient(base_url=harness.sandbox_url, timeout=10)
 
     def say(self, text: str = "") -> None:
@@ -61,10 +60,14 @@ class Console:
     # -- showing what the bot did ---------------------------------------------------
 
     async def show_new(self, read_line) -> None:
-        await self.h.double.wait_idle(quiet=0.4, timeout=15)
-        events, self.cursor = self.h.double.events_since(self.cursor)
-        for event in events:
-            await self.show(event, read_line)
+        # Until nothing more happens: submitting a modal shown here makes the bot post again.
+        while True:
+            await self.h.double.wait_idle(quiet=0.4, timeout=15)
+            events, self.cursor = self.h.double.events_since(self.cursor)
+            if not events:
+                return
+            for event in events:
+                await self.show(event, read_line)
 
     async def show(self, event: Event, read_line) -> None:
         data = event.data
@@ -98,7 +101,10 @@ class Console:
         body = view.view
         self.say(f"[modal] {plain((body.get('title') or {}).get('text', ''))}")
         values: dict = {}
+        list_ended: str | None = None  # the action_id of a list of like fields the person ended early
         for block in body.get("blocks", []):
+            if block.get("type") == "input" and block["element"].get("action_id") == list_ended:
+                continue
             if block.get("type") != "input":
                 if block.get("type") in ("section", "context"):
                     lines, _ = render_blocks([block], 0, self.name_of)
@@ -116,16 +122,24 @@ class Console:
                 elif not answer:
                     continue  # keep the initial choice
             else:
-                answer = await read_line(f"  {label}{' (optional)' if block.get('optional') else ''}: ")
+                in_list = _in_a_list(body.get("blocks", []), block)
+                note = " (optional, empty ends the list)" if in_list else " (optional)" if block.get("optional") else ""
+                answer = await read_line(f"  {label}{note}: ")
                 if answer == "" and block.get("optional"):
+                    list_ended = element.get("action_id") if in_list else None
                     continue
             values.setdefault(block["block_id"], {})[element["action_id"]] = answer
         response = await self.user.asubmit(view, values)
-        errors = (response.json() if response.content else {}).get("errors") if response.status_code == 200 else None
-        if errors:
-            for block_id, message in errors.items():
+        reply = (response.json() if response.content else {}) if response.status_code == 200 else {}
+        if reply.get("response_action") == "errors":
+            for block_id, message in reply.get("errors", {}).items():
                 self.say(f"  ! {block_id}: {message}")
             self.say("  The form was not sent; open it again to retry.")
+        elif reply.get("response_action") == "update":
+            self.say(f"[modal] {plain((reply['view'].get('title') or {}).get('text', ''))}")
+            lines, _ = render_blocks(reply["view"].get("blocks", []), 0, self.name_of)
+            for line in lines:
+                self.say("  " + line)
 
     # -- commands -------------------------------------------------------------------
 
@@ -197,11 +211,13 @@ class Console:
     async def simulate(self, what: str, args: list[str]) -> None:
         try:
             if what == "vote":
-                if not self.last_poll_id():
+                if not self.last_poll():
                     self.say("There is no poll yet.")
                     return
                 voter = args[1] if len(args) > 1 else self.name_of(self.user.user_id)
-                await self._control(f"/_sandbox/polls/{self.last_poll_id()}/votes", {"option": args[0], "voter": voter})
+                poll_id, poll_type = self.last_poll()
+                choice = "answer" if poll_type == "free" else "option"  # free-text polls take answers
+                await self._control(f"/_sandbox/polls/{poll_id}/votes", {choice: args[0], "voter": voter})
                 self.say(f"(sandbox) {voter} voted for {args[0]}.")
                 return
             room = self.room_id(args[0]) if args else None
@@ -228,9 +244,20 @@ class Console:
             self.say(f"(sandbox) refused: {exc.response.text}")
 
     async def _control(self, path: str, body: dict) -> dict:
+        _, cursor = self.h.double.events_since(0)
         response = await self.sandbox.post(path, json=body)
         response.raise_for_status()
+        if not path.startswith("/_sandbox/polls"):
+            await self._bot_reacts(cursor)
         return response.json() if response.content else {}
+
+    async def _bot_reacts(self, cursor: int, timeout: float = 3.0) -> None:
+        """What happens in a room reaches the bot by webhook a moment after the sandbox answers: wait for the
+        bot's first reaction, so it is shown now rather than after the next line."""
+        try:
+            await self.h.double.wait_for(lambda: self.h.double.events_since(cursor)[1] > cursor, timeout)
+        except TimeoutError:
+            pass
 
     def room_id(self, ref: str) -> str | None:
         from storage import rooms
@@ -242,12 +269,20 @@ class Console:
         session = await self.h.services.meetings.latest_session(room_id)
         return session.id if session else None
 
-    def last_poll_id(self) -> str | None:
+    def last_poll(self) -> tuple[str, str] | None:
+        """(id, type) of the latest poll."""
         db = self.h.services.db
         if not db["polls"].exists():
             return None
-        row = next(iter(db.query("select id from polls order by rowid desc limit 1")), None)
-        return row["id"] if row else None
+        row = next(iter(db.query("select id, type from polls order by rowid desc limit 1")), None)
+        return (row["id"], row["type"]) if row else None
+
+
+def _in_a_list(blocks: list[dict], block: dict) -> bool:
+    """An optional text field among several sharing its action_id (poll options): an empty one ends the list."""
+    action_id = block["element"].get("action_id")
+    alike = [b for b in blocks if b.get("type") == "input" and b["element"].get("action_id") == action_id]
+    return bool(block.get("optional")) and len(alike) > 1
 
 
 def _strip_html(text: str) -> str:

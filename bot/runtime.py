@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import uuid
 from datetime import timezone
 
+import aiohttp
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
@@ -22,6 +24,35 @@ from bot.services import Services, utc_now
 from storage.db import open_db
 
 log = logging.getLogger(__name__)
+
+# Every job is armed from a database row (a pending summary, a digest schedule), one job id per
+# session or channel, with `replace_existing=True`.
+JOB_DEFAULTS = {
+    # None: a job that comes due while the loop was busy, or whose time passed while the bot was
+    # down and was re-armed at start-up, still runs however late: the row says the work is owed.
+    "misfire_grace_time": None,
+    # Several missed run times of one job run once: a digest missed while the bot was down is
+    # posted once when it comes back, not once per missed slot.
+    "coalesce": True,
+    # One run per job id at a time: a slow summary poll never overlaps the next poll of the same
+    # session (the database claim would stop a double post anyway; this saves the wasted call).
+    "max_instances": 1,
+}
+BACKGROUND_GRACE_SECONDS = 10.0
+
+
+async def _finish_background(services: Services) -> None:
+    """Let webhook work already acknowledged finish (briefly) before the database closes."""
+    tasks = list(services.background)
+    if not tasks:
+        return
+    done, unfinished = await asyncio.wait(tasks, timeout=BACKGROUND_GRACE_SECONDS)
+    for task in unfinished:
+        task.cancel()
+    if unfinished:
+        log.warning("stopped %d unfinished background task(s); pending summaries are re-armed at start-up",
+                    len(unfinished))
+        await asyncio.gather(*unfinished, return_exceptions=True)
 
 
 class Runtime:
@@ -43,10 +74,13 @@ class Runtime:
     async def start(self) -> AsyncApp:
         settings = self.settings
         provider = self._provider or self._build_provider()
+        # One aiohttp session for every Web API call: slack-sdk otherwise opens a new one per call.
+        self._slack_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         slack = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
             base_url=settings.slack_api_url,
             timeout=10,
+            session=self._slack_session,
         )
         self.services = services = Services(
             settings=settings,
@@ -57,11 +91,25 @@ class Runtime:
             sandbox=settings.sandbox if self._sandbox_label is None else self._sandbox_label,
             clock=self._clock,
         )
-        services.scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        services.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
         services.scheduler.start()
+        services.webhook_token = settings.ds_webhook_token.get_secret_value() if settings.ds_webhook_token else None
+        if self.sandbox_server is not None:
+            await self._register_sandbox_webhook(services)
         self.app = build_app(services)
         await commands.start(services)
         return self.app
+
+    async def _register_sandbox_webhook(self, services: Services) -> None:
+        """Point the built-in sandbox's webhooks at this bot with a token made now and kept in memory, so
+        meetings ending in the sandbox reach the bot with no set-up."""
+        from bot.cli import WEBHOOK_EVENTS
+
+        host = self.settings.host if self.settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        services.webhook_token = secrets.token_urlsafe(32)
+        await services.meetings.create_webhook(endpoint=f"http://{host}:{self.settings.port}/webhooks/digitalsamba",
+                                               events=WEBHOOK_EVENTS, authorization_header=services.webhook_token,
+                                               name="meetops")
 
     def _build_provider(self) -> MeetingProvider:
         settings = self.settings
@@ -78,8 +126,7 @@ class Runtime:
         else:
             base_url, team_id = settings.ds_api_url, settings.ds_team_id or ""
             key = settings.ds_developer_key.get_secret_value()
-        extra = {"transport": self._http_transport} if self._http_transport else {}
-        http = build_http_client(base_url, key, timeout=settings.ds_timeout_seconds, **extra)
+        http = build_http_client(base_url, key, timeout=settings.ds_timeout_seconds, transport=self._http_transport)
         return DigitalSambaClient(http, team_id=team_id, developer_key=key)
 
     async def stop(self) -> None:
@@ -89,7 +136,9 @@ class Runtime:
         if services.scheduler is not None and services.scheduler.running:
             # Pending work lives in the database and is re-armed by the next start.
             services.scheduler.shutdown(wait=False)
+        await _finish_background(services)
         await services.meetings.aclose()
+        await self._slack_session.close()
         services.db.close()
         if self.sandbox_server is not None:
             self.sandbox_server.stop()

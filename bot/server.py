@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.runtime import Runtime
+from commands.webhooks import handle_webhook
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,13 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
         ok = services is not None
         return JSONResponse({"ok": ok, "sandbox": bool(services and services.sandbox)}, status_code=200 if ok else 503)
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    async def digitalsamba_webhook(request: Request):
+        if runtime.services is None:
+            return JSONResponse({"ok": False, "error": "starting"}, status_code=503)
+        return await handle_webhook(runtime.services, request)
+
+    routes = [Route("/healthz", healthz, methods=["GET"]),
+              Route("/webhooks/digitalsamba", digitalsamba_webhook, methods=["POST"])]
     if serve_slack:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)

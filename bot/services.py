@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine
 
 import sqlite_utils
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,6 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.people import People
 from bot.providers.base import MeetingProvider
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -30,6 +34,23 @@ class Services:
     scheduler: Any = None  # apscheduler AsyncIOScheduler, set by the runtime when it starts
     # Keys of clicks being handled right now, so a double click is handled once.
     in_flight: set[str] = field(default_factory=set)
+    # The Authorization value webhook deliveries must carry: DS_WEBHOOK_TOKEN, or in sandbox
+    # mode one generated at start-up and registered with the built-in sandbox (memory only).
+    webhook_token: str | None = None
+    # Work started by a webhook after its fast 200, kept so it is not garbage-collected
+    # mid-flight and so the runtime can let it finish before closing the database.
+    background: set[asyncio.Task] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self.background.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.settings.admins

@@ -57,3 +57,100 @@ def m001_rooms_and_audit(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     db["audit_log"].create_index(["room_id"])
+
+
+@migration
+def m003_summaries_webhooks_digests(db: sqlite_utils.Database) -> None:
+    # One row per session whose summary someone (a person or the session_ended webhook) wants.
+    # `state` moves pending -> posting -> posted | gave_up | no_transcript; whoever posts first
+    # claims the row with a conditional UPDATE, so the summary goes out once per session.
+    db["summaries"].create(
+        {
+            "session_id": str,
+            "room_id": str,
+            "state": str,
+            "post_channel": str,  # where it goes: the room message's channel ...
+            "thread_ts": str,  # ... and thread (null when the room has no message)
+            "requested_by": str,  # who asked first (null: the webhook armed it)
+            "deadline": str,  # ISO, UTC: give up after this
+            "next_poll_at": str,  # ISO, UTC: when the armed job runs (re-armed from here at start-up)
+            "attempts": int,
+            "message_ts": str,  # the posted summary (its first message)
+            "permalink": str,
+            "excerpt": str,  # a short version for digests
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="session_id",
+        not_null={"room_id", "state", "deadline", "created_at", "updated_at"},
+        defaults={"attempts": 0},
+    )
+    db["summaries"].create_index(["state"])
+    # A delivery seen twice (same event, same session, same participant/recording) is processed once.
+    db["webhook_events"].create(
+        {"id": int, "event": str, "session_id": str, "ref": str, "received_at": str},
+        pk="id",
+        not_null={"event", "session_id", "ref", "received_at"},
+        defaults={"ref": ""},
+    )
+    db["webhook_events"].create_index(["event", "session_id", "ref"], unique=True)
+    db["recordings"].create(
+        {"id": str, "session_id": str, "room_id": str, "link": str, "message_ts": str, "permalink": str,
+         "created_at": str},
+        pk="id",
+        not_null={"session_id", "room_id", "created_at"},
+    )
+    db["recordings"].create_index(["session_id"])
+    db["digests"].create(
+        {
+            "team_id": str,
+            "channel_id": str,
+            "cadence": str,  # daily | weekly
+            "weekday": int,  # 0 = Monday, weekly only
+            "at_time": str,  # HH:MM in `tz`
+            "tz": str,
+            "created_by": str,
+            "last_covered_until": str,  # ISO, UTC: the next digest covers sessions ending after this
+            "next_run": str,  # ISO, UTC
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk=("team_id", "channel_id"),
+        not_null={"cadence", "at_time", "tz", "next_run", "created_at", "updated_at"},
+    )
+
+
+@migration
+def m002_polls_and_restreams(db: sqlite_utils.Database) -> None:
+    # No foreign key to rooms: admins may run polls and streams in rooms meetops did not create.
+    db["polls"].create(
+        {
+            "id": str,  # the provider's poll id
+            "room_id": str,
+            "team_id": str,
+            "question": str,
+            "type": str,  # single | multiple | free
+            "anonymous": int,
+            "options": str,  # JSON list of the option texts, in the order asked
+            "channel": str,  # the poll message, updated in place with the results
+            "message_ts": str,
+            "created_by": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"room_id", "team_id", "question", "type", "created_by", "created_at"},
+    )
+    db["polls"].create_index(["room_id"])
+    # One row per room that ever streamed. The stream key is never stored.
+    db["restreams"].create(
+        {
+            "room_id": str,
+            "state": str,  # idle | starting | live | stopping
+            "destination": str,  # "YouTube", or a custom server's scheme and host only
+            "started_by": str,
+            "started_at": str,
+        },
+        pk="room_id",
+        not_null={"state"},
+        defaults={"state": "idle"},
+    )

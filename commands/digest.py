@@ -1,0 +1,344 @@
+"""`/meet digest …`: a channel's daily or weekly digest of its rooms' meetings, and the job that posts it.
+
+The schedule lives in `digests` (storage.digests) and one scheduler job per channel
+(`digest:<team>:<channel>`) is armed from it at the next slot, computed on the wall clock of
+the channel's zone (so 09:00 stays 09:00 across DST). A digest covers the sessions that ended
+since the previous one. Missed while the bot was down: one catch-up digest at start-up, then
+the next slot. Sessions are streamed page by page and the messages built as they come, so
+10,000 sessions cost no more memory than a hundred.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.triggers.date import DateTrigger
+from slack_bolt.async_app import AsyncApp
+
+from bot.blocks import format_duration, mrkdwn_escape
+from bot.chunking import BLOCKS_PER_MESSAGE, Packer, section, shorten
+from bot.errors import BadInput, ProviderError
+from bot.messaging import once_at_a_time
+from bot.providers.base import Session
+from bot.services import Services
+from commands.router import Invocation, Router, Subcommand
+from storage import digests as store
+from storage import summaries as summary_store
+from storage import webhooks as recording_store
+from storage.digests import DigestRecord
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+BATCH = 100  # sessions looked up in the database at a time (one API page)
+MESSAGE_BLOCKS = BLOCKS_PER_MESSAGE
+EXCERPT_CHARS = 200
+USAGE = ("`/meet digest daily 09:00 [Area/City]`, `/meet digest weekly mon 09:00 [Area/City]`, "
+         "`/meet digest off` or `/meet digest now`")
+
+
+def job_id(team_id: str, channel_id: str) -> str:
+    return f"digest:{team_id}:{channel_id}"
+
+
+# -- parsing and timing (pure) ------------------------------------------------------------
+
+
+def parse_time(text: str) -> str:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if not match:
+        raise BadInput(f"`{mrkdwn_escape(text)}` is not a time of day. Use 24-hour HH:MM, for example `09:00`.")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def parse_weekday(text: str) -> int:
+    key = text.strip().lower()
+    names = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    if key in WEEKDAYS:
+        return WEEKDAYS.index(key)
+    if key in names:
+        return names.index(key)
+    raise BadInput(f"`{mrkdwn_escape(text)}` is not a day of the week. Use mon, tue, wed, thu, fri, sat or sun.")
+    return WEEKDAYS.index(key)
+
+
+def parse_zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput(f"I don't know the time zone `{mrkdwn_escape(text)}`. Use an Area/City name such as "
+                       "`Europe/Madrid` or `America/New_York`.") from None
+    return text
+
+
+def next_run(after: datetime, *, cadence: str, at_time: str, tz: str, weekday: int | None = None) -> datetime:
+    """The first slot strictly after `after`, as a UTC instant. Slots are wall-clock times in `tz`: a time
+    skipped by a DST jump runs at the equivalent instant (an hour later on the clock), an ambiguous one
+    once, at its first occurrence."""
+    zone = ZoneInfo(tz)
+    hour, minute = (int(part) for part in at_time.split(":"))
+    today = after.astimezone(zone).date()
+    for offset in range(9):
+        day = today + timedelta(days=offset)
+        if cadence == "weekly" and day.weekday() != weekday:
+            continue
+        slot = datetime.combine(day, time(hour, minute), tzinfo=zone)
+        if slot > after:
+            return slot.astimezone(timezone.utc)
+    raise AssertionError("a slot within nine days always exists")
+
+
+def describe(record: DigestRecord) -> str:
+    day = f" on {WEEKDAYS[record.weekday].capitalize()}s" if record.cadence == "weekly" else ""
+    when = record.next_run_at.astimezone(ZoneInfo(record.tz)).strftime("%a %d %b %H:%M")
+    return f"{record.cadence.capitalize()} digest{day} at {record.at_time} ({record.tz}); the next one is {when}."
+
+
+# -- Block Kit (pure) ---------------------------------------------------------------------
+
+
+def session_line(session: Session, room_name: str, zone: ZoneInfo, summary: summary_store.SummaryRecord | None,
+                 recordings: list[tuple[str, str]]) -> str:
+    """One session of a digest: room, start in the channel's zone, duration, people, summary, recordings."""
+    start = session.started_at.astimezone(zone).strftime("%a %d %b %H:%M") if session.started_at else "?"
+    people = "1 person" if session.participants == 1 else f"{session.participants} people"
+    lines = [f"• *{mrkdwn_escape(room_name)}*, {start}, {format_duration(session.duration_seconds)}, {people}"]
+    if summary is not None and summary.state == summary_store.POSTED and summary.excerpt:
+        more = f" <{summary.permalink}|full summary>" if summary.permalink else ""
+        lines.append(f"    _{mrkdwn_escape(shorten(summary.excerpt, EXCERPT_CHARS))}_{more}")
+    else:
+        lines.append(f"    Summary: {SUMMARY_STATES.get(summary.state if summary else None)}")
+    for label, link in recordings:
+        lines.append(f"    :movie_camera: <{link}|{label}>")
+    return "\n".join(lines)
+
+
+SUMMARY_STATES = {
+    None: "none requested",
+    summary_store.PENDING: "on its way",
+    summary_store.POSTING: "on its way",
+    summary_store.POSTED: "posted",
+    summary_store.GAVE_UP: "not ready in time",
+    summary_store.NO_TRANSCRIPT: "none (transcription was off)",
+}
+
+
+def digest_title(channel_id: str, since: datetime, until: datetime, zone: ZoneInfo) -> str:
+    fmt = "%a %d %b %H:%M"
+    return (f":newspaper: *Meetings in <#{channel_id}>'s rooms*, {since.astimezone(zone).strftime(fmt)} to "
+            f"{until.astimezone(zone).strftime(fmt)} ({zone.key})")
+
+
+def quiet_text(channel_id: str, since: datetime, zone: ZoneInfo) -> str:
+    return (f":zzz: No meetings in <#{channel_id}>'s rooms since "
+            f"{since.astimezone(zone).strftime('%a %d %b %H:%M')} ({zone.key}).")
+
+
+def totals_block(count: int, seconds: int) -> dict:
+    meetings = "1 meeting" if count == 1 else f"{count} meetings"
+    return {"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"{meetings}, {format_duration(seconds)} in all."}]}
+
+
+# -- building and posting ---------------------------------------------------------------
+
+
+class _Poster:
+    """Posts a digest's messages in order: the first in the channel, the rest in its thread."""
+
+    def __init__(self, services: Services, channel_id: str):
+        self.services, self.channel_id = services, channel_id
+        self.thread_ts: str | None = None
+        self.count = 0
+
+    async def post(self, messages: list[list[dict]]) -> None:
+        for blocks in messages:
+            self.count += 1
+            text = "Meetings digest" if self.count == 1 else f"Meetings digest (part {self.count})"
+            posted = await self.services.slack.chat_postMessage(channel=self.channel_id, thread_ts=self.thread_ts,
+                                                                text=text, blocks=blocks, unfurl_links=False)
+            self.thread_ts = self.thread_ts or posted["ts"]
+
+
+async def post_digest(services: Services, *, team_id: str, channel_id: str, since: datetime, until: datetime,
+                      tz: str) -> int:
+    """Post the digest of sessions that ended in (since, until]; returns how many sessions it listed."""
+    room_names = store.channel_rooms(services.db, team_id, channel_id)
+    zone = ZoneInfo(tz)
+    poster = _Poster(services, channel_id)
+    packer = Packer(per_message=MESSAGE_BLOCKS)
+    count = seconds = 0
+    batch: list[Session] = []
+
+    async def flush() -> None:
+        ids = [s.id for s in batch]
+        found = summary_store.for_sessions(services.db, ids)
+        recorded = recording_store.recordings_for(services.db, ids)
+        for session in batch:
+            links = [await _recording_link(services, row) for row in recorded.get(session.id, [])]
+            line = session_line(session, room_names[session.room_id], zone, found.get(session.id),
+                                [(f"recording {n}" if len(links) > 1 else "recording", link)
+                                 for n, link in enumerate(links, 1) if link])
+            await poster.post(packer.add(line))
+        batch.clear()
+
+    if room_names:
+        # The API filters by start date; a session that began the day before and ended after `since` counts.
+        async for session in services.meetings.iter_sessions(since=(since - timedelta(days=1)).date(),
+                                                             until=until.date()):
+            if session.room_id not in room_names or session.live or not _ended_within(session, since, until):
+                continue
+            if count == 0:
+                await poster.post(packer.add_block(section(digest_title(channel_id, since, until, zone))))
+            count += 1
+            seconds += session.duration_seconds or 0
+            batch.append(session)
+            if len(batch) == BATCH:
+                await flush()
+    if not count:
+        await poster.post([[section(quiet_text(channel_id, since, zone))]])
+        return 0
+    await flush()
+    await poster.post(packer.add_block(totals_block(count, seconds)))
+    await poster.post(packer.finish())
+    return count
+
+
+def _ended_within(session: Session, since: datetime, until: datetime) -> bool:
+    return session.ended_at is not None and since < session.ended_at <= until
+
+
+async def _recording_link(services: Services, row: dict) -> str | None:
+    """A fresh download link (they expire), else the thread post that had one."""
+    try:
+        return await services.meetings.recording_link(row["id"]) or row.get("permalink")
+    except ProviderError:
+        return row.get("permalink") or row.get("link")
+
+
+# -- the schedule -------------------------------------------------------------------------
+
+
+def arm(services: Services, record: DigestRecord, at: datetime | None = None) -> None:
+    services.scheduler.add_job(run_digest, DateTrigger(run_date=at or record.next_run_at),
+                               args=[services, record.team_id, record.channel_id],
+                               id=job_id(record.team_id, record.channel_id), name="digest", replace_existing=True)
+
+
+def disarm(services: Services, team_id: str, channel_id: str) -> None:
+    try:
+        services.scheduler.remove_job(job_id(team_id, channel_id))
+    except JobLookupError:
+        pass
+
+
+async def run_digest(services: Services, team_id: str, channel_id: str) -> None:
+    """The scheduled job (also the start-up catch-up): post what happened since the last digest, arm the next."""
+    record = store.get(services.db, team_id, channel_id)
+    if record is None:
+        return
+    now = services.clock()
+    upcoming = next_run(now, cadence=record.cadence, at_time=record.at_time, tz=record.tz, weekday=record.weekday)
+    try:
+        await _post_covering(services, record, now)
+    finally:
+        # Whatever happened, the next slot is armed; a digest that failed is covered by the next one.
+        store.set_next_run(services.db, team_id, channel_id, upcoming)
+        if (record := store.get(services.db, team_id, channel_id)) is not None:
+            arm(services, record)
+
+
+async def _post_covering(services: Services, record: DigestRecord, until: datetime) -> int:
+    since = record.covered_until or until - PERIODS[record.cadence]
+    async with once_at_a_time(services, job_id(record.team_id, record.channel_id)) as first:
+        if not first:
+            return 0
+        count = await post_digest(services, team_id=record.team_id, channel_id=record.channel_id, since=since,
+                                  until=until, tz=record.tz)
+        store.covered(services.db, record.team_id, record.channel_id, until=until)
+        return count
+
+
+async def on_start(services: Services) -> None:
+    """Re-arm every channel's digest; one whose slot passed while the bot was down runs once, now."""
+    now = services.clock()
+    for record in store.all_digests(services.db):
+        arm(services, record, at=max(record.next_run_at, now))
+
+
+# -- /meet digest -------------------------------------------------------------------------
+
+
+async def digest_command(inv: Invocation) -> None:
+    services, words = inv.services, [w for w in inv.args]
+    if inv.channel_id.startswith("D"):
+        raise BadInput("Digests are per channel: run `/meet digest` in the channel whose rooms it should cover.")
+    record = store.get(services.db, inv.team_id, inv.channel_id)
+    verb = words[0].lower() if words else ""
+    if not verb:
+        await inv.reply(describe(record) if record else f"This channel has no digest. Set one up with {USAGE}.")
+    elif verb == "off":
+        store.delete(services.db, inv.team_id, inv.channel_id)
+        disarm(services, inv.team_id, inv.channel_id)
+        await inv.reply("Digest turned off for this channel." if record else "This channel had no digest.")
+    elif verb == "now":
+        await digest_now(inv, record)
+    elif verb in PERIODS:
+        await schedule(inv, verb, words[1:])
+    else:
+        raise BadInput(f"I don't know `{mrkdwn_escape(words[0])}`. Use {USAGE}.")
+
+
+async def digest_now(inv: Invocation, record: DigestRecord | None) -> None:
+    services, now = inv.services, inv.services.clock()
+    if record is None:  # no schedule: the last day, remembered nowhere
+        tz = await _person_zone(inv)
+        count = await post_digest(services, team_id=inv.team_id, channel_id=inv.channel_id,
+                                  since=now - PERIODS["daily"], until=now, tz=tz)
+    else:  # the next scheduled digest then starts from here
+        count = await _post_covering(services, record, now)
+    await inv.reply(f"Posted the digest ({count} meeting{'s' if count != 1 else ''}).")
+
+
+async def schedule(inv: Invocation, cadence: str, words: list[str]) -> None:
+    weekday = None
+    if cadence == "weekly":
+        if not words:
+            raise BadInput("Which day? For example `/meet digest weekly mon 09:00`.")
+        weekday, words = parse_weekday(words[0]), words[1:]
+    if not words or len(words) > 2:
+        raise BadInput(f"Give the time of day and, if you like, a time zone. Use {USAGE}.")
+    at_time = parse_time(words[0])
+    tz = parse_zone(words[1]) if len(words) == 2 else await _person_zone(inv)
+    services = inv.services
+    upcoming = next_run(services.clock(), cadence=cadence, at_time=at_time, tz=tz, weekday=weekday)
+    record = DigestRecord(team_id=inv.team_id, channel_id=inv.channel_id, cadence=cadence, weekday=weekday,
+                          at_time=at_time, tz=tz, next_run=upcoming.isoformat(), created_by=inv.user_id)
+    if (previous := store.get(services.db, inv.team_id, inv.channel_id)) and previous.last_covered_until:
+        record.last_covered_until = previous.last_covered_until
+    else:  # the first digest covers the period before its slot
+        record.last_covered_until = (upcoming - PERIODS[cadence]).isoformat()
+    store.save(services.db, record)
+    arm(services, record)
+    await inv.reply(f":newspaper: {describe(record)} It lists the meetings of this channel's rooms since the "
+                    "previous digest.")
+
+
+async def _person_zone(inv: Invocation) -> str:
+    """The person's Slack time zone, else the bot's default."""
+    tz = (await inv.services.people.get(inv.user_id)).tz
+    try:
+        return parse_zone(tz) if tz else inv.services.settings.meetops_timezone
+    except BadInput:
+        return inv.services.settings.meetops_timezone
+
+
+def register(app: AsyncApp, router: Router) -> None:
+    router.add(Subcommand("digest", digest_command, "/meet digest daily|weekly <day> <HH:MM> [Area/City] | off | now",
+                          "a digest of this channel's meetings"))
+

@@ -1,0 +1,263 @@
+"""Session summaries: `/meet summary <room>`, the Summary button, and the job that waits for one.
+
+A summary someone wants is a row in `summaries` (see storage.summaries). While the provider
+says IN_PROGRESS the row stays pending and one scheduler job per session polls it
+(`summary:<session id>`, every MEETOPS_SUMMARY_POLL_SECONDS plus a little jitter, until
+MEETOPS_SUMMARY_MAX_WAIT_MINUTES). Whoever finds it READY first (the job, a webhook, a
+click) claims the row and posts it in the room message's thread: once per session.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.triggers.date import DateTrigger
+from slack_bolt.async_app import AsyncApp
+
+from bot import ids
+from bot.blocks import format_duration, mrkdwn_escape
+from bot.chunking import section, shorten, text_messages
+from bot.errors import BadInput, ProviderError
+from bot.meetings import resolve_room
+from bot.messaging import send_private
+from bot.providers.base import SummaryStatus
+from bot.services import Services
+from commands.router import Invocation, Router, Subcommand
+from storage import rooms
+from storage import summaries as store
+from storage.rooms import RoomRecord
+from storage.summaries import GAVE_UP, NO_TRANSCRIPT, PENDING, POSTED, POSTING, SummaryRecord
+
+log = logging.getLogger(__name__)
+
+JITTER_SECONDS = 5.0  # spread polls so many sessions ending together don't poll in lockstep
+EXCERPT_CHARS = 280  # the summary's start, as digests show it
+
+
+def job_id(session_id: str) -> str:
+    return f"summary:{session_id}"
+
+
+# -- Block Kit (pure) -------------------------------------------------------------------
+
+
+def summary_messages(room_name: str, text: str) -> list[list[dict]]:
+    """The summary as thread replies: a title, then the text in sections, split to fit Slack."""
+    head = [section(f":memo: *Meeting summary: {mrkdwn_escape(room_name)}*")]
+    return text_messages(mrkdwn_escape(text), head=head)
+
+
+def no_transcript_text(room_name: str) -> str:
+    return (f"There is no summary of the last meeting in *{mrkdwn_escape(room_name)}*: summaries are made from "
+            "the transcript, and transcription was off. To get one next time, turn on *Transcription* (and "
+            "*Start transcription automatically*) in the room's settings in Digital Samba, or start it with the "
+            "transcription button during the meeting. Rooms meetops creates have it on.")
+
+
+def gave_up_text(room_name: str, minutes: int) -> str:
+    return (f":hourglass: I waited {format_duration(minutes * 60)} for the summary of this meeting in "
+            f"*{mrkdwn_escape(room_name)}* and it still isn't ready, so I stopped checking. "
+            f"Try `/meet summary {room_name}` later.")
+
+
+# -- the state machine ------------------------------------------------------------------
+
+
+def _room_name(services: Services, room_id: str) -> str:
+    room = rooms.get(services.db, room_id)
+    return room.name if room else "this room"
+
+
+def want(services: Services, room: RoomRecord, session_id: str, *, requested_by: str | None = None,
+         fallback_channel: str | None = None) -> SummaryRecord | None:
+    """The session's summary row, made pending if new. None when there is nowhere to post it."""
+    if room.message_channel and room.message_ts:
+        channel, thread = room.message_channel, room.message_ts
+    elif fallback_channel:
+        channel, thread = fallback_channel, None
+    else:
+        return None
+    deadline = services.clock() + timedelta(minutes=services.settings.meetops_summary_max_wait_minutes)
+    return store.ensure(services.db, session_id=session_id, room_id=room.id, deadline=deadline,
+                        post_channel=channel, thread_ts=thread, requested_by=requested_by)
+
+
+def arm(services: Services, record: SummaryRecord, at: datetime | None = None) -> datetime:
+    """(Re-)schedule the session's poll: after one interval plus jitter by default, never after the deadline."""
+    if at is None:
+        delay = services.settings.meetops_summary_poll_seconds + random.uniform(0, JITTER_SECONDS)
+        at = services.clock() + timedelta(seconds=delay)
+    at = min(at, record.deadline_at)
+    store.set_next_poll(services.db, record.session_id, at)
+    services.scheduler.add_job(poll_summary, DateTrigger(run_date=at), args=[services, record.session_id],
+                               id=job_id(record.session_id), name="summary poll", replace_existing=True)
+    return at
+
+
+def is_armed(services: Services, session_id: str) -> bool:
+    return services.scheduler.get_job(job_id(session_id)) is not None
+
+
+def disarm(services: Services, session_id: str) -> None:
+    try:
+        services.scheduler.remove_job(job_id(session_id))
+    except JobLookupError:
+        pass  # a one-shot job the scheduler already took off to run
+
+
+async def poll_summary(services: Services, session_id: str) -> None:
+    """The scheduled job: one look at the summary; post it, give up, or come back later."""
+    record = store.get(services.db, session_id)
+    if record is None or record.state != PENDING:
+        disarm(services, session_id)  # settled meanwhile (a webhook, a click)
+        return
+    if services.clock() >= record.deadline_at:
+        await give_up(services, record)
+        return
+    try:
+        status = await check(services, record)
+    except ProviderError as exc:
+        log.warning("summary poll for session %s failed: %s", session_id, exc.user_message)
+        status = SummaryStatus.IN_PROGRESS
+    if status == SummaryStatus.IN_PROGRESS and (record := store.get(services.db, session_id)) and record.state == PENDING:
+        arm(services, record)
+
+
+async def check(services: Services, record: SummaryRecord) -> SummaryStatus:
+    """One GET of the summary; a READY one is posted, a missing transcript noted. Provider errors propagate."""
+    summary = await services.meetings.get_summary(record.session_id)
+    store.record_poll(services.db, record.session_id, None)
+    if summary.status == SummaryStatus.READY:
+        await post_summary(services, record, summary.text)
+    elif summary.status == SummaryStatus.NO_TRANSCRIPT:
+        await note_no_transcript(services, record)
+    return summary.status
+
+
+async def post_summary(services: Services, record: SummaryRecord, text: str) -> bool:
+    """Post the summary if this call wins the claim; False when someone else did (or does) it."""
+    if not store.transition(services.db, record.session_id, PENDING, POSTING):
+        return False
+    disarm(services, record.session_id)
+    try:
+        first_ts = None
+        for blocks in summary_messages(_room_name(services, record.room_id), text):
+            posted = await services.slack.chat_postMessage(channel=record.post_channel, thread_ts=record.thread_ts,
+                                                           text=shorten(f"Meeting summary: {text}", 150),
+                                                           blocks=blocks, unfurl_links=False)
+            first_ts = first_ts or posted["ts"]
+        link = await permalink(services, record.post_channel, first_ts)
+    except Exception:
+        # Nothing (or not all) went out: back to pending, and the next poll tries again.
+        store.transition(services.db, record.session_id, POSTING, PENDING)
+        arm(services, record)
+        raise
+    store.transition(services.db, record.session_id, POSTING, POSTED, message_ts=first_ts, permalink=link,
+                     excerpt=shorten(text, EXCERPT_CHARS))
+    return True
+
+
+async def note_no_transcript(services: Services, record: SummaryRecord) -> bool:
+    """Transcription was off: settle the row, and tell the thread when nobody asked (the webhook armed it)."""
+    if not store.transition(services.db, record.session_id, PENDING, NO_TRANSCRIPT):
+        return False
+    disarm(services, record.session_id)
+    if record.requested_by is None:
+        await services.slack.chat_postMessage(channel=record.post_channel, thread_ts=record.thread_ts,
+                                              text=no_transcript_text(_room_name(services, record.room_id)))
+    return True
+
+
+async def give_up(services: Services, record: SummaryRecord) -> None:
+    if not store.transition(services.db, record.session_id, PENDING, GAVE_UP):
+        return
+    disarm(services, record.session_id)
+    await services.slack.chat_postMessage(
+        channel=record.post_channel, thread_ts=record.thread_ts,
+        text=gave_up_text(_room_name(services, record.room_id), services.settings.meetops_summary_max_wait_minutes))
+
+
+async def permalink(services: Services, channel: str, ts: str | None) -> str | None:
+    if not ts:
+        return None
+    try:
+        return (await services.slack.chat_getPermalink(channel=channel, message_ts=ts))["permalink"]
+    except Exception as exc:  # a missing link only costs the digest a link
+        log.info("no permalink for a message in %s: %s", channel, exc)
+        return None
+
+
+# -- asking for it ----------------------------------------------------------------------
+
+
+async def request_summary(services: Services, room: RoomRecord, *, user_id: str, channel_id: str | None) -> str:
+    """What `/meet summary` and the Summary button do; returns what to tell the person."""
+    name = mrkdwn_escape(room.name)
+    session = await services.meetings.latest_session(room.id)
+    if session is None:
+        return f"*{name}* hasn't had a meeting yet, so there is nothing to summarise."
+    if session.live:
+        return f"The meeting in *{name}* is still going. Its summary comes once it ends."
+    record = want(services, room, session.id, requested_by=user_id, fallback_channel=channel_id)
+    if record is None:
+        raise BadInput("I have nowhere to post the summary. Ask in a channel I'm in.")
+    if record.state == GAVE_UP and store.restart(services.db, session.id, services.clock() + timedelta(
+            minutes=services.settings.meetops_summary_max_wait_minutes)):
+        record = store.get(services.db, session.id)
+    where = "the room's thread" if record.thread_ts else "this channel"
+    if record.state == POSTED:
+        link = f"<{record.permalink}|{where}>" if record.permalink else where
+        return f"The summary of the last meeting in *{name}* is already in {link}."
+    if record.state == POSTING:
+        return f"The summary of the last meeting in *{name}* is being posted in {where} right now."
+    if record.state == NO_TRANSCRIPT:
+        return no_transcript_text(room.name)
+    status = await check(services, record)
+    if status == SummaryStatus.READY:
+        return f"Here it is: I posted the summary of the last meeting in *{name}* in {where}."
+    if status == SummaryStatus.NO_TRANSCRIPT:
+        return no_transcript_text(room.name)
+    record = store.get(services.db, session.id)
+    if record.state == PENDING and not is_armed(services, session.id):
+        arm(services, record)
+    minutes = services.settings.meetops_summary_max_wait_minutes
+    return (f":hourglass_flowing_sand: The summary of the last meeting in *{name}* is on its way. I'll post it in "
+            f"{where} as soon as it's ready (I'll keep checking for up to {format_duration(minutes * 60)}).")
+
+
+async def summary_command(inv: Invocation) -> None:
+    if not inv.args:
+        raise BadInput("Which room? For example `/meet summary standup`.")
+    room = await resolve_room(inv.services, inv.team_id, " ".join(inv.args))
+    await inv.reply(await request_summary(inv.services, room, user_id=inv.user_id, channel_id=inv.channel_id))
+
+
+async def on_start(services: Services) -> None:
+    """Re-arm every pending summary from the database, at its stored time (at once if that passed)."""
+    recovered = store.recover_interrupted(services.db)
+    if recovered:
+        log.warning("%d summary post(s) were interrupted by a stop; trying them again", recovered)
+    now, waiting = services.clock(), store.pending(services.db)
+    for record in waiting:
+        at = datetime.fromisoformat(record.next_poll_at) if record.next_poll_at else now
+        arm(services, record, at=max(at, now))
+    log.info("re-armed %d pending summary job(s)", len(waiting))
+
+
+def register(app: AsyncApp, router: Router) -> None:
+    router.add(Subcommand("summary", summary_command, "/meet summary <room>",
+                          "post the AI summary of the room's last meeting in its thread"))
+
+    @app.action(ids.SUMMARY)
+    async def summary_clicked(ack, body, action, services, respond) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+        channel_id = (body.get("channel") or {}).get("id")
+        room = rooms.get(services.db, action["value"])
+        if room is None:
+            raise BadInput("I don't know this room any more. Start a new one with `/meet new <name>`.")
+        text = await request_summary(services, room, user_id=user_id, channel_id=channel_id)
+        await send_private(services, user_id=user_id, channel_id=channel_id, text=text, respond=respond)

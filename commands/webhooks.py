@@ -1,0 +1,249 @@
+"""`POST /webhooks/digitalsamba`: Digital Samba telling the bot what happened in its rooms.
+
+Deliveries authenticate with the `Authorization` header, which Digital Samba sets to the
+`authorization_header` given when the webhook was registered (no HMAC signature); it is
+compared in constant time with DS_WEBHOOK_TOKEN (or the sandbox's own token). Anything
+else gets 401 and changes nothing.
+
+The answer is fast: what must survive a crash (the dedupe claim, the room's new state, a
+pending summary row and its job) is written to SQLite before the 200, in milliseconds;
+the Slack and provider calls then run in a tracked background task. So a slow Slack never
+makes Digital Samba time out and retry, and if the process dies after the 200 the pending
+summary is re-armed from the database at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Coroutine
+
+from slack_bolt.async_app import AsyncApp
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bot.errors import ProviderError
+from bot.meetings import refresh_room_message
+from bot.providers.base import SummaryStatus
+from bot.services import Services
+from commands import summaries
+from commands.router import Router
+from storage import rooms
+from storage import summaries as summary_store
+from storage import webhooks as store
+from storage.rooms import RoomRecord
+
+log = logging.getLogger(__name__)
+
+Work = Coroutine[Any, Any, None]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event: str
+    session_id: str
+    room_id: str
+    data: dict
+
+    @property
+    def ref(self) -> str:
+        """What besides (event, session) makes a delivery distinct: the participant or the recording."""
+        return str(self.data.get("participant_id") or self.data.get("recording_id") or "")
+
+
+def parse(body: Any) -> Delivery | None:
+    """`{"event", "timestamp", "data": {...}}`, leniently: `type` for `event`, ids at the top level too."""
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    merged = {**{k: v for k, v in body.items() if k != "data"}, **data}
+    event = str(body.get("event") or body.get("type") or "").strip().lower().replace(".", "_").replace("-", "_")
+    return Delivery(event=event, session_id=_id(merged, "session"), room_id=_id(merged, "room"), data=merged)
+
+
+def _id(data: dict, kind: str) -> str:
+    """`session_id`, or `session: {"id"}`."""
+    value = data.get(f"{kind}_id")
+    if not value and isinstance(data.get(kind), dict):
+        value = data[kind].get("id")
+    return str(value or "")
+
+
+def authorized(services: Services, header: str | None) -> bool:
+    expected = services.webhook_token
+    if not expected or not header:
+        return False
+    return hmac.compare_digest(header.encode(), expected.encode())
+
+
+async def handle_webhook(services: Services, request: Request) -> Response:
+    if not authorized(services, request.headers.get("authorization")):
+        log.warning("webhook refused: missing or wrong Authorization header")
+        return JSONResponse({"ok": False, "error": "unauthorized"}, status_code=401)
+    try:
+        delivery = parse(json.loads(await request.body()))
+    except ValueError:
+        delivery = None
+    if delivery is None:
+        return JSONResponse({"ok": False, "error": "expected a JSON object"}, status_code=400)
+    handler = HANDLERS.get(delivery.event)
+    if handler is None or not delivery.session_id:
+        log.info("webhook %s ignored", delivery.event or "(no event name)")
+        return JSONResponse({"ok": True, "ignored": True})
+    if not store.first_delivery(services.db, delivery.event, delivery.session_id, delivery.ref):
+        log.info("webhook %s for session %s seen before; ignored", delivery.event, delivery.session_id)
+        return JSONResponse({"ok": True, "duplicate": True})
+    room = _room(services, delivery)
+    work = handler(services, delivery, room) if room is not None else None
+    if work is not None:
+        services.spawn(_run(services, delivery, work), name=f"webhook {delivery.event} {delivery.session_id}")
+    return JSONResponse({"ok": True})
+
+
+async def _run(services: Services, delivery: Delivery, work: Work) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("handling webhook %s for session %s failed", delivery.event, delivery.session_id)
+
+
+def _room(services: Services, delivery: Delivery) -> RoomRecord | None:
+    """The bot's room the delivery is about; None for rooms made elsewhere (acknowledged, ignored)."""
+    return (rooms.get(services.db, delivery.room_id) if delivery.room_id else None) or rooms.by_session(
+        services.db, delivery.session_id)
+
+
+def _iso(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat(timespec="seconds")
+
+
+# -- the events (each: the database part now, the Slack/provider part as returned work) ----
+
+
+def session_started(services: Services, d: Delivery, room: RoomRecord) -> Work | None:
+    if room.status == "deleted":
+        return None
+    room = rooms.update(services.db, room.id, status="live", session_id=d.session_id, participants=0,
+                        ended_by=None, session_started_at=_iso(d.data.get("start_time")) or _now(services),
+                        session_ended_at=None)
+    return _refresh(services, room.id)
+
+
+def participant_joined(services: Services, d: Delivery, room: RoomRecord) -> Work | None:
+    if room.status == "deleted" or (room.status == "ended" and room.session_id == d.session_id):
+        return None  # a late delivery for a session already over
+    if room.session_id == d.session_id and room.status == "live":
+        room = rooms.update(services.db, room.id, participants=room.participants + 1)
+    else:  # session_started was missed
+        room = rooms.update(services.db, room.id, status="live", session_id=d.session_id, participants=1,
+                            ended_by=None, session_started_at=_now(services), session_ended_at=None)
+    return _refresh(services, room.id)
+
+
+def participant_left(services: Services, d: Delivery, room: RoomRecord) -> Work | None:
+    if room.status != "live" or room.session_id != d.session_id:
+        return None
+    room = rooms.update(services.db, room.id, participants=max(0, room.participants - 1))
+    return _refresh(services, room.id)
+
+
+def session_ended(services: Services, d: Delivery, room: RoomRecord) -> Work | None:
+    work = None
+    newer_session_live = room.status == "live" and room.session_id not in (None, d.session_id)
+    if room.status != "deleted" and not newer_session_live:
+        same = room.session_id == d.session_id
+        room = rooms.update(
+            services.db, room.id, status="ended", session_id=d.session_id,
+            session_started_at=_iso(d.data.get("start_time")) or (room.session_started_at if same else None),
+            session_ended_at=_iso(d.data.get("end_time")) or _now(services),
+            participants=int(d.data.get("participants_total") or room.participants or 0),
+            ended_by=room.ended_by if same else None)
+        work = _refresh(services, room.id)
+    if room.auto_summary:
+        record = summaries.want(services, room, d.session_id)
+        if record is not None and record.state == summary_store.PENDING and not summaries.is_armed(services, d.session_id):
+            summaries.arm(services, record)
+    return work
+
+
+def session_summary_ready(services: Services, d: Delivery, room: RoomRecord) -> Work | None:
+    record = summary_store.get(services.db, d.session_id)
+    if record is None and room.auto_summary:
+        record = summaries.want(services, room, d.session_id)
+    if record is None or record.state != summary_store.PENDING:
+        return None
+    return _fetch_ready_summary(services, record)
+
+
+async def _fetch_ready_summary(services: Services, record: summary_store.SummaryRecord) -> None:
+    """One GET, no polling: it says READY. If it somehow isn't yet, the poll job carries on."""
+    try:
+        status = await summaries.check(services, record)
+    except ProviderError as exc:
+        log.warning("fetching the ready summary of %s failed: %s", record.session_id, exc.user_message)
+        status = SummaryStatus.IN_PROGRESS
+    if status == SummaryStatus.IN_PROGRESS and not summaries.is_armed(services, record.session_id):
+        if (current := summary_store.get(services.db, record.session_id)) and current.state == summary_store.PENDING:
+            summaries.arm(services, current)
+
+
+def recording_ready(services: Services, d: Delivery, room: RoomRecord) -> Work | None:
+    recording_id = str(d.data.get("recording_id") or d.data.get("id") or "")
+    if not (recording_id and room.message_channel and room.message_ts):
+        return None
+    if not store.claim_recording(services.db, recording_id, session_id=d.session_id, room_id=room.id):
+        return None
+    return _post_recording(services, d, room, recording_id)
+
+
+async def _post_recording(services: Services, d: Delivery, room: RoomRecord, recording_id: str) -> None:
+    try:
+        link = await services.meetings.recording_link(recording_id)
+        posted = await services.slack.chat_postMessage(
+            channel=room.message_channel, thread_ts=room.message_ts, unfurl_links=False,
+            text=f":movie_camera: The recording of this meeting is ready: <{link}|download it>.")
+    except Exception:
+        # Nothing went out: forget the delivery so Digital Samba's retry (or a resend) can try again.
+        store.forget_recording(services.db, recording_id, event=d.event, session_id=d.session_id, ref=d.ref)
+        raise
+    permalink = await summaries.permalink(services, posted["channel"], posted["ts"])
+    store.recording_posted(services.db, recording_id, link=link, message_ts=posted["ts"], permalink=permalink)
+
+
+_refreshing: dict[str, asyncio.Lock] = {}  # room id -> its lock (a few bytes per room, kept)
+
+
+async def _refresh(services: Services, room_id: str) -> None:
+    """Re-render the room message from the database as it is when this runs, one update per room at a
+    time, so deliveries handled concurrently can't leave an older state showing."""
+    async with _refreshing.setdefault(room_id, asyncio.Lock()):
+        if (room := rooms.get(services.db, room_id)) is not None:
+            await refresh_room_message(services, room)
+
+
+def _now(services: Services) -> str:
+    return services.clock().isoformat(timespec="seconds")
+
+
+HANDLERS: dict[str, Callable[[Services, Delivery, RoomRecord], Work | None]] = {
+    "session_started": session_started,
+    "participant_joined": participant_joined,
+    "participant_left": participant_left,
+    "session_ended": session_ended,
+    "session_summary_ready": session_summary_ready,
+    "recording_ready": recording_ready,
+}
+
+
+def register(app: AsyncApp, router: Router) -> None:
+    """Nothing on the Slack side: the endpoint is a route of the ASGI app (bot.server)."""

@@ -1,0 +1,50 @@
+"""Webhook deliveries already seen, and the recordings whose links were posted."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from storage.db import utcnow
+
+
+def first_delivery(db: sqlite_utils.Database, event: str, session_id: str, ref: str = "") -> bool:
+    """Record the delivery; False when the same (event, session, ref) was seen before."""
+    with db.atomic():
+        cursor = db.execute(
+            "insert or ignore into webhook_events (event, session_id, ref, received_at) values (?, ?, ?, ?)",
+            [event, session_id, ref or "", utcnow()],
+        )
+    return cursor.rowcount == 1
+
+
+def forget_recording(db: sqlite_utils.Database, recording_id: str, *, event: str, session_id: str, ref: str) -> None:
+    """Posting the link failed before anything went out: let a redelivery of the event try again."""
+    with db.atomic():
+        db.execute("delete from recordings where id = ?", [recording_id])
+        db.execute("delete from webhook_events where event = ? and session_id = ? and ref = ?",
+                   [event, session_id, ref or ""])
+
+
+def claim_recording(db: sqlite_utils.Database, recording_id: str, *, session_id: str, room_id: str) -> bool:
+    with db.atomic():
+        cursor = db.execute(
+            "insert or ignore into recordings (id, session_id, room_id, created_at) values (?, ?, ?, ?)",
+            [recording_id, session_id, room_id, utcnow()],
+        )
+    return cursor.rowcount == 1
+
+
+def recording_posted(db: sqlite_utils.Database, recording_id: str, *, link: str, message_ts: str | None,
+                     permalink: str | None) -> None:
+    with db.atomic():
+        db["recordings"].update(recording_id, {"link": link, "message_ts": message_ts, "permalink": permalink})
+
+
+def recordings_for(db: sqlite_utils.Database, session_ids: list[str]) -> dict[str, list[dict]]:
+    if not session_ids:
+        return {}
+    marks = ",".join("?" * len(session_ids))
+    found: dict[str, list[dict]] = {}
+    for row in db.query(f"select * from recordings where session_id in ({marks}) order by created_at", session_ids):
+        found.setdefault(row["session_id"], []).append(row)
+    return found

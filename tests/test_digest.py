@@ -1,0 +1,176 @@
+"""`/meet digest`: schedules, the job, catch-up after a restart, and digests over many pages of sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import commands.digest
+from bot.devtools.timing import job_time, run_job
+from bot.providers.base import Session
+from commands.digest import job_id, next_run, session_line, totals_block
+from storage import digests as store
+from tests.scheduling import clock, harness, meeting, new_room  # noqa: F401
+
+UTC = timezone.utc
+MADRID = "Europe/Madrid"
+
+
+def channel_posts(harness, channel="C0001"):
+    return [m for m in harness.double.messages(channel) if "digest" in m.text.lower() or "No meetings" in str(m.blocks)]
+
+
+async def reply_to(harness, user_id="U0001"):
+    return await harness.double.wait_for(lambda: harness.double.ephemerals(user_id) and harness.double.ephemerals(user_id)[-1])
+
+
+# -- timing (pure) -----------------------------------------------------------------------
+
+
+def test_next_daily_run_is_on_the_wall_clock_of_the_zone():
+    after = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)  # 08:00 in Madrid
+    assert next_run(after, cadence="daily", at_time="09:00", tz=MADRID) == datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+    assert next_run(datetime(2026, 3, 10, 8, 0, tzinfo=UTC), cadence="daily", at_time="09:00", tz=MADRID) == \
+        datetime(2026, 3, 11, 8, 0, tzinfo=UTC), "strictly after"
+
+
+def test_daily_run_keeps_its_local_time_across_dst():
+    before = next_run(datetime(2026, 3, 28, 9, 0, tzinfo=UTC), cadence="daily", at_time="09:00", tz=MADRID)
+    after = next_run(before, cadence="daily", at_time="09:00", tz=MADRID)
+    assert before == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)  # 09:00 CEST, the day clocks go forward
+    assert after - before == timedelta(days=1)
+    skipped = next_run(datetime(2026, 3, 28, 12, 0, tzinfo=UTC), cadence="daily", at_time="02:30", tz=MADRID)
+    assert skipped == datetime(2026, 3, 29, 1, 30, tzinfo=UTC), "02:30 doesn't exist that day: 03:30 CEST"
+
+
+def test_next_weekly_run():
+    friday = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+    assert next_run(friday, cadence="weekly", weekday=0, at_time="09:00", tz="UTC") == \
+        datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    monday_late = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    assert next_run(monday_late, cadence="weekly", weekday=0, at_time="09:00", tz="UTC") == \
+        datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+
+
+def test_session_line_and_totals():
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    session = Session("s", "r", start, start + timedelta(minutes=45), False, 3)
+    assert session_line(session, "Stand<up>", ZoneInfo(MADRID), None, [("recording", "https://x/1.mp4")]) == (
+        "• *Stand&lt;up&gt;*, Mon 05 Jan 09:00, 45 min, 3 people\n"
+        "    Summary: none requested\n"
+        "    :movie_camera: <https://x/1.mp4|recording>")
+    assert totals_block(2, 5400) == {"type": "context", "elements": [
+        {"type": "mrkdwn", "text": "2 meetings, 1 h 30 min in all."}]}
+
+
+# -- through the app ---------------------------------------------------------------------
+
+
+async def test_schedule_defaults_to_the_persons_zone_and_validates(harness, ada, clock):
+    await ada.acommand("digest daily 9:00")
+    reply = await reply_to(harness)
+    assert "Daily digest at 09:00 (Europe/Madrid)" in reply.text  # ada's Slack time zone
+    record = store.get(harness.services.db, "T0001", "C0001")
+    assert job_time(harness.services, job_id("T0001", "C0001")) == record.next_run_at > clock()
+    await ada.acommand("digest weekly fri 17:30 America/New_York")
+    assert "on Fris at 17:30 (America/New_York)" in (await harness.double.wait_for(
+        lambda: len(harness.double.ephemerals("U0001")) == 2 and harness.double.ephemerals("U0001")[-1])).text
+    await ada.acommand("digest daily 09:00 Mars/Olympus")
+    assert "don't know the time zone" in (await harness.double.wait_for(
+        lambda: len(harness.double.ephemerals("U0001")) == 3 and harness.double.ephemerals("U0001")[-1])).text
+    await ada.acommand("digest off")
+    await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0001")) == 4)
+    assert store.get(harness.services.db, "T0001", "C0001") is None
+    assert harness.services.scheduler.get_job(job_id("T0001", "C0001")) is None
+
+
+async def test_a_quiet_period_says_so_in_one_line(harness, ada):
+    await ada.acommand("digest now")
+    [post] = await harness.double.wait_for(lambda: channel_posts(harness))
+    assert post.text == "Meetings digest" and "No meetings" in post.blocks[0]["text"]["text"]
+
+
+async def test_a_digest_over_several_pages_of_sessions(harness, ada, sandbox, clock, monkeypatch):
+    monkeypatch.setattr(commands.digest, "MESSAGE_BLOCKS", 4)  # force several messages
+    room = await new_room(harness, ada)
+    other = await new_room(harness, ada.as_user("U0001", channel_id="C0002", channel_name="random"), "elsewhere")
+    start = clock() - timedelta(hours=6)
+    for name, count in ((room.id, 250), (other.id, 30)):
+        (await sandbox.post("/_sandbox/sessions", json={
+            "room": name, "start_time": start.isoformat(), "duration_minutes": 1, "interval_minutes": 1,
+            "participants": 4, "count": count, "summary": "Done."})).raise_for_status()
+    harness.sandbox_state.requests.clear()
+    await ada.acommand("digest now")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None), timeout=10)
+    assert "(250 meetings)" in reply.text
+    posts = channel_posts(harness)
+    first, rest = posts[0], posts[1:]
+    assert first.thread_ts is None and rest and all(p.thread_ts == first.ts for p in rest)
+    assert all(len(p.blocks) <= 4 for p in posts)
+    assert all(len(b["text"]["text"]) <= 3000 for p in posts for b in p.blocks if b["type"] == "section")
+    lines = [line for p in posts for b in p.blocks if b["type"] == "section" for line in b["text"]["text"].split("\n")
+             if line.startswith("• ")]
+    assert len(lines) == 250 and all("*standup*" in line and "4 people" in line for line in lines)
+    starts = [(start + timedelta(minutes=i)).astimezone(ZoneInfo(MADRID)).strftime("%a %d %b %H:%M")
+              for i in range(250)]
+    assert [line.split(", ")[1] for line in lines] == starts, "every session, in start order, in ada's zone"
+    assert "250 meetings" in str(posts[-1].blocks[-1])
+    offsets = [r.query["offset"] for r in harness.sandbox_state.requests if r.path == "/api/v1/sessions"]
+    assert offsets == ["0", "100", "200"], "read page by page"
+
+
+async def test_scheduled_digest_covers_since_the_previous_one(harness, ada, sandbox, clock):
+    room = await new_room(harness, ada)
+    await ada.acommand("digest daily 09:00 UTC")
+    await reply_to(harness)
+    await meeting(harness, sandbox, room)
+    await run_job(harness.services, clock, job_id("T0001", "C0001"))
+    first = await harness.double.wait_for(lambda: channel_posts(harness))
+    assert "*standup*" in str(first[0].blocks)
+    record = store.get(harness.services.db, "T0001", "C0001")
+    assert record.covered_until == clock() and record.next_run_at == clock() + timedelta(days=1)
+    await run_job(harness.services, clock, job_id("T0001", "C0001"))
+    second = await harness.double.wait_for(lambda: len(channel_posts(harness)) == 2 and channel_posts(harness)[-1])
+    assert "No meetings" in str(second.blocks), "the meeting was in the previous digest"
+
+
+async def test_a_digest_missed_while_down_is_posted_once_at_start_up(harness, ada, sandbox, clock):
+    room = await new_room(harness, ada)
+    await ada.acommand("digest daily 09:00 UTC")
+    await reply_to(harness)
+    await meeting(harness, sandbox, room)
+    await harness.stop_bot()
+    clock.advance(days=3)  # three slots missed
+    await harness.start_bot()
+    assert job_time(harness.services, job_id("T0001", "C0001")) == clock(), "catch-up armed for now"
+    await run_job(harness.services, clock, job_id("T0001", "C0001"))
+    [post] = await harness.double.wait_for(lambda: channel_posts(harness))
+    assert "*standup*" in str(post.blocks)
+    upcoming = job_time(harness.services, job_id("T0001", "C0001"))
+    assert clock() < upcoming <= clock() + timedelta(days=1)
+    assert len(channel_posts(harness)) == 1
+
+
+async def test_digest_shows_the_summary_excerpt_with_a_link(harness, ada, sandbox):
+    room = await new_room(harness, ada)
+    session = await meeting(harness, sandbox, room)
+    (await sandbox.post(f"/_sandbox/sessions/{session}/summary", json={"summary": "Short and sweet. " * 30})
+     ).raise_for_status()
+    await harness.double.wait_for(lambda: harness.services.db["summaries"].get(session)["state"] == "posted")
+    (await sandbox.post(f"/_sandbox/sessions/{session}/recording", json={})).raise_for_status()
+    await harness.double.wait_for(lambda: harness.services.db["recordings"].count == 1 and
+                                  harness.services.db["recordings"].rows.__next__()["permalink"])
+    await ada.acommand("digest now")
+    [post] = await harness.double.wait_for(lambda: channel_posts(harness))
+    text = str(post.blocks)
+    assert "Short and sweet." in text and "…" in text and "|full summary>" in text
+    assert ".mp4" in text and "|recording>" in text
+
+
+@pytest.mark.parametrize("words", ["digest weekly 09:00", "digest daily 25:00", "digest hourly 09:00"])
+async def test_bad_schedules_are_explained(harness, ada, words):
+    await ada.acommand(words)
+    reply = await reply_to(harness)
+    assert reply.text.startswith(":warning:")
