@@ -42,7 +42,8 @@ def _people(count: int) -> str:
 
 def room_status_text(room: RoomRecord) -> str:
     if room.status == "live":
-        return f":red_circle: Live, {_people(room.participants)} in the room"
+        # Between "the session started" and "someone joined" the count is still 0: say only "Live".
+        return f":red_circle: Live, {_people(room.participants)} in the room" if room.participants else ":red_circle: Live"
     if room.status == "ended":
         text = ":white_check_mark: Ended"
         if room.session_started_at and room.session_ended_at:

@@ -40,6 +40,8 @@ class Services:
     # Work started by a webhook after its fast 200, kept so it is not garbage-collected
     # mid-flight and so the runtime can let it finish before closing the database.
     background: set[asyncio.Task] = field(default_factory=set)
+    # One lock per room whose message is being re-rendered, so concurrent updates land in order.
+    room_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)

@@ -64,7 +64,6 @@ def parse_weekday(text: str) -> int:
     if key in names:
         return names.index(key)
     raise BadInput(f"`{mrkdwn_escape(text)}` is not a day of the week. Use mon, tue, wed, thu, fri, sat or sun.")
-    return WEEKDAYS.index(key)
 
 
 def parse_zone(text: str) -> str:

@@ -15,6 +15,7 @@ from bot.messaging import once_at_a_time, send_private
 from bot.names import friendly_url_for, slugify, with_suffix
 from bot.providers.base import Room
 from bot.services import Services
+from commands import summaries
 from commands.router import Invocation, Router, Subcommand
 from storage import restreams, rooms
 from storage.rooms import RoomRecord
@@ -182,6 +183,8 @@ async def end_session(services: Services, room: RoomRecord, user_id: str) -> str
                                 session_started_at=started.isoformat(timespec="seconds"),
                                 session_ended_at=now.isoformat(timespec="seconds"))
             await refresh_room_message(services, room)
+            # Its summary then lands in the thread by itself, webhooks or not.
+            summaries.session_over(services, room, session.id)
         rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="session.end", room_id=room.id,
                     session_id=session.id)
         return f"The session in *{mrkdwn_escape(room.name)}* has ended."

@@ -97,6 +97,15 @@ def arm(services: Services, record: SummaryRecord, at: datetime | None = None) -
     return at
 
 
+def session_over(services: Services, room: RoomRecord, session_id: str) -> None:
+    """A session ended (a webhook said so, or meetops ended it): with auto-summary on, start waiting for its summary."""
+    if not room.auto_summary:
+        return
+    record = want(services, room, session_id)
+    if record is not None and record.state == PENDING and not is_armed(services, session_id):
+        arm(services, record)
+
+
 def is_armed(services: Services, session_id: str) -> bool:
     return services.scheduler.get_job(job_id(session_id)) is not None
 

@@ -32,7 +32,7 @@ from bot.providers.base import SummaryStatus
 from bot.services import Services
 from commands import summaries
 from commands.router import Router
-from storage import rooms
+from storage import restreams, rooms
 from storage import summaries as summary_store
 from storage import webhooks as store
 from storage.rooms import RoomRecord
@@ -168,11 +168,9 @@ def session_ended(services: Services, d: Delivery, room: RoomRecord) -> Work | N
             session_ended_at=_iso(d.data.get("end_time")) or _now(services),
             participants=int(d.data.get("participants_total") or room.participants or 0),
             ended_by=room.ended_by if same else None)
+        restreams.stop_all_in_room(services.db, room.id)  # the stream ended with the session
         work = _refresh(services, room.id)
-    if room.auto_summary:
-        record = summaries.want(services, room, d.session_id)
-        if record is not None and record.state == summary_store.PENDING and not summaries.is_armed(services, d.session_id):
-            summaries.arm(services, record)
+    summaries.session_over(services, room, d.session_id)
     return work
 
 
@@ -220,13 +218,10 @@ async def _post_recording(services: Services, d: Delivery, room: RoomRecord, rec
     store.recording_posted(services.db, recording_id, link=link, message_ts=posted["ts"], permalink=permalink)
 
 
-_refreshing: dict[str, asyncio.Lock] = {}  # room id -> its lock (a few bytes per room, kept)
-
-
 async def _refresh(services: Services, room_id: str) -> None:
     """Re-render the room message from the database as it is when this runs, one update per room at a
     time, so deliveries handled concurrently can't leave an older state showing."""
-    async with _refreshing.setdefault(room_id, asyncio.Lock()):
+    async with services.room_locks.setdefault(room_id, asyncio.Lock()):
         if (room := rooms.get(services.db, room_id)) is not None:
             await refresh_room_message(services, room)
 

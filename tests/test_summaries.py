@@ -167,3 +167,29 @@ def test_summary_blocks():
         {"type": "section", "text": {"type": "mrkdwn", "text": "Done &amp; dusted."}},
     ]]
     assert CANNED_SUMMARY  # the sandbox's default text, used by the tests above
+
+
+async def test_a_session_ended_from_slack_gets_its_summary_without_webhooks(tmp_path, clock):
+    """No webhook registered at all: ending the meeting with /meet end still brings the summary by itself."""
+    import uuid
+
+    import httpx
+
+    from bot.devtools.harness import Harness
+    from bot.sandbox import SandboxState
+
+    world = SandboxState(team_id=str(uuid.uuid4()), developer_key="k" * 40, now=clock)
+    async with Harness(db_path=str(tmp_path / "db"), clock=clock, sandbox_state=world) as h:
+        ada = h.user()
+        room = await new_room(h, ada)
+        async with httpx.AsyncClient(base_url=h.sandbox_url) as sandbox:
+            await sandbox.put("/_sandbox/config", json={"summary_ready_after_polls": 1})
+            await sandbox.post(f"/_sandbox/rooms/{room.id}/join", json={"name": "Grace"})
+        await ada.acommand("end standup")
+        session = await h.double.wait_for(lambda: (r := h.services.db["rooms"].get(room.id))["session_id"])
+        await h.double.wait_for(lambda: h.services.scheduler.get_job(job_id(session)))
+        await run_job(h.services, clock, job_id(session))  # IN_PROGRESS
+        await run_job(h.services, clock, job_id(session))  # READY
+        [post] = await h.double.wait_for(lambda: summary_posts(h, room))
+        assert post.thread_ts == room.message_ts
+        await ada.aclose()
