@@ -10,7 +10,9 @@ prompts. Lines come from standard input, so the console also runs unattended:
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from bot import ids
 from bot.devtools.harness import Harness
 from bot.devtools.render import Button, plain, render_blocks
 from bot.devtools.slack_double import Ephemeral, Event, Message, View
@@ -30,6 +33,10 @@ You are @{user} in #{channel}. Type a slash command such as `/meet new standup`,
   sim vote <option> [name]  vote in the latest poll       sim summary <room>  its AI summary is ready
   sim recording <room>      its recording is ready        wait [seconds]      let time pass
   help, quit"""
+
+
+# Form fields whose answers are secrets: typed without echo, never printed.
+SECRET_FIELDS = {ids.RESTREAM_KEY}
 
 
 @dataclass
@@ -51,11 +58,13 @@ class Console:
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
 
-    def name_of(self, user_id: str) -> str:
+    def name_of(self, user_or_channel: str) -> str:
+        if user_or_channel.startswith(("C", "G")):
+            return self.h.double.channel_name(user_or_channel)
         try:
-            return self.h.double.user(user_id).name
+            return self.h.double.user(user_or_channel).name
         except LookupError:
-            return user_id
+            return user_or_channel
 
     # -- showing what the bot did ---------------------------------------------------
 
@@ -124,7 +133,7 @@ class Console:
             else:
                 in_list = _in_a_list(body.get("blocks", []), block)
                 note = " (optional, empty ends the list)" if in_list else " (optional)" if block.get("optional") else ""
-                answer = await read_line(f"  {label}{note}: ")
+                answer = await read_line(f"  {label}{note}: ", secret=element.get("action_id") in SECRET_FIELDS)
                 if answer == "" and block.get("optional"):
                     list_ended = element.get("action_id") if in_list else None
                     continue
@@ -197,7 +206,7 @@ class Console:
             # Opening a join link: the sandbox's room page checks the token and lets the person in.
             async with httpx.AsyncClient(timeout=10) as web:
                 page = await web.get(button.url)
-            self.say(f"(browser) {page.status_code}: {_strip_html(page.text)}")
+            self.say(f"(browser) {page.status_code}: {_page_title(page.text)}")
             return
         source = clickable.source
         if isinstance(source, Message):
@@ -285,25 +294,26 @@ def _in_a_list(blocks: list[dict], block: dict) -> bool:
     return bool(block.get("optional")) and len(alike) > 1
 
 
-def _strip_html(text: str) -> str:
-    import re
-
-    return " ".join(re.sub(r"<[^>]+>", " ", text).split())[:200]
+def _page_title(html: str) -> str:
+    """What a browser tab would say: the page's <title>, else its text."""
+    title = re.search(r"<title>(.*?)</title>", html, re.S | re.I)
+    return " ".join((title.group(1) if title else re.sub(r"<[^>]+>", " ", html)).split())[:200]
 
 
 async def run_console() -> int:
     interactive = sys.stdin.isatty()
     loop = asyncio.get_running_loop()
 
-    async def read_line(prompt: str = "> ") -> str:
+    async def read_line(prompt: str = "> ", secret: bool = False) -> str:
         if interactive:
-            line = await loop.run_in_executor(None, input, prompt)
+            line = await loop.run_in_executor(None, getpass.getpass if secret else input, prompt)
         else:
             line = await loop.run_in_executor(None, sys.stdin.readline)
             if line == "":
                 raise EOFError
             line = line.rstrip("\n")
-            print(f"{prompt}{line}", flush=True)  # so a piped session reads like a transcript
+            # Echoed so a piped session reads like a transcript; a secret only as stars.
+            print(f"{prompt}{'*' * 8 if secret and line else line}", flush=True)
         return line
 
     with tempfile.TemporaryDirectory(prefix="meetops-console-") as tmp:

@@ -11,14 +11,16 @@ _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
 
 def plain(text: str, user_name: Callable[[str], str] = lambda u: u) -> str:
-    """Slack mrkdwn to readable text: mentions by name, links as `label (url)`, entities decoded."""
+    """Slack mrkdwn to readable text: mentions by name, links as `label (url)`, entities decoded.
+
+    `user_name` names a user id, or a channel id when the link carries no label."""
 
     def link(m: re.Match) -> str:
         target, label = m.group(1), m.group(2)
         if target.startswith("@"):
             return "@" + user_name(target[1:])
         if target.startswith("#"):
-            return "#" + (label or target[1:])
+            return "#" + (label or user_name(target[1:]))
         if target.startswith("!"):
             return "@" + (label or target[1:].split("^")[0])
         return f"{label} ({target})" if label else target
