@@ -63,6 +63,7 @@ async def _serve_socket_mode(runtime) -> None:
     try:
         await asyncio.gather(*tasks)
     finally:
+        await handler.close_async()
         await runtime.stop()
 
 

@@ -161,6 +161,7 @@ class SlackDouble:
         self,
         *,
         bot_token: str = "xoxb-test-token",
+        app_token: str = "xapp-test-token",
         team_id: str = "T0001",
         team_domain: str = "meetops",
         bot_user_id: str = "UBOT",
@@ -171,6 +172,8 @@ class SlackDouble:
         port: int = 0,
     ):
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.socket_url: str | None = None  # where apps.connections.open sends Socket Mode clients
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
@@ -455,6 +458,12 @@ class SlackDouble:
                 raise _SlackError(failure.error)
             if not token:
                 raise _SlackError("not_authed")
+            if method == "apps.connections.open":  # the one method that takes the app-level token
+                if token != self.app_token:
+                    raise _SlackError("invalid_auth")
+                if self.socket_url is None:
+                    raise _SlackError("socket_mode_not_enabled")
+                return JSONResponse({"ok": True, "url": self.socket_url})
             if token != self.bot_token:
                 raise _SlackError("invalid_auth")
             if method not in self._methods:
