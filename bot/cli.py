@@ -33,7 +33,7 @@ def serve(args: argparse.Namespace) -> None:
     from bot.server import create_asgi_app
 
     settings = _settings()
-    settings.require_slack()
+    settings.require_serving()
     runtime = Runtime(settings)
     if settings.socket_mode:
         asyncio.run(_serve_socket_mode(runtime))
@@ -86,6 +86,9 @@ def register_webhook(args: argparse.Namespace) -> None:
     if settings.sandbox:
         raise ConfigError("`webhooks register` talks to the real Digital Samba: set DS_TEAM_ID and DS_DEVELOPER_KEY "
                           "(and DS_API_URL to point it at `meetops sandbox`).")
+    if not settings.ds_team_id:
+        raise ConfigError("`webhooks register` needs DS_TEAM_ID (your Digital Samba team id) as well as "
+                          "DS_DEVELOPER_KEY.")
 
     async def register() -> tuple[str, str]:
         provider = Runtime(settings)._build_provider()

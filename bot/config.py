@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DS_API_URL = "https://api.digitalsamba.com/api/v1"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@cache
+def _zones_by_folded_name() -> dict[str, str]:
+    return {zone.casefold(): zone for zone in available_timezones()}
+
+
+def canonical_zone(name: str) -> str | None:
+    """The IANA spelling of a time zone name given in any case (`utc` -> `UTC`, `europe/paris` -> `Europe/Paris`),
+    or None when there is no such zone."""
+    return _zones_by_folded_name().get(name.strip().casefold())
 
 
 class ConfigError(Exception):
@@ -54,17 +66,14 @@ class Settings(BaseSettings):
     @field_validator("meetops_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        zone = canonical_zone(value)
+        if zone is None:
             raise ValueError(f"unknown time zone {value!r}; use an Area/City name such as Europe/Madrid")
-        return value
-
-    @model_validator(mode="after")
-    def _provider_settings_go_together(self) -> "Settings":
-        if self.ds_developer_key is not None and not self.ds_team_id:
-            raise ValueError("DS_TEAM_ID is required when DS_DEVELOPER_KEY is set")
-        return self
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time zone {value!r} cannot be loaded on this machine")
+        return zone
 
     @property
     def sandbox(self) -> bool:
@@ -83,13 +92,16 @@ class Settings(BaseSettings):
     def link_lifetime(self) -> timedelta:
         return timedelta(hours=self.meetops_link_hours)
 
-    def require_slack(self) -> None:
-        """Serving Slack for real needs its credentials; say exactly which are missing."""
+    def require_serving(self) -> None:
+        """Serving Slack for real needs its credentials, and a developer key needs its team: name, in one
+        message, every setting that is missing."""
         missing = []
         if self.slack_bot_token is None:
             missing.append("SLACK_BOT_TOKEN (the bot token, xoxb-…)")
         if not self.socket_mode and self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode, xapp-…)")
+        if self.ds_developer_key is not None and not self.ds_team_id:
+            missing.append("DS_TEAM_ID (your Digital Samba team id; required when DS_DEVELOPER_KEY is set)")
         if missing:
             raise ConfigError("meetops cannot start; missing settings:\n  - " + "\n  - ".join(missing))
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot import ids
+from bot.errors import MeetopsError, ProviderNotFound
 from bot.devtools.harness import Harness
 from bot.devtools.render import Button, plain, render_blocks
 from bot.devtools.slack_double import Ephemeral, Event, Message, View
@@ -34,6 +35,9 @@ You are @{user} in #{channel}. Type a slash command such as `/meet new standup`,
   sim recording <room>      its recording is ready        wait [seconds]      let time pass
   help, quit"""
 
+
+# The one slash command installed in this workspace.
+COMMAND = "/meet"
 
 # Form fields whose answers are secrets: typed without echo, never printed.
 SECRET_FIELDS = {ids.RESTREAM_KEY}
@@ -54,6 +58,7 @@ class Console:
         self.buttons: dict[int, Clickable] = {}
         self.next_number = 1
         self.sandbox = httpx.AsyncClient(base_url=harness.sandbox_url, timeout=10)
+        self.channels: dict[str, str] = {self.user.channel_name: self.user.channel_id}
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -153,17 +158,47 @@ class Console:
     # -- commands -------------------------------------------------------------------
 
     async def handle(self, line: str, read_line) -> bool:
-        """Run one console line; False means quit."""
-        words = shlex.split(line.replace("\u201c", '"').replace("\u201d", '"')) if line.strip() else []
+        """Run one console line; False means quit. A line that goes wrong is explained, never fatal."""
+        try:
+            if not await self._run_line(line, read_line):
+                return False
+        except EOFError:
+            raise  # the input ended while a modal was waiting for answers
+        except MeetopsError as exc:
+            self.say(f"That did not work: {_one_line(exc.user_message)}")
+        except Exception as exc:  # noqa: BLE001 - one bad line must not end the session
+            self.say(f"That did not work ({type(exc).__name__}: {_one_line(str(exc)) or 'no details'}).")
+        try:
+            await self.show_new(read_line)
+        except EOFError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            self.say(f"Could not show what the bot did ({type(exc).__name__}: {_one_line(str(exc))}).")
+        return True
+
+    async def _run_line(self, line: str, read_line) -> bool:
+        stripped = line.strip()
+        if not stripped:
+            return True
+        if stripped.startswith("/"):
+            # Slash commands go to the bot as Slack sends them: the raw text, unsplit (the bot explains bad quotes).
+            command, _, text = stripped.partition(" ")
+            if command.lower() != COMMAND:
+                self.say(f"Only {COMMAND} is installed here.")
+                return True
+            response = await self.user.acommand(text.strip(), command=COMMAND)
+            if response.status_code != 200:
+                self.say(f"(Slack would show: the command failed with HTTP {response.status_code})")
+            return True
+        try:
+            words = shlex.split(stripped.replace("\u201c", '"').replace("\u201d", '"'))
+        except ValueError:
+            self.say("A quote in that line is not closed; close it, or leave the quotes out.")
+            return True
         if not words:
             return True
         verb = words[0].lower()
-        if line.startswith("/"):
-            command, _, text = line.partition(" ")
-            response = await self.user.acommand(text.strip(), command=command)
-            if response.status_code != 200:
-                self.say(f"(Slack would show: the command failed with HTTP {response.status_code})")
-        elif verb == "click" and len(words) == 2 and words[1].isdigit():
+        if verb == "click" and len(words) == 2 and words[1].isdigit():
             await self.click(int(words[1]))
         elif verb == "as" and len(words) == 2:
             user_id = self.user_id_for(words[1])
@@ -172,21 +207,43 @@ class Console:
                 self.say(f"You are now @{self.name_of(user_id)}.")
         elif verb == "in" and len(words) == 2:
             name = words[1].lstrip("#")
-            channel_id = "C" + str(abs(hash(name)) % 10**8).zfill(8)
+            channel_id = self.channel_id_for(name)
             self.user = self.user.as_user(self.user.user_id, channel_id=channel_id, channel_name=name)
             self.say(f"You are now in #{name}.")
         elif verb == "sim" and len(words) >= 2:
             await self.simulate(words[1], words[2:])
         elif verb == "wait":
-            await asyncio.sleep(float(words[1]) if len(words) > 1 else 2.0)
+            seconds = _seconds(words[1]) if len(words) == 2 else 2.0 if len(words) == 1 else None
+            if seconds is None:
+                self.say("Wait how long? For example `wait 5` (seconds, up to 600).")
+                return True
+            await asyncio.sleep(seconds)
         elif verb in ("help", "?"):
             self.say(INTRO.format(user=self.name_of(self.user.user_id), channel=self.user.channel_name))
         elif verb in ("quit", "exit"):
             return False
         else:
             self.say("I don't know that. Type `help`.")
-        await self.show_new(read_line)
         return True
+
+    def channel_id_for(self, name: str) -> str:
+        """The same id for a channel name all session long: C0001 is #general, new names get C0002, C0003, …"""
+        if name not in self.channels:
+            self.channels[name] = f"C{len(self.channels) + 1:04d}"
+        return self.channels[name]
+
+    async def drain(self, read_line) -> None:
+        """At the end of the input: wait for the bot to finish answering, and show what it sent."""
+        try:
+            await self.h.double.wait_idle(quiet=1.0, timeout=20)
+        except TimeoutError:
+            pass
+        try:
+            await self.show_new(read_line)
+        except EOFError:
+            pass  # a modal opened, but nobody is left to fill it in
+        except Exception as exc:  # noqa: BLE001
+            self.say(f"Could not show what the bot did ({type(exc).__name__}: {_one_line(str(exc))}).")
 
     def user_id_for(self, name: str) -> str | None:
         name = name.lstrip("@").lower()
@@ -223,6 +280,9 @@ class Console:
                 if not self.last_poll():
                     self.say("There is no poll yet.")
                     return
+                if not args:
+                    self.say("Vote for what? For example `sim vote Pizza` or `sim vote Pizza Grace`.")
+                    return
                 voter = args[1] if len(args) > 1 else self.name_of(self.user.user_id)
                 poll_id, poll_type = self.last_poll()
                 choice = "answer" if poll_type == "free" else "option"  # free-text polls take answers
@@ -251,6 +311,8 @@ class Console:
                 self.say("sim what? join, end, vote, summary or recording.")
         except httpx.HTTPStatusError as exc:
             self.say(f"(sandbox) refused: {exc.response.text}")
+        except ProviderNotFound:
+            self.say(f"There is no room {args[0]!r}; `/meet rooms` lists them.")
 
     async def _control(self, path: str, body: dict) -> dict:
         _, cursor = self.h.double.events_since(0)
@@ -294,10 +356,33 @@ def _in_a_list(blocks: list[dict], block: dict) -> bool:
     return bool(block.get("optional")) and len(alike) > 1
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def _seconds(word: str) -> float | None:
+    try:
+        seconds = float(word)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 600 else None
+
+
 def _page_title(html: str) -> str:
     """What a browser tab would say: the page's <title>, else its text."""
     title = re.search(r"<title>(.*?)</title>", html, re.S | re.I)
     return " ".join((title.group(1) if title else re.sub(r"<[^>]+>", " ", html)).split())[:200]
+
+
+async def drive(console: Console, read_line) -> None:
+    """Run console lines until `quit` or the end of the input; at the end, show the bot's last replies."""
+    try:
+        while True:
+            line = await read_line()
+            if not await console.handle(line, read_line):
+                return
+    except EOFError:
+        await console.drain(read_line)
 
 
 async def run_console() -> int:
@@ -323,13 +408,7 @@ async def run_console() -> int:
         console = Console(harness)
         console.say(INTRO.format(user=console.name_of(console.user.user_id), channel=console.user.channel_name))
         try:
-            while True:
-                try:
-                    line = await read_line()
-                except EOFError:
-                    break
-                if not await console.handle(line, read_line):
-                    break
+            await drive(console, read_line)
         finally:
             await console.sandbox.aclose()
             await console.user.aclose()

@@ -12,6 +12,9 @@ ready, faults); see `bot.sandbox.control`.
 
 from __future__ import annotations
 
+import socket
+import sys
+
 import uvicorn
 
 from bot.devtools.serving import BackgroundServer, free_port
@@ -49,10 +52,33 @@ def start_sandbox(state: SandboxState | None = None, host: str = "127.0.0.1", po
 
 def serve_sandbox(host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None) -> None:
     """Serve a sandbox in the foreground until interrupted (`meetops sandbox --port N`)."""
-    state = state or SandboxState()
     port = port or free_port(host)
+    problem = _cannot_bind(host, port)
+    if problem:
+        # Before printing a team id and key that would never work.
+        print(f"meetops sandbox: cannot listen on {host}:{port} ({problem}); choose another --port.",
+              file=sys.stderr)
+        sys.exit(2)
+    state = state or SandboxState()
     print(f"Digital Samba sandbox: http://{host}:{port}{API_PREFIX}")
     print(f"  team id:       {state.team_id}")
     print(f"  developer key: {state.developer_key}")
     print(f"  control API:   http://{host}:{port}/_sandbox", flush=True)
     uvicorn.run(create_sandbox_app(state), host=host, port=port)
+
+
+def _cannot_bind(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be served (for example, it is in use), or None when it can."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn does, so a port merely in TIME_WAIT is not reported busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None

@@ -1,0 +1,67 @@
+"""`meetops console`: every line is handled, and a piped session shows everything the bot said."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+from bot.console import Console, drive
+from bot.devtools.harness import Harness
+from bot.sandbox.models import Faults
+
+
+def scripted(lines: list[str], out: io.StringIO):
+    """A read_line that answers from `lines`, echoing them like a piped session, then ends the input."""
+    pending = list(lines)
+
+    async def read_line(prompt: str = "> ", secret: bool = False) -> str:
+        if not pending:
+            raise EOFError
+        line = pending.pop(0)
+        print(f"{prompt}{line}", file=out)
+        return line
+
+    return read_line
+
+
+def test_bad_lines_are_explained_and_the_session_goes_on():
+    lines = ['/meet new "Design Review', "/foo bar", "/MEET help", "sim summary nosuch", "wait abc",
+             'sim vote "Pizza', "in #random", "help"]
+    run = subprocess.run([sys.executable, "-m", "bot", "console"], input="\n".join(lines) + "\n",
+                         capture_output=True, text=True, timeout=60)
+    out = run.stdout
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in out + run.stderr
+    assert "[Suggestion]" not in out + run.stderr  # Bolt's hint for an unhandled command
+    assert "not closed" in out.split("> /foo bar")[0]  # the bot itself explains the unclosed quote
+    assert "Only /meet is installed here." in out
+    assert "Here is what `/meet` can do" in out  # /MEET is /meet
+    assert "There is no room 'nosuch'" in out
+    assert "Wait how long?" in out
+    assert "A quote in that line is not closed" in out
+    assert out.count("click N") == 2  # the intro, and `help` at the very end: nothing ended the session early
+
+
+async def test_a_slow_last_reply_still_arrives_and_channels_keep_their_ids(tmp_path):
+    async with Harness(db_path=str(tmp_path / "console.db"), register_webhooks=True, label_sandbox=True) as h:
+        out = io.StringIO()
+        console = Console(h, out=out)
+        try:
+            # Channel ids are stable: #general is C0001, new names count on from there.
+            for line, channel_id in [("in #random", "C0002"), ("in dev", "C0003"), ("in random", "C0002"),
+                                     ("in general", "C0001")]:
+                assert await console.handle(line, scripted([], out))
+                assert console.user.channel_id == channel_id
+
+            console.last_poll = lambda: ("poll-1", "single")
+            assert await console.handle("sim vote", scripted([], out))
+            assert "Vote for what?" in out.getvalue()
+
+            # The provider is slow: the room message comes long after the command was answered.
+            h.sandbox_state.faults = Faults(latency_ms=700)
+            await drive(console, scripted(["/meet new standup"], out))
+            assert "== standup ==" in out.getvalue()
+        finally:
+            await console.sandbox.aclose()
+            await console.user.aclose()
