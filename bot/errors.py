@@ -7,6 +7,8 @@ a generic apology and a reference the admin can find in the log.
 
 from __future__ import annotations
 
+from bot.text import mrkdwn_escape
+
 
 class MeetopsError(Exception):
     """An error whose message can be shown to the person who acted."""
@@ -23,7 +25,7 @@ class BadInput(MeetopsError):
 class RoomNotFound(MeetopsError):
     def __init__(self, ref: str):
         super().__init__(
-            f"I can't find a room called `{ref}`. Try `/meet rooms` to see the rooms I know, "
+            f"I can't find a room called `{mrkdwn_escape(ref[:80])}`. Try `/meet rooms` to see the rooms I know, "
             "then use its name, link name or id."
         )
         self.ref = ref

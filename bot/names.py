@@ -7,12 +7,15 @@ import secrets
 import unicodedata
 
 from bot.errors import BadInput
+from bot.text import mrkdwn_escape
 
 MIN_LENGTH = 3
 MAX_LENGTH = 32
 
 
 def slugify(name: str) -> str:
+    # Apostrophes join rather than split: "Bob's room" is bob-s-room to no one.
+    name = re.sub("['\u2019]", "", name)
     ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
@@ -21,8 +24,8 @@ def friendly_url_for(name: str) -> str:
     """The link name for a room name, or BadInput saying what to change."""
     name = name.strip()
     if len(name) > MAX_LENGTH:
-        raise BadInput(f"Room names can be at most {MAX_LENGTH} characters; `{name[:40]}…` has {len(name)}. "
-                       "Try a shorter name.")
+        raise BadInput(f"Room names can be at most {MAX_LENGTH} characters; `{mrkdwn_escape(name[:40])}…` has "
+                       f"{len(name)}. Try a shorter name.")
     if not any(ch.isalnum() for ch in name):
         raise BadInput("A room name needs at least one letter or digit, for example `/meet new standup`.")
     slug = slugify(name)
@@ -30,7 +33,8 @@ def friendly_url_for(name: str) -> str:
         # Letters with no ASCII spelling (日本語, русский…): keep the name, invent the link name.
         return f"room-{secrets.token_hex(3)}"
     if len(slug) < MIN_LENGTH:
-        raise BadInput(f"Room names need at least {MIN_LENGTH} letters or digits; `{name}` has {len(slug)}.")
+        raise BadInput(f"Room names need at least {MIN_LENGTH} letters or digits; `{mrkdwn_escape(name)}` has "
+                       f"{len(slug)}.")
     return slug
 
 

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
-from bot.blocks import mrkdwn_escape
+from bot.text import mrkdwn_escape
 from bot.providers.base import PollResults, PollType
 from storage.polls import PollRecord
 
@@ -164,7 +164,7 @@ def _results_button(label: str, poll: PollRecord) -> ActionsBlock:
 
 
 def poll_message_text(poll: PollRecord) -> str:
-    return f"Poll: {poll.question}"
+    return f"Poll: {mrkdwn_escape(poll.question)}"
 
 
 def poll_message_blocks(poll: PollRecord) -> list[dict]:
@@ -212,4 +212,4 @@ def poll_results_blocks(poll: PollRecord, results: PollResults, *, at: datetime)
 
 
 def poll_results_text(poll: PollRecord, results: PollResults) -> str:
-    return f"Poll: {poll.question} ({_votes(results.total_votes)})"
+    return f"Poll: {mrkdwn_escape(poll.question)} ({_votes(results.total_votes)})"

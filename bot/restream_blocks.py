@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
-from bot.blocks import mrkdwn_escape
+from bot.text import mrkdwn_escape
 
 CUSTOM = "custom"
 PLATFORMS = {"youtube": "YouTube", "vimeo": "Vimeo", "cloudflare": "Cloudflare"}

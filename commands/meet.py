@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from commands.router import Invocation, Router, Subcommand, tokenize
+from bot.text import mrkdwn_escape
+from commands.router import Invocation, Router, Subcommand, slack_unescape, tokenize
 
 COMMAND = "/meet"
 
 
 def help_text(router: Router, *, unknown: str | None = None) -> str:
-    lead = f"I don't know `{unknown}`. " if unknown else ""
+    lead = f"I don't know `{mrkdwn_escape(unknown[:40])}`. " if unknown else ""
     return lead + "Here is what `/meet` can do:\n" + "\n".join(f"• {line}" for line in router.usage_lines())
 
 
@@ -34,6 +35,7 @@ def register(app: AsyncApp, router: Router) -> None:
             channel_name=command.get("channel_name") or "",
             trigger_id=command.get("trigger_id") or "",
             args=[],
+            text=slack_unescape(command.get("text") or ""),
         )
         words = tokenize(command.get("text") or "")
         sub, inv.args = router.route(words)

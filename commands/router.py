@@ -8,20 +8,33 @@ from typing import Awaitable, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import mrkdwn_escape
+from bot.chunking import listing
+from bot.text import mrkdwn_escape
 from bot.errors import BadInput
+from bot.meetings import resolve_room
 from bot.messaging import send_private
 from bot.services import Services
+from storage.rooms import RoomRecord
 
-# Slack clients "smarten" straight quotes; people also paste them from documents.
-_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
-                         "\u2018": "'", "\u2019": "'", "\u201a": "'"})
+# Slack clients "smarten" straight double quotes; people also paste them from documents.
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+
+
+def slack_unescape(text: str) -> str:
+    """Slack sends &, < and > in command text as &amp;, &lt; and &gt;."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def tokenize(text: str) -> list[str]:
-    """Split like a shell, with curly quotes read as straight ones."""
+    """Words, and phrases in double quotes (straight or curly) as one word.
+
+    Only double quotes group: an apostrophe, which Slack also curls (Bob’s room),
+    is part of the word it is in, and a backslash is just a character.
+    """
+    lexer = shlex.shlex(slack_unescape(text or "").translate(_QUOTES), posix=True)
+    lexer.whitespace_split, lexer.quotes, lexer.escape = True, '"', ""
     try:
-        return shlex.split((text or "").translate(_QUOTES))
+        return list(lexer)
     except ValueError:
         raise BadInput("A quote in your command is not closed. Put each phrase in a matching pair of quotes, "
                        'for example `/meet poll standup "Lunch?" "Pizza" "Sushi"`.') from None
@@ -40,6 +53,20 @@ class Invocation:
     channel_name: str
     trigger_id: str
     args: list[str]
+    text: str = ""  # the whole command text, as typed
+
+    @property
+    def quoted(self) -> bool:
+        """Whether the person grouped words with double quotes (straight or curly)."""
+        return any(q in self.text for q in '"\u201c\u201d\u201e\u00ab\u00bb')
+
+    async def room(self, ref: str) -> RoomRecord:
+        """The room the person means, this channel's first when names repeat."""
+        return await resolve_room(self.services, self.team_id, ref, self.channel_id)
+
+    async def reply_list(self, head: str, lines: list[str]) -> None:
+        """Answer with a list, packed into one message however long it is."""
+        await self.reply(head, blocks=listing(head, lines))
 
     async def reply(self, text: str, blocks: list[dict] | None = None) -> None:
         """Answer only the person who typed the command."""

@@ -18,10 +18,10 @@ from apscheduler.triggers.date import DateTrigger
 from slack_bolt.async_app import AsyncApp
 
 from bot import ids
-from bot.blocks import format_duration, mrkdwn_escape
+from bot.blocks import format_duration
+from bot.text import mrkdwn_escape
 from bot.chunking import section, shorten, text_messages
 from bot.errors import BadInput, ProviderError
-from bot.meetings import resolve_room
 from bot.messaging import send_private
 from bot.providers.base import SummaryStatus
 from bot.services import Services
@@ -60,7 +60,7 @@ def no_transcript_text(room_name: str) -> str:
 def gave_up_text(room_name: str, minutes: int) -> str:
     return (f":hourglass: I waited {format_duration(minutes * 60)} for the summary of this meeting in "
             f"*{mrkdwn_escape(room_name)}* and it still isn't ready, so I stopped checking. "
-            f"Try `/meet summary {room_name}` later.")
+            f"Try `/meet summary {mrkdwn_escape(room_name)}` later.")
 
 
 # -- the state machine ------------------------------------------------------------------
@@ -155,7 +155,7 @@ async def post_summary(services: Services, record: SummaryRecord, text: str) -> 
         first_ts = None
         for blocks in summary_messages(_room_name(services, record.room_id), text):
             posted = await services.slack.chat_postMessage(channel=record.post_channel, thread_ts=record.thread_ts,
-                                                           text=shorten(f"Meeting summary: {text}", 150),
+                                                           text=shorten(f"Meeting summary: {mrkdwn_escape(text)}", 150),
                                                            blocks=blocks, unfurl_links=False)
             first_ts = first_ts or posted["ts"]
         link = await permalink(services, record.post_channel, first_ts)
@@ -240,7 +240,7 @@ async def request_summary(services: Services, room: RoomRecord, *, user_id: str,
 async def summary_command(inv: Invocation) -> None:
     if not inv.args:
         raise BadInput("Which room? For example `/meet summary standup`.")
-    room = await resolve_room(inv.services, inv.team_id, " ".join(inv.args))
+    room = await inv.room(" ".join(inv.args))
     await inv.reply(await request_summary(inv.services, room, user_id=inv.user_id, channel_id=inv.channel_id))
 
 

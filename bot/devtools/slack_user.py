@@ -203,7 +203,8 @@ class SlackUser:
             "user_id": self.user_id,
             "user_name": self.profile.name,
             "command": command,
-            "text": text,
+            # Like Slack: &, < and > arrive escaped in a command's text.
+            "text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
             "api_app_id": self.double.app_id,
             "is_enterprise_install": "false",
             "response_url": self.double.new_response_url(user=self.user_id, channel=self.channel_id),
