@@ -14,44 +14,35 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import ids
+from bot.text import mrkdwn_escape, people
 from storage.rooms import RoomRecord
 
 SANDBOX_NOTE = ":test_tube: Sandbox: a simulated Digital Samba, not a real meeting room."
 
 
-def mrkdwn_escape(text: str) -> str:
-    """Slack treats &, < and > as markup; user text must not become a link or a mention."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def format_duration(seconds: int | None) -> str:
     if seconds is None:
         return "unknown length"
-    minutes, secs = divmod(int(seconds), 60)
+    minutes = int(seconds) // 60
     hours, minutes = divmod(minutes, 60)
     if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
-
-
-def _people(count: int) -> str:
-    return "1 person" if count == 1 else f"{count} people"
+        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+    return f"{minutes} min" if minutes else "under a minute"
 
 
 def room_status_text(room: RoomRecord) -> str:
     if room.status == "live":
         # Between "the session started" and "someone joined" the count is still 0: say only "Live".
-        return f":red_circle: Live, {_people(room.participants)} in the room" if room.participants else ":red_circle: Live"
+        return f":red_circle: Live, {people(room.participants)} in the room" if room.participants else ":red_circle: Live"
     if room.status == "ended":
         text = ":white_check_mark: Ended"
         if room.session_started_at and room.session_ended_at:
             started = datetime.fromisoformat(room.session_started_at)
             ended = datetime.fromisoformat(room.session_ended_at)
-            text += f" after {format_duration(int((ended - started).total_seconds()))}"
+            seconds = int((ended - started).total_seconds())
+            text += f" after {format_duration(seconds)}" if seconds >= 60 else " within a minute"
         if room.participants:
-            text += f", {_people(room.participants)} took part"
+            text += f", {people(room.participants)} took part"
         if room.ended_by:
             text += f" (ended by <@{room.ended_by}>)"
         return text
@@ -103,9 +94,18 @@ def room_buttons(room: RoomRecord, streaming_to: str | None, summary_ready: bool
     return buttons
 
 
+def superseded_message_blocks(room: RoomRecord) -> list[dict]:
+    """An older message of a room posted again: it points to the newer one and keeps its Join button."""
+    return [SectionBlock(
+        text=MarkdownTextObject(text=f"*{mrkdwn_escape(room.name)}* has a newer message below, which shows the "
+                                     "room as it is now."),
+        accessory=ButtonElement(text="Join", action_id=ids.JOIN, value=room.id),
+    ).to_dict()]
+
+
 def room_message_text(room: RoomRecord) -> str:
     """The notification/fallback text of the room message."""
-    return f"Meeting room {room.name}: {room_status_text(room)}"
+    return f"Meeting room {mrkdwn_escape(room.name)}: {room_status_text(room)}"
 
 
 def join_reply_blocks(room: RoomRecord, link: str, role: str, hours: float) -> list[dict]:

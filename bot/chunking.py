@@ -104,3 +104,23 @@ def shorten(text: str, limit: int) -> str:
     if len(flat) <= limit:
         return flat
     return split_text(flat, max(1, limit - 1))[0] + "…"
+
+
+def listing(head: str, lines: list[str], *, limit: int = SECTION_LIMIT,
+            max_blocks: int = BLOCKS_PER_MESSAGE) -> list[dict]:
+    """A heading and list lines as the blocks of one message; lines beyond what fits are counted, not lost."""
+    blocks: list[dict] = []
+    chunk, shown = head, 0
+    for line in (line if len(line) <= limit else shorten(line, limit) for line in lines):
+        if len(chunk) + 1 + len(line) > limit:
+            if len(blocks) == max_blocks - 2:  # room left for this chunk and the "more" line
+                break
+            blocks.append(section(chunk))
+            chunk = line
+        else:
+            chunk = f"{chunk}\n{line}"
+        shown += 1
+    blocks.append(section(chunk))
+    if shown < len(lines):
+        blocks.append(section(f"…and {len(lines) - shown} more that don't fit in one Slack message."))
+    return blocks

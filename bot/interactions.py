@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
@@ -116,11 +116,16 @@ async def accept_submission(ack, services: Services, body: dict, errors: dict[st
 
 
 async def open_room_form(services: Services, body: dict, action: dict, doing: str,
-                         form: Callable[[str, str], dict]) -> None:
-    """A room-message button that opens a form (`form(room name, metadata)`), for the room's moderators only."""
+                         form: Callable[[str, str], dict],
+                         precheck: Callable[[Services, RoomRecord], Awaitable[None]] | None = None) -> None:
+    """A room-message button that opens a form (`form(room name, metadata)`), for the room's moderators only.
+
+    `precheck` may refuse (raise) before the form asks anyone to type anything."""
     room = await clicked_room(services, body, action)
     user_id, _ = user_and_team(body)
     require_moderator(services, room, user_id, doing)
+    if precheck is not None:
+        await precheck(services, room)
     async with once_at_a_time(services, f"form:{form.__name__}:{room.id}:{user_id}") as first:
         if first:  # a double click opens one form
             channel = (body.get("channel") or {}).get("id")

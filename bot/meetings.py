@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 
 from slack_sdk.errors import SlackApiError
 
@@ -15,20 +17,26 @@ from storage.rooms import RoomRecord
 
 log = logging.getLogger(__name__)
 
+# What the provider can look a room up by: a link name (friendly_url) or an id.
+PROVIDER_REF = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 
 def as_provider_room(room: RoomRecord) -> Room:
     return Room(id=room.id, friendly_url=room.friendly_url, description=room.description,
                 privacy=room.privacy, room_url=room.room_url)
 
 
-async def resolve_room(services: Services, team_id: str, ref: str) -> RoomRecord:
-    """A room by friendly_url, id or posted name: the bot's own rooms first, then the provider's."""
+async def resolve_room(services: Services, team_id: str, ref: str, channel_id: str = "") -> RoomRecord:
+    """A room by friendly_url, id or posted name: the bot's own rooms first (this channel's before
+    others'), then the provider's."""
     ref = (ref or "").strip()
     if not ref:
         raise RoomNotFound("(no name given)")
-    room = rooms.find(services.db, team_id, ref)
+    room = rooms.find(services.db, team_id, ref, channel_id)
     if room is not None:
         return room
+    if not PROVIDER_REF.fullmatch(ref):
+        raise RoomNotFound(ref)  # not a link name or an id, and no room of ours has that name
     try:
         found = await services.meetings.get_room(ref)
     except ProviderNotFound:
@@ -67,27 +75,31 @@ def require_moderator(services: Services, room: RoomRecord, user_id: str, doing:
         raise NotAllowed(f"Only the room's moderators can {doing} in *{room.name}*. Ask {who} to do it.")
 
 
-def room_message_extras(services: Services, room: RoomRecord) -> dict:
-    """State other features keep about a room that its message shows."""
-    extras: dict = {}
-    if services.db["restreams"].exists():
-        row = next(iter(services.db.query(
-            "select destination from restreams where room_id = ? and state = 'live'", [room.id])), None)
-        extras["streaming_to"] = row["destination"] if row else None
-    return extras
+def streaming_to(services: Services, room_id: str) -> str | None:
+    """Where the room is streaming live right now, if it is."""
+    row = next(iter(services.db.query(
+        "select destination from restreams where room_id = ? and state = 'live'", [room_id])), None)
+    return row["destination"] if row else None
 
 
 async def refresh_room_message(services: Services, room: RoomRecord) -> None:
-    """Re-render the room message in place from what the database knows."""
-    if not (room.message_channel and room.message_ts):
-        return
-    try:
-        await services.slack.chat_update(
-            channel=room.message_channel,
-            ts=room.message_ts,
-            text=room_message_text(room),
-            blocks=room_message_blocks(room, sandbox=services.sandbox, **room_message_extras(services, room)),
-        )
-    except SlackApiError as exc:
-        # The message may have been deleted by someone; the room itself is fine.
-        log.warning("could not update the message of room %s: %s", room.id, exc.response.get("error"))
+    """Re-render the room message in place from what the database knows when the update is sent.
+
+    One update per room at a time, each re-reading the room under the lock: webhooks, clicks
+    and commands changing the same room concurrently can't leave an older state showing.
+    """
+    async with services.room_locks.setdefault(room.id, asyncio.Lock()):
+        room = rooms.get(services.db, room.id) or room
+        if not (room.message_channel and room.message_ts):
+            return
+        try:
+            await services.slack.chat_update(
+                channel=room.message_channel,
+                ts=room.message_ts,
+                text=room_message_text(room),
+                blocks=room_message_blocks(room, sandbox=services.sandbox,
+                                           streaming_to=streaming_to(services, room.id)),
+            )
+        except SlackApiError as exc:
+            # The message may have been deleted by someone; the room itself is fine.
+            log.warning("could not update the message of room %s: %s", room.id, exc.response.get("error"))

@@ -19,7 +19,8 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.triggers.date import DateTrigger
 from slack_bolt.async_app import AsyncApp
 
-from bot.blocks import format_duration, mrkdwn_escape
+from bot.blocks import format_duration
+from bot.text import mrkdwn_escape, people
 from bot.chunking import BLOCKS_PER_MESSAGE, Packer, section, shorten
 from bot.errors import BadInput, ProviderError
 from bot.messaging import once_at_a_time
@@ -105,8 +106,8 @@ def session_line(session: Session, room_name: str, zone: ZoneInfo, summary: summ
                  recordings: list[tuple[str, str]]) -> str:
     """One session of a digest: room, start in the channel's zone, duration, people, summary, recordings."""
     start = session.started_at.astimezone(zone).strftime("%a %d %b %H:%M") if session.started_at else "?"
-    people = "1 person" if session.participants == 1 else f"{session.participants} people"
-    lines = [f"• *{mrkdwn_escape(room_name)}*, {start}, {format_duration(session.duration_seconds)}, {people}"]
+    lines = [f"• *{mrkdwn_escape(room_name)}*, {start}, {format_duration(session.duration_seconds)}, "
+             f"{people(session.participants)}"]
     if summary is not None and summary.state == summary_store.POSTED and summary.excerpt:
         more = f" <{summary.permalink}|full summary>" if summary.permalink else ""
         lines.append(f"    _{mrkdwn_escape(shorten(summary.excerpt, EXCERPT_CHARS))}_{more}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot import ids
-from bot.blocks import join_reply_blocks, mrkdwn_escape
-from bot.errors import BadInput
+from bot.blocks import join_reply_blocks
+from bot.text import mrkdwn_escape
+from bot.errors import BadInput, NotAllowed
 from bot.meetings import as_provider_room, check_still_exists, is_moderator, resolve_room
 from bot.messaging import send_private
 from bot.providers.base import Participant
@@ -19,10 +20,16 @@ MODERATOR = "moderator"
 DEFAULT_ROLE = "attendee"  # the room default: meetops creates rooms without overriding it
 
 
-async def personal_link(services: Services, room: RoomRecord, *, team_id: str, user_id: str) -> tuple[str, str]:
+async def personal_link(services: Services, room: RoomRecord, *, team_id: str, user_id: str,
+                        channel_id: str | None) -> tuple[str, str]:
     """(link, role) for this person. The link is a secret: it goes to them and nowhere else."""
+    moderator = is_moderator(services, room, user_id)
+    if room.private and room.channel_id and channel_id != room.channel_id and not moderator:
+        # Private means: for the people of its channel (who see its room message), not the whole workspace.
+        raise NotAllowed(f"*{mrkdwn_escape(room.name)}* is a private room of <#{room.channel_id}>. "
+                         "Join it from there, or ask its moderators to let you in.")
     room = await check_still_exists(services, room)
-    role = MODERATOR if is_moderator(services, room, user_id) else DEFAULT_ROLE
+    role = MODERATOR if moderator else DEFAULT_ROLE
     profile = await services.people.get(user_id)
     participant = Participant(external_id=f"{team_id}:{user_id}", role=role, name=profile.name, avatar=profile.avatar)
     link = services.meetings.join_link(as_provider_room(room), participant, lifetime=services.settings.link_lifetime)
@@ -32,7 +39,7 @@ async def personal_link(services: Services, room: RoomRecord, *, team_id: str, u
 
 async def send_link(services: Services, room: RoomRecord, *, team_id: str, user_id: str, channel_id: str | None,
                     respond) -> None:
-    link, role = await personal_link(services, room, team_id=team_id, user_id=user_id)
+    link, role = await personal_link(services, room, team_id=team_id, user_id=user_id, channel_id=channel_id)
     await send_private(
         services, user_id=user_id, channel_id=channel_id, respond=respond,
         text=f"Your personal link to {mrkdwn_escape(room.name)} ({role}): {link}",
@@ -43,7 +50,7 @@ async def send_link(services: Services, room: RoomRecord, *, team_id: str, user_
 async def join_command(inv: Invocation) -> None:
     if not inv.args:
         raise BadInput("Which room? For example `/meet join standup`. `/meet rooms` lists them.")
-    room = await resolve_room(inv.services, inv.team_id, " ".join(inv.args))
+    room = await inv.room(" ".join(inv.args))
     await send_link(inv.services, room, team_id=inv.team_id, user_id=inv.user_id, channel_id=inv.channel_id,
                     respond=inv.respond)
 

@@ -6,10 +6,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import ids
-from bot.blocks import mrkdwn_escape
+from bot.text import mrkdwn_escape, plural
 from bot.errors import BadInput, MeetopsError
 from bot.interactions import accept_submission, modal_metadata, open_modal, open_room_form, submitted_values
-from bot.meetings import require_moderator, resolve_room
+from bot.meetings import require_moderator
 from bot.messaging import once_at_a_time
 from bot.poll_blocks import (
     STATUS_LABELS,
@@ -25,14 +25,13 @@ from bot.poll_blocks import (
 )
 from bot.providers.base import PollType
 from bot.services import Services
-from commands.rooms import text_blocks
 from commands.router import Invocation, Router, Subcommand
 from storage import polls, rooms
 from storage.polls import PollRecord
 from storage.rooms import RoomRecord
 
 DOING = "create polls"
-FLAGS = {"--multiple": "multiple", "--anonymous": "anonymous"}
+FLAGS = {"--single": "single", "--multiple": "multiple", "--anonymous": "anonymous"}
 ONE_LINE = '/meet poll standup "Lunch?" "Pizza" "Sushi"'
 
 
@@ -66,7 +65,10 @@ async def ask_poll(services: Services, room: RoomRecord, draft: PollDraft, *, te
 def draft_from_words(words: list[str]) -> PollDraft:
     """`"Question?" "Option A" "Option B" [--multiple] [--anonymous]`; no options makes a free-text poll."""
     flags = {FLAGS[w.lower()] for w in words if w.lower() in FLAGS}
-    question, *options = [w for w in words if w.lower() not in FLAGS]
+    rest = [w for w in words if w.lower() not in FLAGS]
+    if not rest:
+        raise BadInput(f"What is the question? For example `{ONE_LINE}`.")
+    question, *options = rest
     type_ = PollType.MULTIPLE if "multiple" in flags else PollType.SINGLE if options else PollType.FREE
     problems = poll_problems(question, type_, options)
     if problems:
@@ -79,7 +81,11 @@ def draft_from_words(words: list[str]) -> PollDraft:
 async def poll_command(inv: Invocation) -> None:
     if not inv.args:
         raise BadInput(f"Which room? `/meet poll standup` opens the poll form; `{ONE_LINE}` asks in one go.")
-    room = await resolve_room(inv.services, inv.team_id, inv.args[0])
+    if len(inv.args) > 1 and not inv.quoted:
+        # `/meet poll standup Where shall we eat?` would make "Where" a question and the rest options.
+        raise BadInput(f"To ask in one line, put the question and each option in quotes: `{ONE_LINE}`. "
+                       "Or `/meet poll <room>` opens the form (a room name with spaces goes in quotes too).")
+    room = await inv.room(inv.args[0])
     if len(inv.args) == 1:
         require_moderator(inv.services, room, inv.user_id, DOING)
         await open_modal(inv.services, inv.trigger_id,
@@ -94,7 +100,7 @@ async def list_polls(inv: Invocation) -> None:
     if not inv.args:
         raise BadInput("Which room? For example `/meet polls standup`.")
     services = inv.services
-    room = await resolve_room(services, inv.team_id, " ".join(inv.args))
+    room = await inv.room(" ".join(inv.args))
     known = polls.in_room(services.db, room.id)
     lines = []
     async for poll in services.meetings.iter_polls(room.id):
@@ -107,8 +113,7 @@ async def list_polls(inv: Invocation) -> None:
     if not lines:
         await inv.reply(f"*{name}* has no polls yet. Ask one with `/meet poll {room.friendly_url}`.")
         return
-    head = f"*{len(lines)} poll{'s' if len(lines) != 1 else ''} in {name}*:"
-    await inv.reply(head + "\n" + "\n".join(lines), blocks=text_blocks(head, lines))
+    await inv.reply_list(f"*{plural(len(lines), 'poll')} in {name}*:", lines)
 
 
 async def show_results(services: Services, poll: PollRecord, *, channel: str | None, ts: str | None) -> None:
@@ -123,7 +128,8 @@ async def show_results(services: Services, poll: PollRecord, *, channel: str | N
 
 
 def register(app: AsyncApp, router: Router) -> None:
-    router.add(Subcommand("poll", poll_command, '/meet poll <room> ["Question?" "Option" "Option" …]',
+    router.add(Subcommand("poll", poll_command,
+                          '/meet poll <room> ["Question?" "Option" "Option" … [--multiple] [--anonymous]]',
                           "ask a poll in the room (moderators); with no question, a form opens"))
     router.add(Subcommand("polls", list_polls, "/meet polls <room>", "the room's polls and their status"))
 

@@ -8,10 +8,12 @@ a log line, an error or the database.
 
 from __future__ import annotations
 
+import asyncio
+
 from slack_bolt.async_app import AsyncApp
 
 from bot import ids
-from bot.blocks import mrkdwn_escape
+from bot.text import mrkdwn_escape
 from bot.errors import BadInput, MeetopsError, ProviderError, ProviderRejected
 from bot.interactions import (
     accept_submission,
@@ -23,7 +25,7 @@ from bot.interactions import (
     user_and_team,
 )
 from bot.logs import secret_filter
-from bot.meetings import refresh_room_message, require_moderator, resolve_room
+from bot.meetings import refresh_room_message, require_moderator
 from bot.messaging import send_private
 from bot.restream_blocks import StreamTarget, restream_modal, target_from_form
 from bot.services import Services
@@ -43,10 +45,6 @@ def _without_key(error: Exception, key: str) -> Exception:
     if isinstance(error, ProviderError):
         return type(error)(text.replace(key, "[stream key]"), status=error.status)
     return MeetopsError("Starting the stream failed. Please check the stream key and try again.")
-
-
-async def _refresh(services: Services, room: RoomRecord) -> None:
-    await refresh_room_message(services, rooms.get(services.db, room.id) or room)
 
 
 async def start_stream(services: Services, room: RoomRecord, user_id: str, target: StreamTarget) -> str | None:
@@ -69,7 +67,7 @@ async def start_stream(services: Services, room: RoomRecord, user_id: str, targe
     restreams.settle(services.db, room.id, LIVE)
     rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="restream.start", room_id=room.id,
                 destination=target.label)
-    await _refresh(services, room)
+    await refresh_room_message(services, room)
     return (f":satellite_antenna: *{mrkdwn_escape(room.name)}* is streaming live to {mrkdwn_escape(target.label)}. "
             f"Stop it with *Stop stream* on the room message or `/meet restream {room.friendly_url} stop`.")
 
@@ -86,15 +84,27 @@ async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str
     except ProviderRejected as exc:
         # Digital Samba says there is nothing to stop (the session ended, say): the message must stop saying live.
         restreams.settle(services.db, room.id, IDLE)
-        await _refresh(services, room)
+        await refresh_room_message(services, room)
         raise ProviderRejected(f"{exc.user_message} I've marked the stream as stopped.", status=exc.status) from None
     except Exception:
         restreams.settle(services.db, room.id, LIVE)
         raise
     restreams.settle(services.db, room.id, IDLE)
     rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="restream.stop", room_id=room.id)
-    await _refresh(services, room)
+    await refresh_room_message(services, room)
     return f"The livestream from *{mrkdwn_escape(room.name)}* has stopped."
+
+
+async def someone_is_in(services: Services, room: RoomRecord) -> None:
+    """A stream needs a live meeting: say so before asking for a stream key, when we can tell quickly."""
+    try:
+        # Bounded: the form must open while Slack's trigger is still valid (3 s).
+        session = await asyncio.wait_for(services.meetings.live_session(room.id), timeout=1.5)
+    except (asyncio.TimeoutError, ProviderError):
+        return  # can't tell in time; Digital Samba will refuse the start if the room is empty
+    if session is None:
+        raise BadInput(f"Nobody is in *{mrkdwn_escape(room.name)}* yet, and a stream needs a live meeting. "
+                       "Join the room first, then Go live.")
 
 
 async def restream_command(inv: Invocation) -> None:
@@ -104,13 +114,14 @@ async def restream_command(inv: Invocation) -> None:
         words.pop()
     if not words:
         raise BadInput("Which room? `/meet restream standup` goes live; `/meet restream standup stop` stops.")
-    room = await resolve_room(inv.services, inv.team_id, " ".join(words))
+    room = await inv.room(" ".join(words))
     if stop:
         text = await stop_stream(inv.services, room, inv.user_id)
         if text:
             await inv.reply(text)
         return
     require_moderator(inv.services, room, inv.user_id, START)
+    await someone_is_in(inv.services, room)
     await open_modal(inv.services, inv.trigger_id,
                      restream_modal(room.name, modal_metadata(channel=inv.channel_id, room=room.id)))
 
@@ -126,7 +137,7 @@ def register(app: AsyncApp, router: Router) -> None:
     @app.action(ids.GO_LIVE)
     async def go_live_clicked(ack, body, action, services) -> None:
         await ack()
-        await open_room_form(services, body, action, START, restream_modal)
+        await open_room_form(services, body, action, START, restream_modal, precheck=someone_is_in)
 
     @app.view(ids.RESTREAM_MODAL)
     async def restream_submitted(ack, body, view, services) -> None:

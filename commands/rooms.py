@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import ids
-from bot.blocks import mrkdwn_escape, room_message_blocks, room_message_text
+from bot.blocks import room_message_blocks, room_message_text, superseded_message_blocks
+from bot.text import mrkdwn_escape, people, plural
 from bot.errors import BadInput, ProviderNotFound, ProviderRejected, RoomNotFound
-from bot.meetings import check_still_exists, refresh_room_message, require_moderator, resolve_room
+from bot.meetings import check_still_exists, is_moderator, refresh_room_message, require_moderator, streaming_to
 from bot.messaging import once_at_a_time, send_private
 from bot.names import friendly_url_for, slugify, with_suffix
 from bot.providers.base import Room
@@ -23,7 +25,6 @@ from storage.rooms import RoomRecord
 log = logging.getLogger(__name__)
 
 MAX_SUFFIX = 50
-LIST_LIMIT = 150  # rooms shown by `/meet rooms`; Slack caps a message at 50 blocks
 
 
 async def create_room(services: Services, *, team_id: str, channel_id: str, user_id: str, name: str,
@@ -55,36 +56,49 @@ def _record(room: Room, *, team_id: str, channel_id: str, user_id: str, name: st
 
 
 async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> None:
-    """Post the room message in the channel and remember where it is."""
+    """Post the room message in the channel and remember where it is; an older one points to it."""
+    services = inv.services
     try:
         posted = await inv.client.chat_postMessage(
             channel=inv.channel_id, text=room_message_text(room),
-            blocks=room_message_blocks(room, sandbox=inv.services.sandbox))
+            blocks=room_message_blocks(room, sandbox=services.sandbox, streaming_to=streaming_to(services, room.id)))
     except SlackApiError as exc:
         error = exc.response.get("error")
         log.info("could not post the room message in %s: %s", inv.channel_id, error)
         await inv.reply(f"{intro} but I can't post in this channel ({error}). Invite me with `/invite @meetops` "
                         f"and try again; meanwhile, `/meet join {room.friendly_url}` gets you in.")
         return
-    rooms.update(inv.services.db, room.id, message_channel=posted["channel"], message_ts=posted["ts"])
+    rooms.update(services.db, room.id, message_channel=posted["channel"], message_ts=posted["ts"])
+    if room.message_ts and room.message_channel:
+        # Only the newest message follows the room; the older one must not show a stale state.
+        try:
+            await inv.client.chat_update(channel=room.message_channel, ts=room.message_ts,
+                                         text=room_message_text(room), blocks=superseded_message_blocks(room))
+        except SlackApiError as exc:
+            log.info("could not retire the older message of room %s: %s", room.id, exc.response.get("error"))
 
 
 async def standing_room(inv: Invocation) -> None:
     services = inv.services
-    room = rooms.standing_room(services.db, inv.team_id, inv.channel_id)
-    if room is not None:
-        try:
-            room = await check_still_exists(services, room)
-        except RoomNotFound:  # deleted at the provider: give the channel a new one below
-            room = None
-    if room is None:
-        channel = inv.channel_name if inv.channel_name not in ("", "directmessage", "privategroup") else "meeting"
-        room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
-                                 name=channel, slug=_standing_slug(channel),
-                                 description=f"Standing meeting room of #{channel}", private=False)
-        rooms.set_standing_room(services.db, inv.team_id, inv.channel_id, room.id)
-        rooms.audit(services.db, team_id=inv.team_id, user_id=inv.user_id, action="room.create", room_id=room.id,
-                    standing=True)
+    # Two `/meet` at once in one channel must not both create its room.
+    async with services.room_locks.setdefault(f"standing:{inv.team_id}:{inv.channel_id}", asyncio.Lock()):
+        room = rooms.standing_room(services.db, inv.team_id, inv.channel_id)
+        if room is not None:
+            try:
+                room = await check_still_exists(services, room)
+            except RoomNotFound:  # deleted at the provider: give the channel a new one below
+                room = None
+        if room is None:
+            channel = inv.channel_name if inv.channel_name not in ("", "directmessage", "privategroup") else "meeting"
+            room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
+                                     name=channel, slug=_standing_slug(channel),
+                                     description=f"Standing meeting room of #{channel}", private=False)
+            rooms.set_standing_room(services.db, inv.team_id, inv.channel_id, room.id)
+            rooms.audit(services.db, team_id=inv.team_id, user_id=inv.user_id, action="room.create",
+                        room_id=room.id, standing=True)
+        elif room.status == "ended":
+            # A new message for a new meeting: the last one's summary stays reachable with /meet summary.
+            room = rooms.update(services.db, room.id, status="open", participants=0)
     await post_room_message(inv, room, f"The room *{mrkdwn_escape(room.name)}* is ready")
 
 
@@ -111,34 +125,26 @@ async def new_room(inv: Invocation) -> None:
 
 
 async def list_rooms(inv: Invocation) -> None:
-    known = {r.id: r for r in rooms.in_channel(inv.services.db, inv.team_id, inv.channel_id)}
-    lines, total = [], 0
-    async for room in inv.services.meetings.iter_rooms():
-        total += 1
-        if len(lines) < LIST_LIMIT:
-            mine = known.get(room.id)
-            label = mrkdwn_escape(mine.name) if mine else mrkdwn_escape(room.description or room.friendly_url)
-            lock = " :lock:" if room.privacy == "private" else ""
-            lines.append(f"• *{label}*{lock}  `{room.friendly_url}`")
-    if not total:
+    services = inv.services
+    known = rooms.of_team(services.db, inv.team_id)
+    lines = []
+    async for room in services.meetings.iter_rooms():
+        mine = known.get(room.id)
+        if mine is not None and not visible_here(services, mine, inv.user_id, inv.channel_id):
+            continue
+        label = mrkdwn_escape(mine.name if mine else room.description or room.friendly_url)
+        lock = " :lock:" if room.privacy == "private" else ""
+        where = f" in <#{mine.channel_id}>" if mine and mine.channel_id and mine.channel_id != inv.channel_id else ""
+        lines.append(f"• *{label}*{lock}  `{room.friendly_url}`{where}")
+    if not lines:
         await inv.reply("There are no rooms yet. Start one with `/meet` or `/meet new <name>`.")
         return
-    more = f"\n…and {total - LIST_LIMIT} more." if total > LIST_LIMIT else ""
-    head = f"*{total} room{'s' if total != 1 else ''}* (join one with `/meet join &lt;link name&gt;`):"
-    await inv.reply(f"{head}\n" + "\n".join(lines) + more, blocks=text_blocks(head, lines, more))
+    await inv.reply_list(f"*{plural(len(lines), 'room')}* (join one with `/meet join &lt;link name&gt;`):", lines)
 
 
-def text_blocks(head: str, lines: list[str], tail: str = "") -> list[dict]:
-    """Lines packed into section blocks under Slack's 3,000-character limit per block."""
-    blocks, chunk = [], head
-    for line in lines:
-        if len(chunk) + len(line) + 1 > 2900:
-            blocks.append(chunk)
-            chunk = line
-        else:
-            chunk += "\n" + line
-    blocks.append(chunk + tail)
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": b}} for b in blocks]
+def visible_here(services: Services, room: RoomRecord, user_id: str, channel_id: str) -> bool:
+    """A private room belongs to its channel: it is listed and joinable there, and by its moderators."""
+    return not room.private or room.channel_id in ("", channel_id) or is_moderator(services, room, user_id)
 
 
 async def live_rooms(inv: Invocation) -> None:
@@ -153,15 +159,12 @@ async def live_rooms(inv: Invocation) -> None:
                 name = (await services.meetings.get_room(live.room_id)).friendly_url
             except ProviderNotFound:
                 name = live.room_id
-        people = "1 person" if live.participants == 1 else f"{live.participants} people"
-        lines.append((live.participants, f"• :red_circle: *{mrkdwn_escape(name)}*: {people}"))
+        lines.append((live.participants, f"• :red_circle: *{mrkdwn_escape(name)}*: {people(live.participants)}"))
     if not lines:
         await inv.reply("No room has a live session right now.")
         return
     lines.sort(key=lambda pair: -pair[0])
-    head = f"*{len(lines)} live room{'s' if len(lines) != 1 else ''}*:"
-    await inv.reply(head + "\n" + "\n".join(line for _, line in lines),
-                    blocks=text_blocks(head, [line for _, line in lines]))
+    await inv.reply_list(f"*{plural(len(lines), 'live room')}*:", [line for _, line in lines])
 
 
 async def end_session(services: Services, room: RoomRecord, user_id: str) -> str:
@@ -193,7 +196,7 @@ async def end_session(services: Services, room: RoomRecord, user_id: str) -> str
 async def end_command(inv: Invocation) -> None:
     if not inv.args:
         raise BadInput("Which room? For example `/meet end standup`.")
-    room = await resolve_room(inv.services, inv.team_id, " ".join(inv.args))
+    room = await inv.room(" ".join(inv.args))
     await inv.reply(await end_session(inv.services, room, inv.user_id))
 
 

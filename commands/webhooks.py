@@ -14,7 +14,6 @@ summary is re-armed from the database at the next start.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -94,11 +93,18 @@ async def handle_webhook(services: Services, request: Request) -> Response:
     if handler is None or not delivery.session_id:
         log.info("webhook %s ignored", delivery.event or "(no event name)")
         return JSONResponse({"ok": True, "ignored": True})
-    if not store.first_delivery(services.db, delivery.event, delivery.session_id, delivery.ref):
-        log.info("webhook %s for session %s seen before; ignored", delivery.event, delivery.session_id)
-        return JSONResponse({"ok": True, "duplicate": True})
-    room = _room(services, delivery)
-    work = handler(services, delivery, room) if room is not None else None
+    try:
+        # Seen-mark and the handler's writes commit together: if handling fails, Digital Samba's
+        # retry of this delivery is not mistaken for a duplicate.
+        with services.db.atomic():
+            if not store.first_delivery(services.db, delivery.event, delivery.session_id, delivery.ref):
+                log.info("webhook %s for session %s seen before; ignored", delivery.event, delivery.session_id)
+                return JSONResponse({"ok": True, "duplicate": True})
+            room = _room(services, delivery)
+            work = handler(services, delivery, room) if room is not None else None
+    except Exception:
+        log.exception("webhook %s for session %s failed; asking for a retry", delivery.event, delivery.session_id)
+        return JSONResponse({"ok": False, "error": "try again"}, status_code=500)
     if work is not None:
         services.spawn(_run(services, delivery, work), name=f"webhook {delivery.event} {delivery.session_id}")
     return JSONResponse({"ok": True})
@@ -131,8 +137,8 @@ def _iso(value: Any) -> str | None:
 
 
 def session_started(services: Services, d: Delivery, room: RoomRecord) -> Work | None:
-    if room.status == "deleted":
-        return None
+    if room.status == "deleted" or (room.status == "live" and room.session_id == d.session_id):
+        return None  # deleted, or arriving after someone's participant_joined already made it live
     room = rooms.update(services.db, room.id, status="live", session_id=d.session_id, participants=0,
                         ended_by=None, session_started_at=_iso(d.data.get("start_time")) or _now(services),
                         session_ended_at=None)
@@ -166,7 +172,7 @@ def session_ended(services: Services, d: Delivery, room: RoomRecord) -> Work | N
             services.db, room.id, status="ended", session_id=d.session_id,
             session_started_at=_iso(d.data.get("start_time")) or (room.session_started_at if same else None),
             session_ended_at=_iso(d.data.get("end_time")) or _now(services),
-            participants=int(d.data.get("participants_total") or room.participants or 0),
+            participants=_count(d.data.get("participants_total"), default=room.participants or 0),
             ended_by=room.ended_by if same else None)
         restreams.stop_all_in_room(services.db, room.id)  # the stream ended with the session
         work = _refresh(services, room.id)
@@ -219,11 +225,15 @@ async def _post_recording(services: Services, d: Delivery, room: RoomRecord, rec
 
 
 async def _refresh(services: Services, room_id: str) -> None:
-    """Re-render the room message from the database as it is when this runs, one update per room at a
-    time, so deliveries handled concurrently can't leave an older state showing."""
-    async with services.room_locks.setdefault(room_id, asyncio.Lock()):
-        if (room := rooms.get(services.db, room_id)) is not None:
-            await refresh_room_message(services, room)
+    if (room := rooms.get(services.db, room_id)) is not None:
+        await refresh_room_message(services, room)
+
+
+def _count(value: Any, *, default: int) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return default
 
 
 def _now(services: Services) -> str:

@@ -56,20 +56,28 @@ def get(db: sqlite_utils.Database, room_id: str) -> RoomRecord | None:
         return None
 
 
-def find(db: sqlite_utils.Database, team_id: str, ref: str) -> RoomRecord | None:
-    """A room by id, link name (friendly_url) or the name it was posted with."""
+def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = "") -> RoomRecord | None:
+    """A room by id, link name (friendly_url) or the name it was posted with.
+
+    Names may repeat across channels: a room of `channel_id` wins, then a link name, then the newest.
+    """
     ref = ref.strip()
     rows = db.query(
         """
         select * from rooms
         where status != 'deleted' and (id = :ref or (team_id = :team and (friendly_url = :ref or name = :ref collate nocase)))
-        order by (id = :ref) desc, (friendly_url = :ref) desc, created_at desc
+        order by (id = :ref) desc, (channel_id = :channel) desc, (friendly_url = :ref) desc, created_at desc
         limit 1
         """,
-        {"ref": ref, "team": team_id},
+        {"ref": ref, "team": team_id, "channel": channel_id},
     )
     row = next(iter(rows), None)
     return RoomRecord.from_row(row) if row else None
+
+
+def of_team(db: sqlite_utils.Database, team_id: str) -> dict[str, RoomRecord]:
+    """Every room the bot made for the team, by id."""
+    return {row["id"]: RoomRecord.from_row(row) for row in db.query("select * from rooms where team_id = ?", [team_id])}
 
 
 def by_session(db: sqlite_utils.Database, session_id: str) -> RoomRecord | None:

@@ -153,3 +153,31 @@ async def test_unexpected_errors_get_a_reference_not_a_crash(harness, ada, monke
     # and the app keeps serving
     await ada.acommand("help")
     assert "/meet new" in (await reply_to(harness, n=2)).text
+
+
+async def test_room_names_cannot_steer_the_provider_request(harness, ada):
+    for ref in ("standup/sessions", "standup?live=true", "../webhooks", "<!channel>"):
+        await ada.acommand(f'join "{ref}"')
+    answers = await harness.double.wait_for(lambda: len(replies(harness)) == 4 and replies(harness))
+    assert all("can't find a room" in r.text for r in answers)
+    assert "&lt;!channel&gt;" in answers[3].text, "user text is escaped, never a mention"
+    assert not harness.sandbox_state.requests_matching("GET", "/sessions")
+
+
+async def test_one_line_poll_with_only_flags_asks_for_the_question(harness, ada):
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await ada.acommand('poll standup "--multiple"')
+    await ada.acommand("poll standup Where shall we eat?")
+    assert "What is the question?" in (await reply_to(harness)).text
+    assert "put the question and each option in quotes" in (await reply_to(harness, n=2)).text
+    assert not harness.sandbox_state.requests_matching("POST", "/polls")
+
+
+async def test_two_plain_meets_at_once_make_one_standing_room(harness, ada, grace, sandbox):
+    import asyncio
+
+    await sandbox.put("/_sandbox/faults", json={"latency_ms": 300})
+    await asyncio.gather(ada.acommand(""), grace.acommand(""))
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2, timeout=8)
+    assert len(harness.sandbox_state.rooms) == 1

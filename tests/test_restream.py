@@ -109,8 +109,17 @@ async def test_form_errors_are_inline_and_nothing_is_called(harness, ada, sandbo
 
 async def test_a_room_nobody_is_in_cannot_go_live_and_can_once_someone_joins(harness, ada, sandbox):
     room, message = await new_room(harness, ada)
-    await go_live(harness, ada, message, stream_form())
+    await ada.aclick(message, ids.GO_LIVE)
     refusal = await reply_to(harness, "U0001")
+    assert "Nobody is in *standup* yet" in refusal.text and "Join the room first" in refusal.text
+    assert not harness.double.views, "no form asks for a stream key that can't be used"
+
+    # Everyone leaves while the form is open: Digital Samba's refusal is shown and nothing changes.
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
+    form = await open_form(harness, ada, message, ids.GO_LIVE)
+    await sandbox.post("/_sandbox/rooms/standup/leave", json={"name": "Grace"})
+    await ada.asubmit(form, stream_form())
+    refusal = await reply_to(harness, "U0001", 2)
     assert refusal.text == ":warning: Digital Samba said no: The room has no live session."
     assert restreams.get(harness.services.db, room.id).state == "idle", "rolled back"
     assert ids.GO_LIVE in buttons(current(harness, message))
@@ -219,10 +228,11 @@ async def test_ending_the_session_ends_the_stream_on_the_room_message(harness, a
 async def test_the_stream_key_leaves_no_trace(harness, ada, grace, sandbox, caplog):
     caplog.set_level(logging.DEBUG)
     key = "sk-" + secrets.token_hex(12)
-    room, message = await new_room(harness, ada)
-    await go_live(harness, ada, message, stream_form(key=key))  # refused: nobody is in the room
-    await reply_to(harness, "U0001")
+    room, message = await live_room(harness, ada, sandbox)
     form = await open_form(harness, ada, message, ids.GO_LIVE)
+    await sandbox.post("/_sandbox/rooms/standup/leave", json={"name": "Grace"})
+    await ada.asubmit(form, stream_form(key=key))  # refused by Digital Samba: nobody is in the room
+    await reply_to(harness, "U0001")
     refused = await grace.asubmit(form, stream_form(key=key))  # refused: not a moderator
     await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
     await ada.asubmit(form, stream_form("custom", key=key, url="rtmp://stream.example.com/app"))

@@ -51,10 +51,12 @@ async def test_plain_meet_reuses_the_channel_room(harness, ada, grace):
     await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
     await grace.acommand("")
     await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
-    first, second = room_messages(harness)
-    assert buttons(first)[ids.JOIN]["value"] == buttons(second)[ids.JOIN]["value"], "same room both times"
+    second = room_messages(harness)[1]
+    assert second.blocks[0]["text"]["text"] == "general"
+    first = await harness.double.wait_for(lambda: (m := room_messages(harness)[0]).updates and m)
+    assert "newer message below" in str(first.blocks), "the older message points to the current one"
+    assert first.blocks[0]["accessory"]["value"] == buttons(second)[ids.JOIN]["value"], "same room both times"
     assert len(harness.sandbox_state.rooms) == 1
-    assert first.blocks[0]["text"]["text"] == "general"
 
 
 async def test_join_gives_each_person_their_own_link_only_to_them(harness, ada, grace):
@@ -133,7 +135,7 @@ async def test_rooms_lists_every_page(harness, ada, sandbox):
     await ada.acommand("rooms")
     reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
     assert reply.text.startswith("*130 rooms*")
-    assert "extra-room-000" in reply.text and "extra-room-129" in reply.text
+    assert "extra-room-000" in str(reply.blocks) and "extra-room-129" in str(reply.blocks)
     assert len(harness.sandbox_state.requests_matching("GET", "/api/v1/rooms")) == 2, "100 + 30"
 
 
@@ -145,7 +147,8 @@ async def test_live_lists_rooms_with_people_in_them(harness, ada, sandbox):
         await sandbox.post("/_sandbox/rooms/standup/join", json={"name": name})
     await ada.acommand("live")
     reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
-    assert "standup" in reply.text and "3 people" in reply.text and "retro" not in reply.text
+    shown = str(reply.blocks)
+    assert "standup" in shown and "3 people" in shown and "retro" not in shown
 
 
 async def test_end_ends_the_session_and_updates_the_room_message(harness, ada, sandbox):
@@ -202,3 +205,40 @@ async def test_restart_keeps_join_buttons_working(harness, ada, grace):
     reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
     assert "token=" in str(reply.blocks)
     await grace.aclose()
+
+
+async def test_private_rooms_belong_to_their_channel(harness, ada, grace, linus):
+    in_random = ada.as_user("U0001", channel_id="C0002", channel_name="random")
+    await in_random.acommand("new board-talks private")
+    await harness.double.wait_for(lambda: room_messages(harness, "C0002"))
+    await grace.acommand("join board-talks")  # from #general
+    await grace.acommand("rooms")
+    refusal = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
+    assert "private room of <#C0002>" in refusal.text and "token=" not in str(refusal.blocks)
+    listing = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) == 2 and
+                                            harness.double.ephemerals("U0002")[1])
+    assert "board-talks" not in str(listing.blocks)
+    await grace.as_user("U0002", channel_id="C0002", channel_name="random").acommand("join board-talks")
+    await linus.acommand("join board-talks")  # an admin moderates every room
+    await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) == 3)
+    assert "token=" in str(harness.double.ephemerals("U0002")[2].blocks)
+    assert "token=" in str((await harness.double.wait_for(lambda: harness.double.ephemerals("U0003")))[0].blocks)
+
+
+async def test_a_name_means_this_channels_room_first(harness, ada):
+    in_random = ada.as_user("U0001", channel_id="C0002", channel_name="random")
+    await in_random.acommand("new standup")  # link name `standup`, in #random
+    await harness.double.wait_for(lambda: room_messages(harness, "C0002"))
+    await ada.acommand("new standup")  # link name `standup-2`, in #general
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await ada.acommand("join standup")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    here = rooms.find(harness.services.db, "T0001", "standup-2")
+    assert jwt.decode(link_from(reply).split("token=")[1], options={"verify_signature": False})["rd"] == here.id
+
+
+async def test_names_with_apostrophes_and_ampersands_as_slack_sends_them(harness, ada):
+    await ada.acommand("new Bob\u2019s & Tom's room")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    assert message.blocks[0]["text"]["text"] == "Bob\u2019s & Tom's room"
+    assert "`bobs-toms-room`" in str(message.blocks)

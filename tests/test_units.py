@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, canonical_zone, load_settings
 from bot.errors import BadInput
 from bot.logs import SecretFilter
 from bot.names import friendly_url_for, with_suffix
@@ -50,6 +50,15 @@ def test_curly_and_straight_quotes_split_the_same():
     assert straight == curly == ["poll", "standup", "Where to?", "Pizza place", "Sushi"]
 
 
+def test_apostrophes_straight_or_curly_stay_inside_words():
+    assert tokenize("new Bob\u2019s room") == ["new", "Bob\u2019s", "room"]
+    assert tokenize("new it's \u201cfine\u201d") == ["new", "it's", "fine"]
+
+
+def test_slack_escaping_is_undone_before_splitting():
+    assert tokenize('new "Tom &amp; Jerry" &lt;b&gt;') == ["new", "Tom & Jerry", "<b>"]
+
+
 def test_unclosed_quote_is_explained():
     with pytest.raises(BadInput, match="not closed"):
         tokenize('poll standup "Where to?')
@@ -64,13 +73,70 @@ def test_settings_name_what_is_wrong():
 def test_serving_slack_requires_its_credentials():
     settings = Settings(_env_file=None)
     with pytest.raises(ConfigError) as info:
-        settings.require_slack()
+        settings.require_serving()
     assert "SLACK_BOT_TOKEN" in str(info.value) and "SLACK_SIGNING_SECRET" in str(info.value)
+    assert "DS_TEAM_ID" not in str(info.value)  # the sandbox needs no team
 
 
-def test_a_developer_key_without_team_is_refused():
+def test_everything_missing_for_serving_is_named_at_once():
+    settings = load_settings(_env_file=None, ds_developer_key="k")  # loading alone does not refuse it
+    with pytest.raises(ConfigError) as info:
+        settings.require_serving()
+    message = str(info.value)
+    assert "DS_TEAM_ID" in message and "SLACK_BOT_TOKEN" in message and "SLACK_SIGNING_SECRET" in message
+
+
+def test_a_developer_key_without_team_is_refused_when_serving():
+    settings = Settings(_env_file=None, ds_developer_key="k", slack_bot_token="xoxb-1", slack_signing_secret="s")
     with pytest.raises(ConfigError, match="DS_TEAM_ID"):
-        load_settings(_env_file=None, ds_developer_key="k")
+        settings.require_serving()
+    Settings(_env_file=None, ds_developer_key="k", ds_team_id="t", slack_bot_token="xoxb-1",
+             slack_signing_secret="s").require_serving()
+
+
+def test_registering_webhooks_needs_a_team(monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("DS_DEVELOPER_KEY", "k")
+    monkeypatch.delenv("DS_TEAM_ID", raising=False)
+    monkeypatch.setattr(Settings, "model_config", {**Settings.model_config, "env_file": None})
+    with pytest.raises(SystemExit) as exit_:
+        main(["webhooks", "register", "--url", "https://bot.example/webhooks/digitalsamba"])
+    assert exit_.value.code == 2
+    assert "DS_TEAM_ID" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, zone", [
+    ("utc", "UTC"),
+    ("UTC", "UTC"),
+    ("europe/paris", "Europe/Paris"),
+    (" America/New_York ", "America/New_York"),
+    ("Mars/Olympus", None),
+    ("", None),
+])
+def test_time_zone_names_are_matched_in_any_case(name, zone):
+    assert canonical_zone(name) == zone
+
+
+def test_the_time_zone_setting_takes_any_case():
+    assert load_settings(_env_file=None, meetops_timezone="europe/madrid").meetops_timezone == "Europe/Madrid"
+
+
+def test_sandbox_on_a_busy_port_says_so_before_printing_credentials(capsys):
+    import socket
+
+    from bot.sandbox import serve_sandbox
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_:
+            serve_sandbox(port=port)
+    out = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert out.out == ""  # no team id or developer key that would never work
+    assert f"{port}" in out.err and len(out.err.strip().splitlines()) == 1
 
 
 def test_no_developer_key_means_sandbox():
@@ -88,3 +154,12 @@ def test_log_filter_masks_known_secrets_tokens_and_join_links():
     text = record.getMessage()
     assert "super-secret" not in text and "xoxb-123" not in text and "eyJ0ZCI6" not in text
     assert text.count("***") == 3
+
+
+@pytest.mark.parametrize("seconds, reads", [(0, "under a minute"), (59, "under a minute"), (60, "1 min"),
+                                             (2700, "45 min"), (5400, "1 h 30 min"), (10800, "3 h"),
+                                             (None, "unknown length")])
+def test_durations_read_naturally(seconds, reads):
+    from bot.blocks import format_duration
+
+    assert format_duration(seconds) == reads

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date, datetime, timedelta, timezone
+from urllib.parse import quote
 from typing import Any, AsyncIterator
 
 import aiohttp
@@ -117,6 +118,11 @@ def _describe_errors(errors: dict) -> str:
     return " ".join(parts)
 
 
+def _path(*segments: str) -> str:
+    """A path from segments, each percent-encoded: a room name typed by a person can't add a path or query."""
+    return "/".join(quote(str(segment), safe="") for segment in segments)
+
+
 class DigitalSambaClient:
     """`MeetingProvider` for Digital Samba."""
 
@@ -135,6 +141,7 @@ class DigitalSambaClient:
     # -- transport -----------------------------------------------------------------
 
     async def _request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
+        """`path` is relative to the API base; build it with `_path` so ids and names are escaped."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=_wait,
@@ -222,6 +229,9 @@ class DigitalSambaClient:
 
     @staticmethod
     def _room(data: dict) -> Room:
+        if not isinstance(data, dict) or "id" not in data:
+            # e.g. GET rooms/live is the live-rooms list, not a room whose link name is "live".
+            raise ProviderNotFound("Digital Samba has no room by that name.")
         return Room(
             id=data["id"],
             friendly_url=data.get("friendly_url") or data["id"],
@@ -244,7 +254,7 @@ class DigitalSambaClient:
         return self._room(await self._request("POST", "rooms", json=body))
 
     async def get_room(self, room: str) -> Room:
-        return self._room(await self._request("GET", f"rooms/{room}"))
+        return self._room(await self._request("GET", _path("rooms", room)))
 
     async def iter_rooms(self) -> AsyncIterator[Room]:
         async for item in self._pages("rooms"):
@@ -271,7 +281,7 @@ class DigitalSambaClient:
         )
 
     async def _first_session(self, room: str, **filters) -> Session | None:
-        body = await self._request("GET", f"rooms/{room}/sessions", params={"limit": 1, "order": "desc", **filters})
+        body = await self._request("GET", _path("rooms", room, "sessions"), params={"limit": 1, "order": "desc", **filters})
         items = body.get("data") or []
         return self._session(items[0]) if items else None
 
@@ -287,11 +297,11 @@ class DigitalSambaClient:
             yield self._session(item)
 
     async def end_session(self, session_id: str) -> None:
-        await self._request("POST", f"sessions/{session_id}/end")
+        await self._request("POST", _path("sessions", session_id, "end"))
 
     async def get_summary(self, session_id: str) -> Summary:
         try:
-            body = await self._request("GET", f"sessions/{session_id}/summary")
+            body = await self._request("GET", _path("sessions", session_id, "summary"))
         except ProviderNotFound:
             # Digital Samba has nothing to summarise when transcription was off.
             return Summary(SummaryStatus.NO_TRANSCRIPT)
@@ -315,14 +325,14 @@ class DigitalSambaClient:
     async def create_poll(self, room: str, *, question: str, type: PollType, anonymous: bool, options: list[str]) -> Poll:
         body = {"question": question, "type": str(type), "anonymous": anonymous,
                 "options": [{"text": text} for text in options]}
-        return self._poll(await self._request("POST", f"rooms/{room}/polls", json=body))
+        return self._poll(await self._request("POST", _path("rooms", room, "polls"), json=body))
 
     async def iter_polls(self, room: str) -> AsyncIterator[Poll]:
-        async for item in self._pages(f"rooms/{room}/polls"):
+        async for item in self._pages(_path("rooms", room, "polls")):
             yield self._poll(item)
 
     async def poll_results(self, room: str, poll_id: str) -> PollResults:
-        body = await self._request("GET", f"rooms/{room}/polls/{poll_id}/results")
+        body = await self._request("GET", _path("rooms", room, "polls", poll_id, "results"))
         # The API answers a list with one entry per session the poll ran in; add them up.
         entries = body if isinstance(body, list) else [body] if body else []
         question = next((e.get("question") for e in entries if e.get("question")), "")
@@ -346,15 +356,15 @@ class DigitalSambaClient:
         if (type is None) == (server_url is None):
             raise ValueError("exactly one of type or server_url")
         body = {"stream_key": stream_key, **({"type": type} if type else {"server_url": server_url})}
-        await self._request("POST", f"rooms/{room}/restreamers/start", json=body)
+        await self._request("POST", _path("rooms", room, "restreamers", "start"), json=body)
 
     async def stop_restream(self, room: str) -> None:
-        await self._request("POST", f"rooms/{room}/restreamers/stop")
+        await self._request("POST", _path("rooms", room, "restreamers", "stop"))
 
     # -- recordings and webhooks ---------------------------------------------------
 
     async def recording_link(self, recording_id: str) -> str:
-        body = await self._request("GET", f"recordings/{recording_id}/download")
+        body = await self._request("GET", _path("recordings", recording_id, "download"))
         return str((body or {}).get("link") or "")
 
     async def create_webhook(self, *, endpoint: str, events: list[str], authorization_header: str, name: str) -> str:
