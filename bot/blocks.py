@@ -56,7 +56,6 @@ def room_message_blocks(
     *,
     sandbox: bool,
     streaming_to: str | None = None,
-    summary_ready: bool = False,
 ) -> list[dict]:
     """The message a room lives in: what it is, what state it is in, and its buttons."""
     privacy = ":lock: Private (joinable with a personal link only)" if room.private else ":globe_with_meridians: Public"
@@ -72,7 +71,7 @@ def room_message_blocks(
     if streaming_to:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":satellite_antenna: *Streaming live to {mrkdwn_escape(streaming_to)}*")))
     if room.status != "deleted":
-        blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK, elements=room_buttons(room, streaming_to, summary_ready)))
+        blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK, elements=room_buttons(room, streaming_to)))
     notes = ["Everyone who clicks *Join* gets their own link, visible only to them."]
     if sandbox:
         notes.append(SANDBOX_NOTE)
@@ -80,7 +79,7 @@ def room_message_blocks(
     return [b.to_dict() for b in blocks]
 
 
-def room_buttons(room: RoomRecord, streaming_to: str | None, summary_ready: bool) -> list[ButtonElement]:
+def room_buttons(room: RoomRecord, streaming_to: str | None) -> list[ButtonElement]:
     buttons = [ButtonElement(text="Join", action_id=ids.JOIN, value=room.id, style="primary")]
     if room.status != "ended":
         buttons.append(ButtonElement(text="Poll", action_id=ids.POLL, value=room.id))
@@ -89,7 +88,7 @@ def room_buttons(room: RoomRecord, streaming_to: str | None, summary_ready: bool
         else:
             buttons.append(ButtonElement(text="Go live", action_id=ids.GO_LIVE, value=room.id))
         buttons.append(ButtonElement(text="End", action_id=ids.END, value=room.id, style="danger"))
-    if room.status == "ended" or summary_ready:
+    if room.status == "ended":
         buttons.append(ButtonElement(text="Summary", action_id=ids.SUMMARY, value=room.id))
     return buttons
 

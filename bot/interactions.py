@@ -63,6 +63,17 @@ async def clicked_room(services: Services, body: dict, action: dict) -> RoomReco
     return await resolve_room(services, team_id, action.get("value") or "")
 
 
+async def answer_room_button(services: Services, body: dict, action: dict, respond,
+                             act: Callable[[RoomRecord, str, str | None], Awaitable[str | None]]) -> None:
+    """A room-message button whose answer goes to the clicker only: `act(room, user, channel)` returns it."""
+    room = await clicked_room(services, body, action)
+    user_id, _ = user_and_team(body)
+    channel_id = (body.get("channel") or {}).get("id")
+    text = await act(room, user_id, channel_id)
+    if text:
+        await send_private(services, user_id=user_id, channel_id=channel_id, text=text, respond=respond)
+
+
 async def open_modal(services: Services, trigger_id: str, view: dict) -> None:
     if not trigger_id:
         raise BadInput("Slack did not send what I need to open a form here. Please try again from the channel.")

@@ -21,14 +21,22 @@ MASK = "***"
 
 
 class SecretFilter(logging.Filter):
+    MAX_SECRETS = 1000  # stream keys arrive for the life of the process; keep the newest
+
     def __init__(self) -> None:
         super().__init__()
-        self._secrets: set[str] = set()
+        self._secrets: dict[str, None] = {}  # an ordered set
         self._lock = threading.Lock()
 
     def add(self, *secrets: str | None) -> None:
+        # Short strings would mask ordinary words; real tokens and keys are long.
         with self._lock:
-            self._secrets.update(s for s in secrets if s and len(s) >= 4)
+            for secret in secrets:
+                if secret and len(secret) >= 8:
+                    self._secrets.pop(secret, None)
+                    self._secrets[secret] = None
+            while len(self._secrets) > self.MAX_SECRETS:
+                del self._secrets[next(iter(self._secrets))]
 
     def redact(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,9 +34,9 @@ class People:
             return hit[1]
         try:
             user = (await self._client.users_info(user=user_id))["user"]
-        except SlackApiError as exc:
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             # A join link without a display name still works: Digital Samba asks for one.
-            log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
+            log.warning("users.info failed for %s: %s", user_id, getattr(exc, "response", {}).get("error") or exc)
             return Profile(user_id, None, None, None)
         profile = user.get("profile") or {}
         result = Profile(

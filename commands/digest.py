@@ -13,17 +13,19 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.triggers.date import DateTrigger
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.blocks import format_duration
-from bot.text import mrkdwn_escape, people
+from bot.text import mrkdwn_escape, people, plural
 from bot.chunking import BLOCKS_PER_MESSAGE, Packer, section, shorten
+from bot.config import canonical_zone
 from bot.errors import BadInput, ProviderError
-from bot.messaging import once_at_a_time
+from bot.messaging import once_at_a_time, send_private
 from bot.providers.base import Session
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
@@ -41,6 +43,7 @@ MESSAGE_BLOCKS = BLOCKS_PER_MESSAGE
 EXCERPT_CHARS = 200
 USAGE = ("`/meet digest daily 09:00 [Area/City]`, `/meet digest weekly mon 09:00 [Area/City]`, "
          "`/meet digest off` or `/meet digest now`")
+DAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
 def job_id(team_id: str, channel_id: str) -> str:
@@ -68,12 +71,16 @@ def parse_weekday(text: str) -> int:
 
 
 def parse_zone(text: str) -> str:
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    zone = canonical_zone(text)
+    if zone is None:
         raise BadInput(f"I don't know the time zone `{mrkdwn_escape(text)}`. Use an Area/City name such as "
-                       "`Europe/Madrid` or `America/New_York`.") from None
-    return text
+                       "`Europe/Madrid` or `America/New_York`.")
+    return zone
+
+
+def cannot_post(channel_id: str, error: str | None) -> str:
+    return (f"I can't post in <#{channel_id}> ({error}). Invite me there with `/invite @meetops`, "
+            "then try again.")
 
 
 def next_run(after: datetime, *, cadence: str, at_time: str, tz: str, weekday: int | None = None) -> datetime:
@@ -94,7 +101,7 @@ def next_run(after: datetime, *, cadence: str, at_time: str, tz: str, weekday: i
 
 
 def describe(record: DigestRecord) -> str:
-    day = f" on {WEEKDAYS[record.weekday].capitalize()}s" if record.cadence == "weekly" else ""
+    day = f" on {DAY_NAMES[record.weekday]}" if record.cadence == "weekly" else ""
     when = record.next_run_at.astimezone(ZoneInfo(record.tz)).strftime("%a %d %b %H:%M")
     return f"{record.cadence.capitalize()} digest{day} at {record.at_time} ({record.tz}); the next one is {when}."
 
@@ -246,6 +253,13 @@ async def run_digest(services: Services, team_id: str, channel_id: str) -> None:
     upcoming = next_run(now, cadence=record.cadence, at_time=record.at_time, tz=record.tz, weekday=record.weekday)
     try:
         await _post_covering(services, record, now)
+    except SlackApiError as exc:
+        # Nobody is waiting on a scheduled digest: tell whoever set it up why it didn't arrive.
+        log.warning("digest for %s could not be posted: %s", channel_id, exc.response.get("error"))
+        if record.created_by:
+            await send_private(services, user_id=record.created_by, channel_id=None,
+                               text=cannot_post(channel_id, exc.response.get("error")) +
+                               " (Or turn the digest off there with `/meet digest off`.)")
     finally:
         # Whatever happened, the next slot is armed; a digest that failed is covered by the next one.
         store.set_next_run(services.db, team_id, channel_id, upcoming)
@@ -283,9 +297,15 @@ async def digest_command(inv: Invocation) -> None:
     if not verb:
         await inv.reply(describe(record) if record else f"This channel has no digest. Set one up with {USAGE}.")
     elif verb == "off":
+        if record is None:
+            await inv.reply("This channel has no digest to turn off.")
+            return
         store.delete(services.db, inv.team_id, inv.channel_id)
         disarm(services, inv.team_id, inv.channel_id)
-        await inv.reply("Digest turned off for this channel." if record else "This channel had no digest.")
+        try:
+            await announce(inv, f":newspaper: <@{inv.user_id}> turned off this channel's meeting digest.")
+        except BadInput:
+            await inv.reply("Digest turned off for this channel.")
     elif verb == "now":
         await digest_now(inv, record)
     elif verb in PERIODS:
@@ -296,13 +316,16 @@ async def digest_command(inv: Invocation) -> None:
 
 async def digest_now(inv: Invocation, record: DigestRecord | None) -> None:
     services, now = inv.services, inv.services.clock()
-    if record is None:  # no schedule: the last day, remembered nowhere
-        tz = await _person_zone(inv)
-        count = await post_digest(services, team_id=inv.team_id, channel_id=inv.channel_id,
-                                  since=now - PERIODS["daily"], until=now, tz=tz)
-    else:  # the next scheduled digest then starts from here
-        count = await _post_covering(services, record, now)
-    await inv.reply(f"Posted the digest ({count} meeting{'s' if count != 1 else ''}).")
+    try:
+        if record is None:  # no schedule: the last day, remembered nowhere
+            tz = await _person_zone(inv)
+            count = await post_digest(services, team_id=inv.team_id, channel_id=inv.channel_id,
+                                      since=now - PERIODS["daily"], until=now, tz=tz)
+        else:  # the next scheduled digest then starts from here
+            count = await _post_covering(services, record, now)
+    except SlackApiError as exc:
+        raise BadInput(cannot_post(inv.channel_id, exc.response.get("error"))) from None
+    await inv.reply(f"Posted the digest ({plural(count, 'meeting')}).")
 
 
 async def schedule(inv: Invocation, cadence: str, words: list[str]) -> None:
@@ -323,10 +346,18 @@ async def schedule(inv: Invocation, cadence: str, words: list[str]) -> None:
         record.last_covered_until = previous.last_covered_until
     else:  # the first digest covers the period before its slot
         record.last_covered_until = (upcoming - PERIODS[cadence]).isoformat()
+    # Announced in the channel: everyone there gets it, and it proves the bot can post there.
+    await announce(inv, f":newspaper: <@{inv.user_id}> set up this channel's meeting digest. {describe(record)} "
+                        "It lists the meetings of this channel's rooms since the previous digest.")
     store.save(services.db, record)
     arm(services, record)
-    await inv.reply(f":newspaper: {describe(record)} It lists the meetings of this channel's rooms since the "
-                    "previous digest.")
+
+
+async def announce(inv: Invocation, text: str) -> None:
+    try:
+        await inv.client.chat_postMessage(channel=inv.channel_id, text=text)
+    except SlackApiError as exc:
+        raise BadInput(cannot_post(inv.channel_id, exc.response.get("error"))) from None
 
 
 async def _person_zone(inv: Invocation) -> str:
@@ -339,6 +370,7 @@ async def _person_zone(inv: Invocation) -> str:
 
 
 def register(app: AsyncApp, router: Router) -> None:
-    router.add(Subcommand("digest", digest_command, "/meet digest daily|weekly <day> <HH:MM> [Area/City] | off | now",
-                          "a digest of this channel's meetings"))
+    router.add(Subcommand("digest", digest_command,
+                          "/meet digest daily <HH:MM> [Area/City] | weekly <day> <HH:MM> [Area/City] | off | now",
+                          "a daily or weekly digest of this channel's meetings"))
 

@@ -17,16 +17,14 @@ from bot.text import mrkdwn_escape
 from bot.errors import BadInput, MeetopsError, ProviderError, ProviderRejected
 from bot.interactions import (
     accept_submission,
-    clicked_room,
+    answer_room_button,
     modal_metadata,
     open_modal,
     open_room_form,
     submitted_values,
-    user_and_team,
 )
 from bot.logs import secret_filter
 from bot.meetings import refresh_room_message, require_moderator
-from bot.messaging import send_private
 from bot.restream_blocks import StreamTarget, restream_modal, target_from_form
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
@@ -149,9 +147,5 @@ def register(app: AsyncApp, router: Router) -> None:
     @app.action(ids.STOP_STREAM)
     async def stop_clicked(ack, body, action, services, respond) -> None:
         await ack()
-        room = await clicked_room(services, body, action)
-        user_id, _ = user_and_team(body)
-        text = await stop_stream(services, room, user_id)
-        if text:
-            await send_private(services, user_id=user_id, channel_id=(body.get("channel") or {}).get("id"),
-                               text=text, respond=respond)
+        await answer_room_button(services, body, action, respond,
+                                 lambda room, user_id, _channel: stop_stream(services, room, user_id))

@@ -13,7 +13,8 @@ from bot.blocks import room_message_blocks, room_message_text, superseded_messag
 from bot.text import mrkdwn_escape, people, plural
 from bot.errors import BadInput, ProviderNotFound, ProviderRejected, RoomNotFound
 from bot.meetings import check_still_exists, is_moderator, refresh_room_message, require_moderator, streaming_to
-from bot.messaging import once_at_a_time, send_private
+from bot.interactions import answer_room_button
+from bot.messaging import once_at_a_time
 from bot.names import friendly_url_for, slugify, with_suffix
 from bot.providers.base import Room
 from bot.services import Services
@@ -205,16 +206,11 @@ def register(app: AsyncApp, router: Router) -> None:
     router.add(Subcommand("new", new_room, "/meet new <name> [private]",
                           "create a named room; `private` rooms need a personal link"))
     router.add(Subcommand("rooms", list_rooms, "/meet rooms", "list the team's rooms"))
-    router.add(Subcommand("live", live_rooms, "/meet live", "rooms with a live session, and who's in them"))
+    router.add(Subcommand("live", live_rooms, "/meet live", "rooms with a live session, and how many people are in each"))
     router.add(Subcommand("end", end_command, "/meet end <room>", "end the room's live session (moderators)"))
 
     @app.action(ids.END)
     async def end_clicked(ack, body, action, services, respond) -> None:
         await ack()
-        user_id = body["user"]["id"]
-        room = rooms.get(services.db, action["value"])
-        if room is None:
-            raise BadInput("I don't know this room any more. Start a new one with `/meet new <name>`.")
-        text = await end_session(services, room, user_id)
-        await send_private(services, user_id=user_id, channel_id=(body.get("channel") or {}).get("id"),
-                           text=text, respond=respond)
+        await answer_room_button(services, body, action, respond,
+                                 lambda room, user_id, _channel: end_session(services, room, user_id))

@@ -22,7 +22,7 @@ from bot.blocks import format_duration
 from bot.text import mrkdwn_escape
 from bot.chunking import section, shorten, text_messages
 from bot.errors import BadInput, ProviderError
-from bot.messaging import send_private
+from bot.interactions import answer_room_button
 from bot.providers.base import SummaryStatus
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
@@ -263,10 +263,5 @@ def register(app: AsyncApp, router: Router) -> None:
     @app.action(ids.SUMMARY)
     async def summary_clicked(ack, body, action, services, respond) -> None:
         await ack()
-        user_id = body["user"]["id"]
-        channel_id = (body.get("channel") or {}).get("id")
-        room = rooms.get(services.db, action["value"])
-        if room is None:
-            raise BadInput("I don't know this room any more. Start a new one with `/meet new <name>`.")
-        text = await request_summary(services, room, user_id=user_id, channel_id=channel_id)
-        await send_private(services, user_id=user_id, channel_id=channel_id, text=text, respond=respond)
+        await answer_room_button(services, body, action, respond, lambda room, user_id, channel_id: request_summary(
+            services, room, user_id=user_id, channel_id=channel_id))

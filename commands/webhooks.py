@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Coroutine
 
 from slack_bolt.async_app import AsyncApp
@@ -248,6 +248,15 @@ HANDLERS: dict[str, Callable[[Services, Delivery, RoomRecord], Work | None]] = {
     "session_summary_ready": session_summary_ready,
     "recording_ready": recording_ready,
 }
+
+
+DEDUPE_DAYS = 30  # how long a delivery is remembered as seen
+
+
+async def on_start(services: Services) -> None:
+    before = (services.clock() - timedelta(days=DEDUPE_DAYS)).isoformat(timespec="seconds")
+    if pruned := store.prune_deliveries(services.db, before):
+        log.info("forgot %d webhook deliveries older than %d days", pruned, DEDUPE_DAYS)
 
 
 def register(app: AsyncApp, router: Router) -> None:

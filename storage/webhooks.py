@@ -17,6 +17,12 @@ def first_delivery(db: sqlite_utils.Database, event: str, session_id: str, ref: 
     return cursor.rowcount == 1
 
 
+def prune_deliveries(db: sqlite_utils.Database, before: str) -> int:
+    """Forget deliveries received before `before` (ISO time): Digital Samba doesn't redeliver that late."""
+    with db.atomic():
+        return db.execute("delete from webhook_events where received_at < ?", [before]).rowcount
+
+
 def forget_recording(db: sqlite_utils.Database, recording_id: str, *, event: str, session_id: str, ref: str) -> None:
     """Posting the link failed before anything went out: let a redelivery of the event try again."""
     with db.atomic():

@@ -19,7 +19,12 @@ MADRID = "Europe/Madrid"
 
 
 def channel_posts(harness, channel="C0001"):
-    return [m for m in harness.double.messages(channel) if "digest" in m.text.lower() or "No meetings" in str(m.blocks)]
+    """The digests themselves (not the announcements of their schedule)."""
+    return [m for m in harness.double.messages(channel) if m.text.startswith("Meetings digest")]
+
+
+def announcements(harness, channel="C0001"):
+    return [m for m in harness.double.messages(channel) if "meeting digest" in m.text]
 
 
 async def reply_to(harness, user_id="U0001"):
@@ -70,20 +75,33 @@ def test_session_line_and_totals():
 
 async def test_schedule_defaults_to_the_persons_zone_and_validates(harness, ada, clock):
     await ada.acommand("digest daily 9:00")
-    reply = await reply_to(harness)
-    assert "Daily digest at 09:00 (Europe/Madrid)" in reply.text  # ada's Slack time zone
+    [set_up] = await harness.double.wait_for(lambda: announcements(harness))
+    # Told to the whole channel, in ada's Slack time zone.
+    assert "<@U0001> set up this channel's meeting digest. Daily digest at 09:00 (Europe/Madrid)" in set_up.text
     record = store.get(harness.services.db, "T0001", "C0001")
     assert job_time(harness.services, job_id("T0001", "C0001")) == record.next_run_at > clock()
-    await ada.acommand("digest weekly fri 17:30 America/New_York")
-    assert "on Fris at 17:30 (America/New_York)" in (await harness.double.wait_for(
-        lambda: len(harness.double.ephemerals("U0001")) == 2 and harness.double.ephemerals("U0001")[-1])).text
+    await ada.acommand("digest weekly fri 17:30 america/new_york")
+    weekly = await harness.double.wait_for(lambda: len(announcements(harness)) == 2 and announcements(harness)[-1])
+    assert "Weekly digest on Fridays at 17:30 (America/New_York)" in weekly.text
     await ada.acommand("digest daily 09:00 Mars/Olympus")
-    assert "don't know the time zone" in (await harness.double.wait_for(
-        lambda: len(harness.double.ephemerals("U0001")) == 3 and harness.double.ephemerals("U0001")[-1])).text
+    assert "don't know the time zone" in (await reply_to(harness)).text
     await ada.acommand("digest off")
-    await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0001")) == 4)
+    off = await harness.double.wait_for(lambda: len(announcements(harness)) == 3 and announcements(harness)[-1])
+    assert off.text == ":newspaper: <@U0001> turned off this channel's meeting digest."
     assert store.get(harness.services.db, "T0001", "C0001") is None
     assert harness.services.scheduler.get_job(job_id("T0001", "C0001")) is None
+
+
+async def test_a_digest_for_a_channel_the_bot_cannot_post_in_is_refused_and_not_saved(harness, ada):
+    harness.double.fail("chat.postMessage", "not_in_channel")
+    await ada.acommand("digest daily 09:00")
+    await ada.acommand("digest now")
+    first = await reply_to(harness)
+    second = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0001")) == 2 and
+                                           harness.double.ephemerals("U0001")[-1])
+    for reply in (first, second):
+        assert "can't post in <#C0001> (not_in_channel)" in reply.text and "/invite @meetops" in reply.text
+    assert store.get(harness.services.db, "T0001", "C0001") is None
 
 
 async def test_a_quiet_period_says_so_in_one_line(harness, ada):
@@ -124,7 +142,7 @@ async def test_a_digest_over_several_pages_of_sessions(harness, ada, sandbox, cl
 async def test_scheduled_digest_covers_since_the_previous_one(harness, ada, sandbox, clock):
     room = await new_room(harness, ada)
     await ada.acommand("digest daily 09:00 UTC")
-    await reply_to(harness)
+    await harness.double.wait_for(lambda: announcements(harness))
     await meeting(harness, sandbox, room)
     await run_job(harness.services, clock, job_id("T0001", "C0001"))
     first = await harness.double.wait_for(lambda: channel_posts(harness))
@@ -139,7 +157,7 @@ async def test_scheduled_digest_covers_since_the_previous_one(harness, ada, sand
 async def test_a_digest_missed_while_down_is_posted_once_at_start_up(harness, ada, sandbox, clock):
     room = await new_room(harness, ada)
     await ada.acommand("digest daily 09:00 UTC")
-    await reply_to(harness)
+    await harness.double.wait_for(lambda: announcements(harness))
     await meeting(harness, sandbox, room)
     await harness.stop_bot()
     clock.advance(days=3)  # three slots missed
@@ -174,3 +192,13 @@ async def test_bad_schedules_are_explained(harness, ada, words):
     await ada.acommand(words)
     reply = await reply_to(harness)
     assert reply.text.startswith(":warning:")
+
+
+async def test_a_scheduled_digest_that_cannot_be_posted_tells_whoever_set_it_up(harness, ada, clock):
+    await ada.acommand("digest daily 09:00 UTC")
+    await harness.double.wait_for(lambda: announcements(harness))
+    harness.double.fail("chat.postMessage", "channel_not_found", count=1)
+    await run_job(harness.services, clock, job_id("T0001", "C0001"))
+    [dm] = await harness.double.wait_for(lambda: harness.double.dms("U0001"))
+    assert "can't post in <#C0001> (channel_not_found)" in dm.text and "/meet digest off" in dm.text
+    assert job_time(harness.services, job_id("T0001", "C0001")) > clock(), "the next slot is still armed"

@@ -29,7 +29,7 @@ def test_every_registered_command_is_in_the_manifest():
 
 def test_buttons_and_modals_need_interactivity_and_it_is_on():
     kinds = {kind for kind, _ in registered()}
-    assert {"action", "view"} & kinds
+    assert {"action", "view"} <= kinds, "buttons and modal submissions both arrive through interactivity"
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
 
 

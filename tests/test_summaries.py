@@ -186,7 +186,7 @@ async def test_a_session_ended_from_slack_gets_its_summary_without_webhooks(tmp_
             await sandbox.put("/_sandbox/config", json={"summary_ready_after_polls": 1})
             await sandbox.post(f"/_sandbox/rooms/{room.id}/join", json={"name": "Grace"})
         await ada.acommand("end standup")
-        session = await h.double.wait_for(lambda: (r := h.services.db["rooms"].get(room.id))["session_id"])
+        session = await h.double.wait_for(lambda: h.services.db["rooms"].get(room.id)["session_id"])
         await h.double.wait_for(lambda: h.services.scheduler.get_job(job_id(session)))
         await run_job(h.services, clock, job_id(session))  # IN_PROGRESS
         await run_job(h.services, clock, job_id(session))  # READY

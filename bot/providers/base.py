@@ -20,7 +20,6 @@ class Room:
     description: str | None
     privacy: str
     room_url: str
-    transcription_enabled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -103,13 +102,6 @@ class Participant:
     role: str
     name: str | None = None
     avatar: str | None = None
-
-
-@dataclass(frozen=True)
-class Recording:
-    id: str
-    session_id: str | None
-    status: str
 
 
 class MeetingProvider(Protocol):

@@ -238,7 +238,6 @@ class DigitalSambaClient:
             description=data.get("description"),
             privacy=data.get("privacy") or "public",
             room_url=data.get("room_url") or "",
-            transcription_enabled=data.get("transcription_enabled"),
         )
 
     async def create_room(self, *, friendly_url: str, description: str, private: bool, external_id: str) -> Room:
