@@ -26,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.errors import ProviderError
-from bot.meetings import refresh_room_message
+from bot.blocks import room_status_text
+from bot.meetings import refresh_room_message, streaming_to
 from bot.providers.base import SummaryStatus
 from bot.services import Services
 from commands import summaries
@@ -168,6 +169,7 @@ def session_ended(services: Services, d: Delivery, room: RoomRecord) -> Work | N
     newer_session_live = room.status == "live" and room.session_id not in (None, d.session_id)
     if room.status != "deleted" and not newer_session_live:
         same = room.session_id == d.session_id
+        shown = room_status_text(room), streaming_to(services, room.id)
         room = rooms.update(
             services.db, room.id, status="ended", session_id=d.session_id,
             session_started_at=_iso(d.data.get("start_time")) or (room.session_started_at if same else None),
@@ -175,7 +177,8 @@ def session_ended(services: Services, d: Delivery, room: RoomRecord) -> Work | N
             participants=_count(d.data.get("participants_total"), default=room.participants or 0),
             ended_by=room.ended_by if same else None)
         restreams.stop_all_in_room(services.db, room.id)  # the stream ended with the session
-        work = _refresh(services, room.id)
+        if shown != (room_status_text(room), None):  # unchanged when meetops ended it and already said so
+            work = _refresh(services, room.id)
     summaries.session_over(services, room, d.session_id)
     return work
 
