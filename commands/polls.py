@@ -73,7 +73,7 @@ def draft_from_words(words: list[str]) -> PollDraft:
     problems = poll_problems(question, type_, options)
     if problems:
         lines = [f"Option {key + 1}: {msg}" if isinstance(key, int) else msg for key, msg in problems.items()]
-        raise BadInput("I can't make that poll. " + " ".join(lines) + f" For example `{ONE_LINE}`.")
+        raise BadInput("I can't make that poll. " + mrkdwn_escape(" ".join(lines)) + f" For example `{ONE_LINE}`.")
     return PollDraft(question=question.strip(), type=type_, anonymous="anonymous" in flags,
                      options=tuple(o.strip() for o in options))
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
+from storage.records import Record
 
 
 @dataclass
-class PollRecord:
+class PollRecord(Record):
     id: str  # the provider's poll id
     room_id: str
     team_id: str
@@ -27,11 +28,8 @@ class PollRecord:
 
     @classmethod
     def from_row(cls, row: dict) -> "PollRecord":
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in row.items() if k in names}
-        values["anonymous"] = bool(values.get("anonymous"))
-        values["options"] = json.loads(values.get("options") or "[]")
-        return cls(**values)
+        return super().from_row({**row, "anonymous": bool(row.get("anonymous")),
+                                 "options": json.loads(row.get("options") or "[]")})
 
 
 def insert(db: sqlite_utils.Database, poll: PollRecord) -> PollRecord:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
+from storage.records import Record
 
 
 @dataclass
-class RoomRecord:
+class RoomRecord(Record):
     id: str
     team_id: str
     channel_id: str
@@ -36,11 +37,6 @@ class RoomRecord:
     @property
     def private(self) -> bool:
         return self.privacy == "private"
-
-    @classmethod
-    def from_row(cls, row: dict) -> "RoomRecord":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in row.items() if k in names})
 
 
 def insert(db: sqlite_utils.Database, room: RoomRecord) -> RoomRecord:
