@@ -100,7 +100,8 @@ class Console:
     def print_blocks(self, title: str, item, source: Message | Ephemeral) -> None:
         self.say(title)
         if not item.blocks:
-            self.say("  " + plain(item.text, self.name_of))
+            for line in plain(item.text, self.name_of).splitlines():
+                self.say("  " + line)
             return
         lines, buttons = render_blocks(item.blocks, self.next_number, self.name_of)
         for button in buttons:

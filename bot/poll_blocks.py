@@ -206,7 +206,9 @@ def poll_results_blocks(poll: PollRecord, results: PollResults, *, at: datetime)
             blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
         if len(rows) > MAX_RESULT_ROWS:
             blocks.append(SectionBlock(text=MarkdownTextObject(text=f"…and {len(rows) - MAX_RESULT_ROWS} more answers.")))
-    summary = f"*{_votes(total)} in total* · {_about(poll)} · results as of {at:%H:%M} UTC"
+    # Slack shows <!date…> in each reader's own time zone; the fallback is for clients that can't.
+    summary = (f"*{_votes(total)} in total* · {_about(poll)} · "
+               f"results as of <!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>")
     blocks += [ContextBlock(elements=[MarkdownTextObject(text=summary)]), _results_button("Refresh results", poll)]
     return [b.to_dict() for b in blocks]
 

@@ -57,7 +57,7 @@ def test_results_show_bars_shares_counts_and_names():
         section(":bar_chart: *Lunch &lt;today&gt;?*"),
         section("*Pizza &amp; co*\n███████░░░ 67%  (2 votes)\n_Ada, Grace_"),
         section("*Sushi*\n███░░░░░░░ 33%  (1 vote)\n_Linus_"),
-        context("*3 votes in total* · Single choice, names shown, asked by <@U1> · results as of 09:30 UTC"),
+        context("*3 votes in total* · Single choice, names shown, asked by <@U1> · results as of " + f"<!date^{int(AT.timestamp())}^{{time}}|09:30 UTC>"),
         results_button("Refresh results"),
     ]
 
@@ -73,7 +73,7 @@ def test_results_without_votes_say_so_and_keep_the_options():
     blocks = poll_results_blocks(record(), PollResults("p1", "Lunch?", 0, ()), at=AT)
     assert blocks[1:3] == [section("• Pizza &amp; co\n• Sushi"), section("_No votes yet._")]
     assert blocks[3] == context("*0 votes in total* · Single choice, names shown, asked by <@U1> · "
-                                "results as of 09:30 UTC")
+                                "results as of " + f"<!date^{int(AT.timestamp())}^{{time}}|09:30 UTC>")
 
 
 @pytest.mark.parametrize("question, type_, options, expected", [

@@ -21,6 +21,8 @@ def plain(text: str, user_name: Callable[[str], str] = lambda u: u) -> str:
             return "@" + user_name(target[1:])
         if target.startswith("#"):
             return "#" + (label or user_name(target[1:]))
+        if target.startswith("!date"):
+            return label or target  # Slack would show it in the reader's time zone
         if target.startswith("!"):
             return "@" + (label or target[1:].split("^")[0])
         return f"{label} ({target})" if label else target
