@@ -31,6 +31,16 @@ class RoomNotFound(MeetopsError):
         self.ref = ref
 
 
+class RoomDeleted(RoomNotFound):
+    """The room was deleted at the provider since its message was posted."""
+
+    def __init__(self, name: str):
+        MeetopsError.__init__(self, f"*{mrkdwn_escape(name)}* no longer exists in Digital Samba (it was deleted "
+                                    "there). Start a new room with `/meet new <name>`, or `/meet` for this "
+                                    "channel's room.")
+        self.ref = name
+
+
 class NotAllowed(MeetopsError):
     """The person is not a moderator of the room."""
 

@@ -9,9 +9,10 @@ import re
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import room_message_blocks, room_message_text
-from bot.errors import NotAllowed, ProviderNotFound, ProviderUnavailable, RoomNotFound
+from bot.errors import NotAllowed, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
 from bot.providers.base import Room
 from bot.services import Services
+from bot.text import mrkdwn_escape
 from storage import rooms
 from storage.rooms import RoomRecord
 
@@ -59,7 +60,7 @@ async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord
         if rooms.get(services.db, room.id):
             room = rooms.update(services.db, room.id, status="deleted")
             await refresh_room_message(services, room)
-        raise RoomNotFound(room.name) from None
+        raise RoomDeleted(room.name) from None
     except ProviderUnavailable:
         log.warning("provider unavailable while checking room %s; using the stored room", room.id)
     return room
@@ -72,7 +73,8 @@ def is_moderator(services: Services, room: RoomRecord, user_id: str) -> bool:
 def require_moderator(services: Services, room: RoomRecord, user_id: str, doing: str) -> None:
     if not is_moderator(services, room, user_id):
         who = f"<@{room.creator_id}>" if room.creator_id else "an admin"
-        raise NotAllowed(f"Only the room's moderators can {doing} in *{room.name}*. Ask {who} to do it.")
+        raise NotAllowed(f"Only the room's moderators can {doing} in *{mrkdwn_escape(room.name)}*. "
+                         f"Ask {who} to do it.")
 
 
 def streaming_to(services: Services, room_id: str) -> str | None:

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from bot import ids
 from bot.blocks import room_message_blocks, room_message_text, superseded_message_blocks
 from bot.text import mrkdwn_escape, people, plural
-from bot.errors import BadInput, ProviderNotFound, ProviderRejected, RoomNotFound
+from bot.errors import BadInput, ProviderNotFound, ProviderRejected, RoomDeleted
 from bot.meetings import check_still_exists, is_moderator, refresh_room_message, require_moderator, streaming_to
 from bot.interactions import answer_room_button
 from bot.messaging import once_at_a_time
@@ -87,7 +87,7 @@ async def standing_room(inv: Invocation) -> None:
         if room is not None:
             try:
                 room = await check_still_exists(services, room)
-            except RoomNotFound:  # deleted at the provider: give the channel a new one below
+            except RoomDeleted:  # deleted at the provider: give the channel a new one below
                 room = None
         if room is None:
             channel = inv.channel_name if inv.channel_name not in ("", "directmessage", "privategroup") else "meeting"

@@ -61,7 +61,7 @@ async def test_click_on_a_room_deleted_in_digital_samba(harness, ada, grace, san
     assert deleted.status_code == 204
     await grace.aclick(message, ids.JOIN)
     reply = await reply_to(harness, "U0002")
-    assert "can't find a room called `standup`" in reply.text
+    assert "*standup* no longer exists in Digital Samba" in reply.text and "/meet new" in reply.text
     assert "token=" not in str(reply.blocks)
     updated = await harness.double.wait_for(
         lambda: next((m for m in room_messages(harness) if "no longer exists" in str(m.blocks)), None))

@@ -242,3 +242,17 @@ async def test_names_with_apostrophes_and_ampersands_as_slack_sends_them(harness
     message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
     assert message.blocks[0]["text"]["text"] == "Bob\u2019s & Tom's room"
     assert "`bobs-toms-room`" in str(message.blocks)
+
+
+async def test_a_standing_room_deleted_in_digital_samba_is_replaced(harness, ada, sandbox):
+    await ada.acommand("")
+    first = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    old_id = buttons(first)[ids.JOIN]["value"]
+    deleted = await sandbox.delete(f"/api/v1/rooms/{old_id}",
+                                   headers={"Authorization": f"Bearer {harness.sandbox_state.developer_key}"})
+    assert deleted.status_code == 204
+    await ada.acommand("")
+    second = await harness.double.wait_for(lambda: len(room_messages(harness)) == 2 and room_messages(harness)[1])
+    new_id = buttons(second)[ids.JOIN]["value"]
+    assert new_id != old_id and new_id in harness.sandbox_state.rooms
+    assert rooms.standing_room(harness.services.db, "T0001", "C0001").id == new_id
