@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.errors import MeetopsError
+from bot.errors import MeetopsError, ProviderAuthError, ProviderUnavailable
 from bot.messaging import send_private
 from bot.services import Services
 
@@ -28,7 +28,10 @@ async def reply_with_error(services: Services, error: Exception, body: dict, res
     """Tell the person what went wrong and what to do; log what the person can't act on."""
     if isinstance(error, MeetopsError):
         text = f":warning: {error.user_message}"
-        log.info("refused %s: %s", type(error).__name__, error.user_message)
+        # What an admin must fix (the provider's credentials) or watch (its outages) is logged above INFO.
+        level = (logging.ERROR if isinstance(error, ProviderAuthError)
+                 else logging.WARNING if isinstance(error, ProviderUnavailable) else logging.INFO)
+        log.log(level, "refused %s: %s", type(error).__name__, error.user_message)
     else:
         ref = secrets.token_hex(3)
         log.error("unhandled error (ref %s)", ref, exc_info=error)

@@ -26,6 +26,28 @@ def _settings() -> Settings:
     return settings
 
 
+async def check_slack_token(settings: Settings) -> None:
+    """Ask Slack who the token is, once, before serving: a wrong token is a set-up error, said now.
+
+    Slack out of reach is not (it may be a passing outage): that is only warned about.
+    """
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url,
+                            timeout=10)
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as exc:
+        raise ConfigError(f"meetops cannot start: Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}). "
+                          "Copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page.") from None
+    except Exception as exc:
+        log.warning("could not reach Slack at %s to check the bot token (%s); starting anyway",
+                    settings.slack_api_url, type(exc).__name__)
+        return
+    log.info("Slack: connected to %s as @%s", identity.get("team"), identity.get("user"))
+
+
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -34,6 +56,7 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings()
     settings.require_serving()
+    asyncio.run(check_slack_token(settings))
     runtime = Runtime(settings)
     if settings.socket_mode:
         asyncio.run(_serve_socket_mode(runtime))

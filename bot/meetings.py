@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks import room_message_blocks, room_message_text
 from bot.errors import NotAllowed, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
 from bot.providers.base import Room
+from bot.messaging import slack_error
 from bot.services import Services
 from bot.text import mrkdwn_escape
 from storage import rooms
@@ -66,6 +67,11 @@ async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord
     return room
 
 
+def visible_here(services: Services, room: RoomRecord, user_id: str, channel_id: str) -> bool:
+    """A private room belongs to its channel: elsewhere it doesn't exist, except for its moderators."""
+    return not room.private or room.channel_id in ("", channel_id) or is_moderator(services, room, user_id)
+
+
 def is_moderator(services: Services, room: RoomRecord, user_id: str) -> bool:
     return user_id == room.creator_id or services.is_admin(user_id)
 
@@ -104,4 +110,4 @@ async def refresh_room_message(services: Services, room: RoomRecord) -> None:
             )
         except SlackApiError as exc:
             # The message may have been deleted by someone; the room itself is fine.
-            log.warning("could not update the message of room %s: %s", room.id, exc.response.get("error"))
+            log.warning("could not update the message of room %s: %s", room.id, slack_error(exc))

@@ -13,6 +13,23 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 
+# Slack errors that mean "the bot is not in that channel": inviting it fixes them.
+NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived", "user_not_in_channel"})
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code, or the HTTP status when Slack answered without one (an outage)."""
+    return exc.response.get("error") or f"HTTP {exc.response.status_code}"
+
+
+def cannot_post(channel_id: str, exc: SlackApiError) -> str:
+    """Why a post to a channel failed, and what to do about it."""
+    error = slack_error(exc)
+    if error in NOT_A_MEMBER:
+        return f"I can't post in <#{channel_id}> ({error}). Invite me there with `/invite @meetops`, then try again."
+    return f"Slack didn't take my message in <#{channel_id}> ({error}). Please try again in a minute."
+
+
 async def send_private(
     services: Services,
     *,
@@ -40,7 +57,7 @@ async def send_private(
             await services.slack.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=blocks)
             return "ephemeral"
         except SlackApiError as exc:
-            log.info("chat.postEphemeral failed (%s); sending a DM instead", exc.response.get("error"))
+            log.info("chat.postEphemeral failed (%s); sending a DM instead", slack_error(exc))
     dm = await services.slack.conversations_open(users=user_id)
     await services.slack.chat_postMessage(channel=dm["channel"]["id"], text=text, blocks=blocks)
     return "dm"

@@ -126,6 +126,7 @@ class Runtime:
         else:
             base_url, team_id = settings.ds_api_url, settings.ds_team_id or ""
             key = settings.ds_developer_key.get_secret_value()
+            log.info("Digital Samba API at %s (team %s)", base_url, team_id)
         http = build_http_client(base_url, key, timeout=settings.ds_timeout_seconds, transport=self._http_transport)
         return DigitalSambaClient(http, team_id=team_id, developer_key=key)
 

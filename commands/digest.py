@@ -25,7 +25,7 @@ from bot.text import mrkdwn_escape, people, plural
 from bot.chunking import BLOCKS_PER_MESSAGE, Packer, section, shorten
 from bot.config import canonical_zone
 from bot.errors import BadInput, ProviderError
-from bot.messaging import once_at_a_time, send_private
+from bot.messaging import cannot_post, once_at_a_time, send_private, slack_error
 from bot.providers.base import Session
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
@@ -76,11 +76,6 @@ def parse_zone(text: str) -> str:
         raise BadInput(f"I don't know the time zone `{mrkdwn_escape(text)}`. Use an Area/City name such as "
                        "`Europe/Madrid` or `America/New_York`.")
     return zone
-
-
-def cannot_post(channel_id: str, error: str | None) -> str:
-    return (f"I can't post in <#{channel_id}> ({error}). Invite me there with `/invite @meetops`, "
-            "then try again.")
 
 
 def next_run(after: datetime, *, cadence: str, at_time: str, tz: str, weekday: int | None = None) -> datetime:
@@ -255,10 +250,10 @@ async def run_digest(services: Services, team_id: str, channel_id: str) -> None:
         await _post_covering(services, record, now)
     except SlackApiError as exc:
         # Nobody is waiting on a scheduled digest: tell whoever set it up why it didn't arrive.
-        log.warning("digest for %s could not be posted: %s", channel_id, exc.response.get("error"))
+        log.warning("digest for %s could not be posted: %s", channel_id, slack_error(exc))
         if record.created_by:
             await send_private(services, user_id=record.created_by, channel_id=None,
-                               text=cannot_post(channel_id, exc.response.get("error")) +
+                               text=cannot_post(channel_id, exc) +
                                " (Or turn the digest off there with `/meet digest off`.)")
     finally:
         # Whatever happened, the next slot is armed; a digest that failed is covered by the next one.
@@ -324,7 +319,7 @@ async def digest_now(inv: Invocation, record: DigestRecord | None) -> None:
         else:  # the next scheduled digest then starts from here
             count = await _post_covering(services, record, now)
     except SlackApiError as exc:
-        raise BadInput(cannot_post(inv.channel_id, exc.response.get("error"))) from None
+        raise BadInput(cannot_post(inv.channel_id, exc)) from None
     await inv.reply(f"Posted the digest ({plural(count, 'meeting')}).")
 
 
@@ -357,7 +352,7 @@ async def announce(inv: Invocation, text: str) -> None:
     try:
         await inv.client.chat_postMessage(channel=inv.channel_id, text=text)
     except SlackApiError as exc:
-        raise BadInput(cannot_post(inv.channel_id, exc.response.get("error"))) from None
+        raise BadInput(cannot_post(inv.channel_id, exc)) from None
 
 
 async def _person_zone(inv: Invocation) -> str:

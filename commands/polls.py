@@ -10,7 +10,7 @@ from bot.text import mrkdwn_escape, plural
 from bot.errors import BadInput, MeetopsError
 from bot.interactions import accept_submission, modal_metadata, open_modal, open_room_form, submitted_values
 from bot.meetings import require_moderator
-from bot.messaging import once_at_a_time
+from bot.messaging import cannot_post, once_at_a_time
 from bot.poll_blocks import (
     STATUS_LABELS,
     TYPE_LABELS,
@@ -53,8 +53,7 @@ async def ask_poll(services: Services, room: RoomRecord, draft: PollDraft, *, te
                                                        text=poll_message_text(record),
                                                        blocks=poll_message_blocks(record))
     except SlackApiError as exc:
-        raise MeetopsError(f"I created the poll, but I can't post it in this channel "
-                           f"({exc.response.get('error')}). Invite me with `/invite @meetops`; meanwhile "
+        raise MeetopsError(f"I created the poll, but: {cannot_post(channel, exc)} Meanwhile "
                            f"`/meet polls {room.friendly_url}` lists it.") from None
     polls.set_message(services.db, record.id, channel=posted["channel"], ts=posted["ts"])
     if thread:
@@ -62,10 +61,24 @@ async def ask_poll(services: Services, room: RoomRecord, draft: PollDraft, *, te
     return "Your poll is up in the channel."
 
 
+def as_flag(word: str) -> str | None:
+    """`--anonymous`, also as typed with a smart dash (`—anonymous`, `–anonymous`); None for a plain word."""
+    for dash in ("--", "\u2014", "\u2013"):
+        if word.startswith(dash) and len(word) > len(dash):
+            return "--" + word[len(dash):].lower()
+    return None
+
+
 def draft_from_words(words: list[str]) -> PollDraft:
     """`"Question?" "Option A" "Option B" [--multiple] [--anonymous]`; no options makes a free-text poll."""
-    flags = {FLAGS[w.lower()] for w in words if w.lower() in FLAGS}
-    rest = [w for w in words if w.lower() not in FLAGS]
+    flagged = [flag for word in words if (flag := as_flag(word))]
+    unknown = [flag for flag in flagged if flag not in FLAGS]
+    if unknown:
+        # Guessing could turn an anonymous poll into a named one: refuse instead.
+        raise BadInput(f"I don't know `{mrkdwn_escape(unknown[0])}`. A one-line poll takes `--multiple` and "
+                       f"`--anonymous`, for example `{ONE_LINE} --anonymous`.")
+    flags = {FLAGS[flag] for flag in flagged}
+    rest = [w for w in words if not as_flag(w)]
     if not rest:
         raise BadInput(f"What is the question? For example `{ONE_LINE}`.")
     question, *options = rest

@@ -93,8 +93,14 @@ async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str
     return f"The livestream from *{mrkdwn_escape(room.name)}* has stopped."
 
 
-async def someone_is_in(services: Services, room: RoomRecord) -> None:
-    """A stream needs a live meeting: say so before asking for a stream key, when we can tell quickly."""
+async def ready_to_go_live(services: Services, room: RoomRecord) -> None:
+    """Say what stands in the way before the form asks for a stream key: a stream already running, or an
+    empty room (checked with the provider when it answers quickly)."""
+    current = restreams.get(services.db, room.id)
+    if current.state == LIVE:
+        raise BadInput(f"*{mrkdwn_escape(room.name)}* is already streaming live to "
+                       f"{mrkdwn_escape(current.destination or 'its destination')}. Stop it first with "
+                       f"`/meet restream {room.friendly_url} stop`.")
     try:
         # Bounded: the form must open while Slack's trigger is still valid (3 s).
         session = await asyncio.wait_for(services.meetings.live_session(room.id), timeout=1.5)
@@ -119,7 +125,7 @@ async def restream_command(inv: Invocation) -> None:
             await inv.reply(text)
         return
     require_moderator(inv.services, room, inv.user_id, START)
-    await someone_is_in(inv.services, room)
+    await ready_to_go_live(inv.services, room)
     await open_modal(inv.services, inv.trigger_id,
                      restream_modal(room.name, modal_metadata(channel=inv.channel_id, room=room.id)))
 
@@ -135,7 +141,7 @@ def register(app: AsyncApp, router: Router) -> None:
     @app.action(ids.GO_LIVE)
     async def go_live_clicked(ack, body, action, services) -> None:
         await ack()
-        await open_room_form(services, body, action, START, restream_modal, precheck=someone_is_in)
+        await open_room_form(services, body, action, START, restream_modal, precheck=ready_to_go_live)
 
     @app.view(ids.RESTREAM_MODAL)
     async def restream_submitted(ack, body, view, services) -> None:

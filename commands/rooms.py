@@ -12,9 +12,9 @@ from bot import ids
 from bot.blocks import room_message_blocks, room_message_text, superseded_message_blocks
 from bot.text import mrkdwn_escape, people, plural
 from bot.errors import BadInput, ProviderNotFound, ProviderRejected, RoomDeleted
-from bot.meetings import check_still_exists, is_moderator, refresh_room_message, require_moderator, streaming_to
+from bot.meetings import check_still_exists, refresh_room_message, require_moderator, streaming_to, visible_here
 from bot.interactions import answer_room_button
-from bot.messaging import once_at_a_time
+from bot.messaging import cannot_post, once_at_a_time, slack_error
 from bot.names import friendly_url_for, slugify, with_suffix
 from bot.providers.base import Room
 from bot.services import Services
@@ -64,10 +64,9 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> No
             channel=inv.channel_id, text=room_message_text(room),
             blocks=room_message_blocks(room, sandbox=services.sandbox, streaming_to=streaming_to(services, room.id)))
     except SlackApiError as exc:
-        error = exc.response.get("error")
-        log.info("could not post the room message in %s: %s", inv.channel_id, error)
-        await inv.reply(f"{intro} but I can't post in this channel ({error}). Invite me with `/invite @meetops` "
-                        f"and try again; meanwhile, `/meet join {room.friendly_url}` gets you in.")
+        log.info("could not post the room message in %s: %s", inv.channel_id, slack_error(exc))
+        await inv.reply(f"{intro}, but: {cannot_post(inv.channel_id, exc)} Meanwhile, "
+                        f"`/meet join {room.friendly_url}` gets you in.")
         return
     rooms.update(services.db, room.id, message_channel=posted["channel"], message_ts=posted["ts"])
     if room.message_ts and room.message_channel:
@@ -76,7 +75,7 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> No
             await inv.client.chat_update(channel=room.message_channel, ts=room.message_ts,
                                          text=room_message_text(room), blocks=superseded_message_blocks(room))
         except SlackApiError as exc:
-            log.info("could not retire the older message of room %s: %s", room.id, exc.response.get("error"))
+            log.info("could not retire the older message of room %s: %s", room.id, slack_error(exc))
 
 
 async def standing_room(inv: Invocation) -> None:
@@ -143,16 +142,13 @@ async def list_rooms(inv: Invocation) -> None:
     await inv.reply_list(f"*{plural(len(lines), 'room')}* (join one with `/meet join &lt;link name&gt;`):", lines)
 
 
-def visible_here(services: Services, room: RoomRecord, user_id: str, channel_id: str) -> bool:
-    """A private room belongs to its channel: it is listed and joinable there, and by its moderators."""
-    return not room.private or room.channel_id in ("", channel_id) or is_moderator(services, room, user_id)
-
-
 async def live_rooms(inv: Invocation) -> None:
     services = inv.services
     lines = []
     async for live in services.meetings.iter_live_rooms():
         room = rooms.get(services.db, live.room_id)
+        if room is not None and not visible_here(services, room, inv.user_id, inv.channel_id):
+            continue
         if room is not None:
             name = room.name
         else:

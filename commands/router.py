@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chunking import listing
 from bot.text import mrkdwn_escape
-from bot.errors import BadInput
-from bot.meetings import resolve_room
+from bot.errors import BadInput, RoomNotFound
+from bot.meetings import resolve_room, visible_here
 from bot.messaging import send_private
 from bot.services import Services
 from storage.rooms import RoomRecord
@@ -61,8 +61,12 @@ class Invocation:
         return any(q in self.text for q in '"\u201c\u201d\u201e\u00ab\u00bb')
 
     async def room(self, ref: str) -> RoomRecord:
-        """The room the person means, this channel's first when names repeat."""
-        return await resolve_room(self.services, self.team_id, ref, self.channel_id)
+        """The room the person means, this channel's first when names repeat; another channel's private
+        room is not found (its name, polls and summary stay there)."""
+        room = await resolve_room(self.services, self.team_id, ref, self.channel_id)
+        if not visible_here(self.services, room, self.user_id, self.channel_id):
+            raise RoomNotFound(ref)
+        return room
 
     async def reply_list(self, head: str, lines: list[str]) -> None:
         """Answer with a list, packed into one message however long it is."""

@@ -142,3 +142,13 @@ def test_stream_targets_are_a_type_or_a_url_and_hide_the_key():
     assert "sk-top-secret" not in repr(youtube) and "pw" not in repr(custom)
     assert destination_label("cloudflare", None) == "Cloudflare"
     assert StreamTarget(label="x", type="vimeo", stream_key="k").stream_key == "k"
+
+
+def test_one_line_flags_typed_with_smart_dashes_count_and_unknown_ones_are_refused():
+    from bot.errors import BadInput
+    from commands.polls import draft_from_words
+
+    draft = draft_from_words(["Secret vote?", "A", "B", "\u2014anonymous", "\u2013MULTIPLE"])
+    assert draft.anonymous and draft.type == "multiple" and draft.options == ("A", "B")
+    with pytest.raises(BadInput, match="--anonymus"):
+        draft_from_words(["Secret vote?", "A", "B", "--anonymus"])

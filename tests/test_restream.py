@@ -252,3 +252,14 @@ async def test_the_stream_key_leaves_no_trace(harness, ada, grace, sandbox, capl
     database = pathlib.Path(harness.db_path)
     files = [p for p in (database, database.with_name(database.name + "-wal")) if p.exists()]
     assert files and all(key.encode() not in p.read_bytes() for p in files)
+
+
+async def test_going_live_twice_says_so_before_asking_for_a_key(harness, ada, sandbox):
+    room, message = await live_room(harness, ada, sandbox)
+    await go_live(harness, ada, message, stream_form())
+    await harness.double.wait_for(lambda: "Streaming live to YouTube" in text_of(current(harness, message)))
+    opened = len(harness.double.views)
+    await ada.acommand("restream standup")
+    refusal = await reply_to(harness, "U0001", 2)
+    assert "already streaming live to YouTube" in refusal.text and "restream standup stop" in refusal.text
+    assert len(harness.double.views) == opened and len(starts(harness)) == 1

@@ -214,7 +214,7 @@ async def test_private_rooms_belong_to_their_channel(harness, ada, grace, linus)
     await grace.acommand("join board-talks")  # from #general
     await grace.acommand("rooms")
     refusal = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
-    assert "private room of <#C0002>" in refusal.text and "token=" not in str(refusal.blocks)
+    assert "can't find a room called `board-talks`" in refusal.text and "token=" not in str(refusal.blocks)
     listing = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) == 2 and
                                             harness.double.ephemerals("U0002")[1])
     assert "board-talks" not in str(listing.blocks)
@@ -256,3 +256,18 @@ async def test_a_standing_room_deleted_in_digital_samba_is_replaced(harness, ada
     new_id = buttons(second)[ids.JOIN]["value"]
     assert new_id != old_id and new_id in harness.sandbox_state.rooms
     assert rooms.standing_room(harness.services.db, "T0001", "C0001").id == new_id
+
+
+async def test_another_channels_private_room_does_not_exist_for_its_commands(harness, ada, grace, sandbox):
+    in_random = ada.as_user("U0001", channel_id="C0002", channel_name="random")
+    await in_random.acommand("new board-talks private")
+    await harness.double.wait_for(lambda: room_messages(harness, "C0002"))
+    await sandbox.post("/_sandbox/rooms/board-talks/join", json={"name": "Ada"})
+    for command in ("polls board-talks", "summary board-talks", "end board-talks", "restream board-talks stop"):
+        await grace.acommand(command)
+    await grace.acommand("live")
+    answers = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) == 5 and
+                                            harness.double.ephemerals("U0002"))
+    assert all("can't find a room called `board-talks`" in a.text for a in answers[:4])
+    assert answers[4].text == "No room has a live session right now."
+    assert not harness.sandbox_state.requests_matching("GET", "/polls")

@@ -163,3 +163,32 @@ def test_durations_read_naturally(seconds, reads):
     from bot.blocks import format_duration
 
     assert format_duration(seconds) == reads
+
+
+def test_post_failures_say_whether_inviting_the_bot_helps():
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.slack_response import SlackResponse
+
+    from bot.messaging import cannot_post
+
+    def failure(status, data):
+        return SlackApiError("failed", SlackResponse(client=None, http_verb="POST", api_url="x", req_args={},
+                                                     data=data, headers={}, status_code=status))
+
+    assert cannot_post("C1", failure(200, {"ok": False, "error": "not_in_channel"})) == (
+        "I can't post in <#C1> (not_in_channel). Invite me there with `/invite @meetops`, then try again.")
+    assert cannot_post("C1", failure(500, {})) == (
+        "Slack didn't take my message in <#C1> (HTTP 500). Please try again in a minute.")
+
+
+async def test_serve_refuses_a_bot_token_slack_rejects_and_says_which():
+    from bot.cli import check_slack_token
+    from bot.devtools.slack_double import SlackDouble
+
+    with SlackDouble() as double:
+        good = Settings(_env_file=None, slack_bot_token=double.bot_token, slack_api_url=double.api_url)
+        await check_slack_token(good)  # accepted: no error
+        wrong = Settings(_env_file=None, slack_bot_token="xoxb-not-the-token", slack_api_url=double.api_url)
+        with pytest.raises(ConfigError, match=r"Slack refused SLACK_BOT_TOKEN \(invalid_auth\)") as info:
+            await check_slack_token(wrong)
+        assert "xoxb-not-the-token" not in str(info.value)
