@@ -14,8 +14,6 @@ from bot.logs import configure_logging, secret_filter
 log = logging.getLogger("meetops")
 
 # Every event commands.webhooks handles (a test keeps the two lists the same).
-WEBHOOK_EVENTS = ["session_started", "session_ended", "participant_joined", "participant_left",
-                  "session_summary_ready", "recording_ready"]
 
 
 def _settings() -> Settings:
@@ -103,7 +101,8 @@ def sandbox(args: argparse.Namespace) -> None:
 
 
 def register_webhook(args: argparse.Namespace) -> None:
-    from bot.runtime import Runtime
+    from bot.runtime import digital_samba_client
+    from commands.webhooks import WEBHOOK_EVENTS
 
     settings = _settings()
     if settings.sandbox:
@@ -114,7 +113,7 @@ def register_webhook(args: argparse.Namespace) -> None:
                           "DS_DEVELOPER_KEY.")
 
     async def register() -> tuple[str, str]:
-        provider = Runtime(settings)._build_provider()
+        provider = digital_samba_client(settings)
         token = secrets.token_urlsafe(32)
         try:
             webhook_id = await provider.create_webhook(endpoint=args.url, events=WEBHOOK_EVENTS,

@@ -55,6 +55,15 @@ async def _finish_background(services: Services) -> None:
         await asyncio.gather(*unfinished, return_exceptions=True)
 
 
+def digital_samba_client(settings: Settings, *, base_url: str | None = None, team_id: str | None = None,
+                         key: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> DigitalSambaClient:
+    """The Digital Samba client for these settings (or for the given sandbox URL, team and key)."""
+    key = key or settings.ds_developer_key.get_secret_value()
+    http = build_http_client(base_url or settings.ds_api_url, key, timeout=settings.ds_timeout_seconds,
+                             transport=transport)
+    return DigitalSambaClient(http, team_id=team_id or settings.ds_team_id or "", developer_key=key)
+
+
 class Runtime:
     """Owns the database, the provider client, the Slack client and the scheduler for one app."""
 
@@ -103,7 +112,7 @@ class Runtime:
     async def _register_sandbox_webhook(self, services: Services) -> None:
         """Point the built-in sandbox's webhooks at this bot with a token made now and kept in memory, so
         meetings ending in the sandbox reach the bot with no set-up."""
-        from bot.cli import WEBHOOK_EVENTS
+        from commands.webhooks import WEBHOOK_EVENTS
 
         host = self.settings.host if self.settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
         services.webhook_token = secrets.token_urlsafe(32)
@@ -119,16 +128,13 @@ class Runtime:
 
             self.sandbox_state = SandboxState(team_id=str(uuid.uuid4()), developer_key="sandbox-" + secrets.token_urlsafe(24))
             self.sandbox_server = start_sandbox(self.sandbox_state)
-            base_url, team_id = self.sandbox_server.url + "/api/v1", self.sandbox_state.team_id
-            key = self.sandbox_state.developer_key
             log.warning("SANDBOX MODE: DS_DEVELOPER_KEY is not set, so rooms live in a simulated Digital Samba at %s",
                         self.sandbox_server.url)
-        else:
-            base_url, team_id = settings.ds_api_url, settings.ds_team_id or ""
-            key = settings.ds_developer_key.get_secret_value()
-            log.info("Digital Samba API at %s (team %s)", base_url, team_id)
-        http = build_http_client(base_url, key, timeout=settings.ds_timeout_seconds, transport=self._http_transport)
-        return DigitalSambaClient(http, team_id=team_id, developer_key=key)
+            return digital_samba_client(settings, base_url=self.sandbox_server.url + "/api/v1",
+                                        team_id=self.sandbox_state.team_id, key=self.sandbox_state.developer_key,
+                                        transport=self._http_transport)
+        log.info("Digital Samba API at %s (team %s)", settings.ds_api_url, settings.ds_team_id)
+        return digital_samba_client(settings, transport=self._http_transport)
 
     async def stop(self) -> None:
         services = self.services

@@ -262,5 +262,9 @@ async def on_start(services: Services) -> None:
         log.info("forgot %d webhook deliveries older than %d days", pruned, DEDUPE_DAYS)
 
 
+# What `meetops webhooks register` subscribes to: exactly the events handled here.
+WEBHOOK_EVENTS = list(HANDLERS)
+
+
 def register(app: AsyncApp, router: Router) -> None:
     """Nothing on the Slack side: the endpoint is a route of the ASGI app (bot.server)."""

@@ -108,7 +108,7 @@ class Harness:
 
     async def _register_webhook(self) -> None:
         """Point the sandbox's webhooks at this bot, as `meetops webhooks register` does for real."""
-        from bot.cli import WEBHOOK_EVENTS
+        from commands.webhooks import WEBHOOK_EVENTS
 
         headers = {"Authorization": f"Bearer {self.sandbox_state.developer_key}"}
         async with httpx.AsyncClient(base_url=self.sandbox_url + "/api/v1", headers=headers, timeout=10) as api:
