@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 def mrkdwn_escape(text: str) -> str:
     """Slack treats &, < and > as markup; user text must not become a link or a mention."""
@@ -10,6 +12,11 @@ def mrkdwn_escape(text: str) -> str:
 
 def people(count: int) -> str:
     return "1 person" if count == 1 else f"{count} people"
+
+
+def slack_date(moment: datetime) -> str:
+    """A date and time Slack shows in each reader's own time zone (the fallback is UTC)."""
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{moment:%d %b %H:%M} UTC>"
 
 
 def plural(count: int, word: str) -> str:

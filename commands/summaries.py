@@ -19,7 +19,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import ids
 from bot.blocks import format_duration
-from bot.text import mrkdwn_escape
+from bot.text import mrkdwn_escape, slack_date
 from bot.chunking import section, shorten, text_messages
 from bot.errors import BadInput, ProviderError
 from bot.interactions import answer_room_button
@@ -44,10 +44,20 @@ def job_id(session_id: str) -> str:
 # -- Block Kit (pure) -------------------------------------------------------------------
 
 
-def summary_messages(room_name: str, text: str) -> list[list[dict]]:
-    """The summary as thread replies: a title, then the text in sections, split to fit Slack."""
-    head = [section(f":memo: *Meeting summary: {mrkdwn_escape(room_name)}*")]
+def summary_messages(room_name: str, text: str, started: datetime | None = None) -> list[list[dict]]:
+    """The summary as thread replies: a title (with the meeting's start, as a room meets many times), then
+    the text in sections, split to fit Slack."""
+    when = f", meeting of {slack_date(started)}" if started else ""
+    head = [section(f":memo: *Meeting summary: {mrkdwn_escape(room_name)}*{when}")]
     return text_messages(mrkdwn_escape(text), head=head)
+
+
+def meeting_start(services: Services, room_id: str, session_id: str) -> datetime | None:
+    """When the session began, if it is the room's latest one (the one the database knows)."""
+    room = rooms.get(services.db, room_id)
+    if room is None or room.session_id != session_id or not room.session_started_at:
+        return None
+    return datetime.fromisoformat(room.session_started_at)
 
 
 def no_transcript_text(room_name: str) -> str:
@@ -153,7 +163,8 @@ async def post_summary(services: Services, record: SummaryRecord, text: str) -> 
     disarm(services, record.session_id)
     try:
         first_ts = None
-        for blocks in summary_messages(_room_name(services, record.room_id), text):
+        started = meeting_start(services, record.room_id, record.session_id)
+        for blocks in summary_messages(_room_name(services, record.room_id), text, started):
             posted = await services.slack.chat_postMessage(channel=record.post_channel, thread_ts=record.thread_ts,
                                                            text=shorten(f"Meeting summary: {mrkdwn_escape(text)}", 150),
                                                            blocks=blocks, unfurl_links=False)

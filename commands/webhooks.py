@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.errors import ProviderError
 from bot.blocks import room_status_text
+from bot.text import slack_date
 from bot.meetings import refresh_room_message, streaming_to
 from bot.providers.base import SummaryStatus
 from bot.services import Services
@@ -216,9 +217,12 @@ def recording_ready(services: Services, d: Delivery, room: RoomRecord) -> Work |
 async def _post_recording(services: Services, d: Delivery, room: RoomRecord, recording_id: str) -> None:
     try:
         link = await services.meetings.recording_link(recording_id)
+        started = summaries.meeting_start(services, room.id, d.session_id)
+        which = f"the meeting of {slack_date(started)}" if started else "this meeting"
         posted = await services.slack.chat_postMessage(
             channel=room.message_channel, thread_ts=room.message_ts, unfurl_links=False,
-            text=f":movie_camera: The recording of this meeting is ready: <{link}|download it>.")
+            text=f":movie_camera: The recording of {which} is ready: <{link}|download it> "
+                 "(Digital Samba's download links expire; the channel's digest carries a fresh one).")
     except Exception:
         # Nothing went out: forget the delivery so Digital Samba's retry (or a resend) can try again.
         store.forget_recording(services.db, recording_id, event=d.event, session_id=d.session_id, ref=d.ref)

@@ -5,7 +5,7 @@ Time is driven, not slept: jobs are armed from a fake clock and run by `run_job`
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -166,6 +166,10 @@ def test_summary_blocks():
         {"type": "section", "text": {"type": "mrkdwn", "text": ":memo: *Meeting summary: Design &lt;review&gt;*"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "Done &amp; dusted."}},
     ]]
+    started = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+    title = summary_messages("standup", "Done.", started)[0][0]["text"]["text"]
+    assert title == (":memo: *Meeting summary: standup*, meeting of "
+                     f"<!date^{int(started.timestamp())}^{{date_short_pretty}} {{time}}|20 Nov 09:30 UTC>")
     assert CANNED_SUMMARY  # the sandbox's default text, used by the tests above
 
 
