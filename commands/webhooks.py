@@ -108,15 +108,9 @@ async def handle_webhook(services: Services, request: Request) -> Response:
         log.exception("webhook %s for session %s failed; asking for a retry", delivery.event, delivery.session_id)
         return JSONResponse({"ok": False, "error": "try again"}, status_code=500)
     if work is not None:
-        services.spawn(_run(services, delivery, work), name=f"webhook {delivery.event} {delivery.session_id}")
+        # Services.spawn logs, with its traceback, whatever this work fails with.
+        services.spawn(work, name=f"webhook {delivery.event} for session {delivery.session_id}")
     return JSONResponse({"ok": True})
-
-
-async def _run(services: Services, delivery: Delivery, work: Work) -> None:
-    try:
-        await work
-    except Exception:
-        log.exception("handling webhook %s for session %s failed", delivery.event, delivery.session_id)
 
 
 def _room(services: Services, delivery: Delivery) -> RoomRecord | None:
