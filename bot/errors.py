@@ -34,11 +34,19 @@ class RoomNotFound(MeetopsError):
 class RoomDeleted(RoomNotFound):
     """The room was deleted at the provider since its message was posted."""
 
-    def __init__(self, name: str):
-        MeetopsError.__init__(self, f"*{mrkdwn_escape(name)}* no longer exists in Digital Samba (it was deleted "
+    def __init__(self, name: str, where: str = "the meeting platform"):
+        MeetopsError.__init__(self, f"*{mrkdwn_escape(name)}* no longer exists in {where} (it was deleted "
                                     "there). Start a new room with `/meet new <name>`, or `/meet` for this "
                                     "channel's room.")
         self.ref = name
+
+
+class NameTaken(MeetopsError):
+    """The provider already has a room with that link name (the caller tries the next suffix)."""
+
+    def __init__(self, slug: str):
+        super().__init__(f"The link name `{slug}` is taken.")
+        self.slug = slug
 
 
 class NotAllowed(MeetopsError):
@@ -64,6 +72,10 @@ class ProviderAuthError(ProviderError):
 
 class ProviderNotFound(ProviderError):
     pass
+
+
+class ProviderGone(ProviderError):
+    """410: the meeting the request was about is over."""
 
 
 class ProviderRejected(ProviderError):
