@@ -19,7 +19,7 @@ from bot.app import build_app
 from bot.config import Settings
 from bot.people import People
 from bot.providers.base import MeetingProvider
-from bot.providers.digitalsamba import DigitalSambaClient, build_http_client
+from bot.providers.digitalsamba.client import DigitalSambaClient, build_http as build_http_client
 from bot.services import Services, utc_now
 from storage.db import open_db
 
