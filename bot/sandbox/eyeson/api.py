@@ -128,7 +128,8 @@ def build_api(world: EyesonWorld) -> EmulatorApp:
         url = _text(request.body.get("stream_url"), "stream_url", 2000, required=True) or ""
         parts = urlsplit(url)
         if parts.scheme not in ("rtmp", "rtmps") or not parts.hostname:
-            raise Refusal(400, "stream_url must be an rtmp:// or rtmps:// URL.")
+            # It quotes the value it refuses, as APIs often do: the client has to keep the key out of it.
+            raise Refusal(400, f"stream_url {url} is not an rtmp:// or rtmps:// URL.")
         if meeting.broadcast_url is not None:
             raise Refusal(406, "Not acceptable.")  # one destination at a time
         meeting.broadcast_url = url
