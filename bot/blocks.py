@@ -63,6 +63,7 @@ def room_message_blocks(
     emulated: bool,
     streaming_to: str | None = None,
     stream_in_meeting: bool = False,
+    recording: bool = False,
 ) -> list[dict]:
     """The message a room lives in: what it is, what state it is in, and the buttons its provider allows."""
     privacy = ":lock: Private (joinable with a personal link only)" if room.private else ":globe_with_meridians: Public"
@@ -82,8 +83,11 @@ def room_message_blocks(
                  "Start the stream from the meeting's own livestream control.")))
     elif streaming_to:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":satellite_antenna: *Streaming live to {mrkdwn_escape(streaming_to)}*")))
+    if recording and room.status != "ended":
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=":record_button: *Recording*")))
     if room.status != "deleted":
-        blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK, elements=room_buttons(room, capabilities, streaming_to)))
+        blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK,
+                                   elements=room_buttons(room, capabilities, streaming_to, recording)))
     notes = ["Everyone who clicks *Join* gets their own link, visible only to them."]
     if emulated:
         notes.append(sandbox_note(provider_title))
@@ -93,7 +97,8 @@ def room_message_blocks(
     return [b.to_dict() for b in blocks]
 
 
-def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str | None) -> list[ButtonElement]:
+def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str | None,
+                 recording: bool = False) -> list[ButtonElement]:
     """Only what the room's provider can do: a button that could only answer "not available" is left out."""
     buttons = [ButtonElement(text="Join", action_id=ids.JOIN, value=room.id, style="primary")]
     if room.status != "ended":
@@ -104,6 +109,11 @@ def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str
                 buttons.append(ButtonElement(text="Stop stream", action_id=ids.STOP_STREAM, value=room.id))
             else:
                 buttons.append(ButtonElement(text="Go live", action_id=ids.GO_LIVE, value=room.id))
+        if Capability.RECORDING in capabilities:
+            if recording:
+                buttons.append(ButtonElement(text="Stop recording", action_id=ids.STOP_RECORDING, value=room.id))
+            else:
+                buttons.append(ButtonElement(text="Record", action_id=ids.RECORD, value=room.id))
         if Capability.END_SESSION in capabilities:
             buttons.append(ButtonElement(text="End", action_id=ids.END, value=room.id, style="danger"))
     if room.status == "ended" and Capability.SUMMARIES in capabilities:
@@ -149,3 +159,12 @@ def join_reply_blocks(room: RoomRecord, grant: JoinGrant, role: str, now: dateti
             accessory=ButtonElement(text="Open meeting", url=grant.url, action_id=ids.OPEN_LINK, style="primary"),
         ).to_dict(),
     ]
+
+
+def recording_ready_blocks(text: str, recording_id: str) -> list[dict]:
+    """A recording is ready: its link is fetched fresh when someone clicks (links may expire), and shown
+    to that person only."""
+    return [SectionBlock(
+        text=MarkdownTextObject(text=text),
+        accessory=ButtonElement(text="Get recording", action_id=ids.GET_RECORDING, value=recording_id[:2000]),
+    ).to_dict()]

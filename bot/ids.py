@@ -7,6 +7,11 @@ GO_LIVE = "room_go_live"
 STOP_STREAM = "room_stop_stream"
 END = "room_end"
 SUMMARY = "room_summary"
+RECORD = "room_record"
+STOP_RECORDING = "room_stop_recording"
+
+# The Get recording button under a recording-ready post in a room's thread. Its value is the recording id.
+GET_RECORDING = "recording_get"
 
 # The link button in a personal join reply: it only opens a URL, but Slack still
 # sends an action for it, which the app acknowledges and ignores.

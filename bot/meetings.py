@@ -14,7 +14,7 @@ from bot.providers.base import Person, Role, Room
 from bot.messaging import slack_error
 from bot.services import Services
 from bot.text import mrkdwn_escape
-from storage import rooms
+from storage import recording_state, rooms
 from storage.rooms import RoomRecord
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ def room_blocks(services: Services, room: RoomRecord) -> list[dict]:
     provider = services.provider(room)
     return room_message_blocks(room, capabilities=provider.capabilities, provider_title=provider.title,
                                emulated=services.emulated(room), streaming_to=streaming_to(services, room.id),
-                               stream_in_meeting=stream_in_meeting(services, room.id))
+                               stream_in_meeting=stream_in_meeting(services, room.id),
+                               recording=recording_state.is_on(services.db, room.id))
 
 
 def stream_in_meeting(services: Services, room_id: str) -> bool:

@@ -27,7 +27,7 @@ from bot.providers.base import Capability, Provider, Room, RoomSpec
 from bot.services import Services
 from commands import summaries
 from commands.router import MENTION, Invocation, Router, Subcommand, as_flag
-from storage import restreams, rooms
+from storage import recording_state, restreams, rooms
 from storage import sessions as session_log
 from storage.rooms import RoomRecord
 
@@ -255,6 +255,7 @@ async def end_session(services: Services, room: RoomRecord, user_id: str) -> str
         started = started or now
         session_id = session_id or f"{room.id}@{int(started.timestamp())}"
         restreams.stop_all_in_room(services.db, room.id)  # a stream ends with its session
+        recording_state.stop(services.db, room.id)  # and so does a recording
         session_log.ended(services.db, provider=provider.name, session_id=session_id, room_id=room.id,
                           at=now.isoformat(timespec="seconds"), started_at=started.isoformat(timespec="seconds"),
                           participants=count, ended_by=user_id)

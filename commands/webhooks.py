@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.blocks import room_status_text
+from bot.blocks import recording_ready_blocks, room_status_text
 from bot.errors import MeetopsError, ProviderError, ProviderNotFound
 from bot.meetings import refresh_room_message, streaming_to
 from bot.providers.base import Capability, EventKind, Provider, ProviderEvent, SummaryStatus
@@ -29,7 +29,7 @@ from bot.services import Services
 from bot.text import mrkdwn_escape, slack_date
 from commands import summaries
 from commands.router import Router
-from storage import restreams, rooms
+from storage import recording_state, restreams, rooms
 from storage import sessions as session_log
 from storage import summaries as summary_store
 from storage import webhooks as store
@@ -172,6 +172,7 @@ def session_ended(services: Services, provider: Provider, e: ProviderEvent, room
             services.db, room.id, status="ended", session_id=e.session_id, session_started_at=started_at,
             session_ended_at=ended_at, participants=count, ended_by=room.ended_by if same else None)
         restreams.stop_all_in_room(services.db, room.id)  # the stream ended with the session
+        recording_state.stop(services.db, room.id)  # and so did a recording
         if shown != (room_status_text(room), None):  # unchanged when meetops ended it and already said so
             work = _refresh(services, room.id)
     if Capability.SUMMARIES in provider.capabilities:
@@ -218,6 +219,8 @@ async def _fetch_ready_summary(services: Services, record: summary_store.Summary
 
 def recording_ready(services: Services, provider: Provider, e: ProviderEvent, room: RoomRecord) -> Work | None:
     work: list[Work] = []
+    if recording_state.stop(services.db, room.id):  # ready means it stopped, wherever it was stopped
+        work.append(_refresh(services, room.id))
     recording_id = e.recording_id or f"{e.session_id}:{e.dedupe_key}"
     if room.message_channel and room.message_ts and store.claim_recording(
             services.db, recording_id, session_id=e.session_id, room_id=room.id):
@@ -239,6 +242,9 @@ async def _post_recording(services: Services, provider: Provider, e: ProviderEve
                           recording_id: str) -> None:
     started = summaries.meeting_start(services, room.id, e.session_id)
     which = f"the meeting of {slack_date(started)}" if started else "this meeting"
+    if not e.recording_url and Capability.RECORDING_LINKS in provider.capabilities and e.recording_id:
+        await _post_recording_button(services, provider, e, room, recording_id, which)
+        return
     try:
         link = e.recording_url or await provider.recording_link(recording_id)
         text = (f":movie_camera: The recording of {which} is ready: <{link}|download it> ({provider.title}'s "
@@ -260,6 +266,22 @@ async def _post_recording(services: Services, provider: Provider, e: ProviderEve
         raise
     permalink = await summaries.permalink(services, posted["channel"], posted["ts"])
     store.recording_posted(services.db, recording_id, link=link, message_ts=posted["ts"], permalink=permalink)
+
+
+async def _post_recording_button(services: Services, provider: Provider, e: ProviderEvent, room: RoomRecord,
+                                 recording_id: str, which: str) -> None:
+    """No link in the delivery: a button asks the provider for a fresh one whenever someone clicks it
+    (download links may expire) and shows it to that person only."""
+    text = f":movie_camera: The recording of {which} is ready."
+    try:
+        posted = await services.slack.chat_postMessage(
+            channel=room.message_channel, thread_ts=room.message_ts, unfurl_links=False, text=text,
+            blocks=recording_ready_blocks(f"{text} *Get recording* shows you its download link.", recording_id))
+    except Exception:
+        store.forget_recording(services.db, recording_id, provider=provider.name, dedupe_key=e.dedupe_key)
+        raise
+    permalink = await summaries.permalink(services, posted["channel"], posted["ts"])
+    store.recording_posted(services.db, recording_id, link="", message_ts=posted["ts"], permalink=permalink)
 
 
 async def _refresh(services: Services, room_id: str) -> None:

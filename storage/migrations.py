@@ -213,3 +213,14 @@ def m004_providers_sessions_grants_votes(db: sqlite_utils.Database) -> None:
         pk=("provider", "dedupe_key"),
     )
     db["provider_events"].create_index(["received_at"])
+
+
+@migrations()
+def m005_recording_state(db: sqlite_utils.Database) -> None:
+    # Whether meetops is recording a room's meeting (started from Slack): idle | starting | on | stopping.
+    db["recording_state"].create(
+        {"room_id": str, "state": str, "started_by": str, "started_at": str},
+        pk="room_id",
+        not_null={"state"},
+        defaults={"state": "idle"},
+    )

@@ -62,3 +62,8 @@ def recordings_for(db: sqlite_utils.Database, session_ids: list[str]) -> dict[st
     for row in db.query(f"select * from recordings where session_id in ({marks}) order by created_at", session_ids):
         found.setdefault(row["session_id"], []).append(row)
     return found
+
+
+def recording(db: sqlite_utils.Database, recording_id: str) -> dict | None:
+    """A posted recording (its room, session and thread post), or None."""
+    return next(iter(db.query("select * from recordings where id = ?", [recording_id])), None)

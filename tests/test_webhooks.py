@@ -6,6 +6,7 @@ import json
 
 import httpx
 
+from bot import ids
 from bot.devtools.harness import WEBHOOK_TOKEN, Harness
 from commands.summaries import job_id
 from bot.providers.digitalsamba.webhooks import EVENTS as WEBHOOK_EVENTS, DigitalSambaWebhooks
@@ -78,13 +79,18 @@ async def test_a_duplicate_delivery_is_processed_once(harness, ada, sandbox):
     assert len(harness.sandbox_state.requests_matching("GET", f"/sessions/{session}/summary")) == 1
 
 
-async def test_recording_ready_posts_the_download_link_once(harness, ada, sandbox):
+async def test_recording_ready_posts_a_get_recording_button_once(harness, ada, sandbox):
     room = await new_room(harness, ada)
     session = await meeting(harness, sandbox, room)
     (await sandbox.post(f"/_sandbox/sessions/{session}/recording", json={})).raise_for_status()
     [post] = await harness.double.wait_for(lambda: thread_replies(harness, room))
     recording = next(iter(harness.sandbox_state.recordings))
-    assert f"/files/{recording}.mp4" in post.text and "download it" in post.text
+    # The delivery has no link: the button fetches a fresh one (download links expire), for the clicker only.
+    assert "is ready" in post.text and f"/files/{recording}" not in str(post.blocks)
+    await ada.aclick(post, ids.GET_RECORDING)
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if f"/files/{recording}.mp4" in e.text), None))
+    assert "download it" in reply.text
     await deliver(harness, event("recording_ready", room, session, recording_id=recording))
     await harness.double.wait_idle(quiet=0.2)
     assert len(thread_replies(harness, room)) == 1

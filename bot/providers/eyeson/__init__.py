@@ -20,10 +20,10 @@ def build(settings: EyesonSettings, transport: httpx.AsyncBaseTransport | None =
     return EyesonClient(http, api_key=key, keys=keys)
 
 
-def start_emulator() -> Any:
+def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Any:
     from bot.sandbox.eyeson import start_emulator as start
 
-    return start()
+    return start(host=host, port=port)
 
 
 def _room_options() -> dict[str, str]:

@@ -32,8 +32,9 @@ def create_emulator(world: EyesonWorld | None = None, host: str = "127.0.0.1", p
     return server
 
 
-def start_emulator(world: EyesonWorld | None = None) -> EmulatorServer:
-    """The kit's entry point: a fresh Eyeson emulator with its own API key, running on loopback."""
-    server = create_emulator(world)
+def start_emulator(world: EyesonWorld | None = None, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+    """The kit's entry point: a fresh Eyeson emulator with its own API key, running on loopback
+    (`meetops sandbox --provider eyeson --port N` serves one on that port)."""
+    server = create_emulator(world, host, port)
     server.start()
     return server

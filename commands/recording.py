@@ -1,0 +1,144 @@
+"""Recording from Slack, on providers that can (Capability.RECORDING): **Record** / **Stop recording** on the
+room message and `/meet record <room> [stop]`, for the room's moderators; and the **Get recording** button
+under a recording-ready post in the room's thread, which asks the provider for a fresh link (download
+links may expire) and shows it to the person who clicked only.
+
+Each start and stop is claimed in the database first (idle -> starting, on -> stopping), so a double
+click makes one API call; a failed call rolls the claim back.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import ids
+from bot.errors import BadInput, MeetopsError, ProviderGone, ProviderNotFound, ProviderRejected
+from bot.interactions import answer_room_button, user_and_team
+from bot.meetings import as_provider_room, refresh_room_message, require_moderator, visible_here
+from bot.messaging import once_at_a_time, send_private
+from bot.providers.base import Capability
+from bot.services import Services
+from bot.text import mrkdwn_escape
+from commands.router import Invocation, Router, Subcommand
+from storage import recording_state, rooms
+from storage import webhooks as recordings
+from storage.recording_state import IDLE, ON, STARTING, STOPPING
+from storage.rooms import RoomRecord
+
+START, STOP = "start a recording", "stop the recording"
+
+
+async def start_recording(services: Services, room: RoomRecord, user_id: str) -> str | None:
+    """Start recording the room's meeting; returns what to tell the person (None: a click is already on it)."""
+    provider = services.provider(room)
+    provider.require(Capability.RECORDING)
+    require_moderator(services, room, user_id, START)
+    if not recording_state.claim(services.db, room.id, from_state=IDLE, to_state=STARTING, started_by=user_id,
+                                 started_at=services.clock().isoformat(timespec="seconds")):
+        if recording_state.get(services.db, room.id).state == ON:
+            return f"*{mrkdwn_escape(room.name)}* is already being recorded."
+        return None
+    try:
+        await provider.start_recording(as_provider_room(room))
+    except BaseException:
+        recording_state.settle(services.db, room.id, IDLE)
+        raise
+    recording_state.settle(services.db, room.id, ON)
+    rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="recording.start", room_id=room.id)
+    await refresh_room_message(services, room)
+    return (f":record_button: *{mrkdwn_escape(room.name)}* is being recorded. Stop it with *Stop recording* on the "
+            f"room message or `/meet record {room.friendly_url} stop`. When the recording is ready, a "
+            "*Get recording* button appears in the room's thread.")
+
+
+async def stop_recording(services: Services, room: RoomRecord, user_id: str) -> str | None:
+    """Stop the room's recording; returns what to tell the person (None: a click is already on it)."""
+    provider = services.provider(room)
+    provider.require(Capability.RECORDING)
+    require_moderator(services, room, user_id, STOP)
+    if not recording_state.claim(services.db, room.id, from_state=ON, to_state=STOPPING):
+        if recording_state.get(services.db, room.id).state in (STARTING, STOPPING):
+            return None
+        return f"*{mrkdwn_escape(room.name)}* is not being recorded."
+    try:
+        await provider.stop_recording(as_provider_room(room))
+    except (ProviderGone, ProviderNotFound, ProviderRejected) as exc:
+        # The meeting is over (its recording stopped with it), or there was nothing to stop: the message
+        # must stop saying "Recording" either way.
+        recording_state.settle(services.db, room.id, IDLE)
+        await refresh_room_message(services, room)
+        raise type(exc)(f"{exc.user_message} I've marked the recording as stopped.", status=exc.status) from None
+    except BaseException:
+        recording_state.settle(services.db, room.id, ON)
+        raise
+    recording_state.settle(services.db, room.id, IDLE)
+    rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="recording.stop", room_id=room.id)
+    await refresh_room_message(services, room)
+    return (f"The recording of *{mrkdwn_escape(room.name)}* has stopped. When it is ready, a *Get recording* "
+            "button appears in the room's thread.")
+
+
+async def fresh_link(services: Services, recording_id: str, user_id: str, channel_id: str | None) -> str | None:
+    """What the Get recording button shows its clicker: a link asked for now (None: a click is already on it)."""
+    row = recordings.recording(services.db, recording_id)
+    room = rooms.get(services.db, row["room_id"]) if row else None
+    if room is None or not visible_here(services, room, user_id, channel_id or ""):
+        raise MeetopsError("I no longer know that recording. Ask a moderator of its room.")
+    provider = services.provider(room)
+    provider.require(Capability.RECORDING_LINKS)
+    async with once_at_a_time(services, f"recording:{recording_id}:{user_id}") as first:
+        if not first:
+            return None
+        try:
+            link = await provider.recording_link(recording_id)
+        except ProviderNotFound:
+            raise ProviderNotFound(f"{provider.title} can't find that recording of *{mrkdwn_escape(room.name)}* any "
+                                   "more (it may have been deleted there).") from None
+    if not link:
+        raise MeetopsError(f"{provider.title} has no link for that recording yet. Please try again in a minute.")
+    return (f":movie_camera: Here is the recording of *{mrkdwn_escape(room.name)}*: <{link}|download it>. "
+            "The link works for a limited time; click *Get recording* again for a fresh one.")
+
+
+async def record_command(inv: Invocation) -> None:
+    words = list(inv.args)
+    stop = len(words) > 1 and words[-1].lower() == "stop"
+    if stop:
+        words.pop()
+    if not words:
+        raise BadInput("Which room? `/meet record standup` starts recording; `/meet record standup stop` stops.")
+    room = await inv.room(" ".join(words))
+    act = stop_recording if stop else start_recording
+    text = await act(inv.services, room, inv.user_id)
+    if text:
+        await inv.reply(text)
+
+
+async def on_start(services: Services) -> None:
+    recording_state.recover_interrupted(services.db)
+
+
+def register(app: AsyncApp, router: Router) -> None:
+    router.add(Subcommand("record", record_command, "/meet record <room> [stop]",
+                          "record the room's meeting, or stop (moderators; where the platform can)"))
+
+    @app.action(ids.RECORD)
+    async def record_clicked(ack, body, action, services, respond) -> None:
+        await ack()
+        await answer_room_button(services, body, action, respond,
+                                 lambda room, user_id, _channel: start_recording(services, room, user_id))
+
+    @app.action(ids.STOP_RECORDING)
+    async def stop_clicked(ack, body, action, services, respond) -> None:
+        await ack()
+        await answer_room_button(services, body, action, respond,
+                                 lambda room, user_id, _channel: stop_recording(services, room, user_id))
+
+    @app.action(ids.GET_RECORDING)
+    async def get_recording_clicked(ack, body, action, services, respond) -> None:
+        await ack()
+        user_id, _ = user_and_team(body)
+        channel_id = (body.get("channel") or {}).get("id")
+        text = await fresh_link(services, str(action.get("value") or ""), user_id, channel_id)
+        if text:
+            await send_private(services, user_id=user_id, channel_id=channel_id, text=text, respond=respond)

@@ -1,0 +1,274 @@
+"""Eyeson rooms through the real app over HTTP (Slack double + Eyeson emulator): joining, recording,
+snapshots, webhooks, and each failure said in words. The features are written once for every provider;
+a Digital Samba room in the same bot shows they follow capabilities."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+
+from bot import ids
+from bot.devtools.harness import Harness
+from storage import rooms
+from tests.conftest import ADMIN
+from tests.test_rooms import buttons, link_from, room_messages
+
+
+@pytest.fixture
+async def harness(tmp_path):
+    async with Harness(db_path=str(tmp_path / "meetops.db"), admins=ADMIN, meetops_provider="eyeson") as h:
+        yield h
+
+
+@pytest.fixture
+def eyeson(harness):
+    return harness.runtime.emulators["eyeson"]
+
+
+@pytest.fixture
+async def control(eyeson):
+    async with httpx.AsyncClient(base_url=eyeson.url + "/_sandbox", timeout=10) as client:
+        yield client
+
+
+def world(eyeson):
+    return eyeson.world
+
+
+def calls(eyeson, method: str, tail: str) -> list:
+    return [r for r in eyeson.world.requests if r.method == method and r.path.endswith(tail)]
+
+
+async def new_room(harness, user, name="standup", extra=""):
+    await user.acommand(f"new {name} {extra}".strip())
+    room = await harness.double.wait_for(
+        lambda: (r := rooms.find(harness.services.db, "T0001", name)) and r.message_ts and r)
+    return room
+
+
+def message_of(harness, room):
+    return next(m for m in room_messages(harness, room.message_channel) if m.ts == room.message_ts)
+
+
+async def replies_to(harness, user_id, n=1):
+    return await harness.double.wait_for(
+        lambda: len(harness.double.ephemerals(user_id)) >= n and harness.double.ephemerals(user_id))
+
+
+def thread(harness, room):
+    return [m for m in harness.double.thread(room.message_channel, room.message_ts) if m.ts != room.message_ts]
+
+
+async def live_meeting(harness, user, control, name="standup"):
+    """A room whose meeting runs: its creator clicked Join (one POST /rooms) and opened the link."""
+    room = await new_room(harness, user, name)
+    await user.aclick(message_of(harness, room), ids.JOIN)
+    reply = (await replies_to(harness, user.user_id))[-1]
+    async with httpx.AsyncClient() as browser:
+        assert (await browser.get(link_from(reply))).status_code == 200
+    return room
+
+
+# -- rooms and joining -------------------------------------------------------------------------
+
+
+async def test_an_eyeson_room_shows_what_eyeson_can_do(harness, ada, eyeson):
+    room = await new_room(harness, ada)
+    assert room.provider == "eyeson"
+    assert not [r for r in world(eyeson).requests if r.path.startswith("/rooms")]  # creating a room calls nothing
+    shown = buttons(message_of(harness, room))
+    assert {ids.JOIN, ids.POLL, ids.GO_LIVE, ids.RECORD, ids.END} <= set(shown) and ids.SUMMARY not in shown
+    assert "simulated Eyeson" in str(message_of(harness, room).blocks)
+
+
+async def test_join_gives_a_personal_link_for_the_meeting_only_to_its_owner(harness, ada, grace, eyeson):
+    room = await new_room(harness, ada)
+    await grace.aclick(message_of(harness, room), ids.JOIN)
+    [reply] = await replies_to(harness, "U0002")
+    link = link_from(reply)
+    assert link.startswith(eyeson.url + "/app/?") and "as long as the meeting runs" in str(reply.blocks)
+    [post] = calls(eyeson, "POST", "/rooms")
+    assert post.body["id"] == room.id and post.body["user[id]"] == "T0001:U0002"
+    assert post.headers["content-type"] == "application/x-www-form-urlencoded"
+    key = link.split("?", 1)[1]
+    assert key not in repr(harness.double.messages()) and key not in str(harness.services.db.execute(
+        "select * from join_grants").fetchall())
+
+
+async def test_join_while_eyeson_is_down_says_so_and_gives_no_link(harness, ada, eyeson, control):
+    room = await new_room(harness, ada)
+    (await control.put("/faults", json={"status": 503})).raise_for_status()
+    await ada.aclick(message_of(harness, room), ids.JOIN)
+    [reply] = await replies_to(harness, "U0001")
+    assert "Eyeson" in reply.text and "try again" in reply.text.lower()
+    assert not any(b.get("accessory", {}).get("url") for b in reply.blocks or [])
+    assert len(calls(eyeson, "POST", "/rooms")) == 1  # never repeated blindly
+    assert world(eyeson).meetings == {}
+
+
+async def test_join_while_eyeson_is_slow_says_so(tmp_path):
+    async with Harness(db_path=str(tmp_path / "m.db"), meetops_provider="eyeson",
+                       providers={"eyeson": {"timeout_seconds": 0.5}}) as h:
+        ada = h.user("U0001")
+        emulator = h.runtime.emulators["eyeson"]
+        room = await new_room(h, ada)
+        async with httpx.AsyncClient(base_url=emulator.url + "/_sandbox") as control:
+            (await control.put("/faults", json={"latency_ms": 1500})).raise_for_status()
+        await ada.aclick(message_of(h, room), ids.JOIN)
+        [reply] = await replies_to(h, "U0001")
+        assert "Eyeson is not answering" in reply.text
+        await ada.aclose()
+
+
+async def test_polls_run_in_slack_and_summaries_say_why_not(harness, ada):
+    await new_room(harness, ada)
+    await ada.acommand("summary standup")
+    [reply] = await replies_to(harness, "U0001")
+    assert "Eyeson has no AI summaries" in reply.text
+
+
+# -- recording ---------------------------------------------------------------------------------
+
+
+async def test_record_then_stop_then_get_a_fresh_link_privately(harness, ada, grace, eyeson, control):
+    room = await live_meeting(harness, ada, control)
+    await ada.aclick(message_of(harness, room), ids.RECORD)
+    recording = await harness.double.wait_for(
+        lambda: ids.STOP_RECORDING in buttons(message_of(harness, room)) and message_of(harness, room))
+    assert "Recording" in str(recording.blocks) and len(calls(eyeson, "POST", "/recording")) == 1
+    await ada.aclick(message_of(harness, room), ids.STOP_RECORDING)
+    await harness.double.wait_for(lambda: ids.RECORD in buttons(message_of(harness, room)))
+    assert len(calls(eyeson, "DELETE", "/recording")) == 1
+    # Eyeson's recording_update (finished) arrives signed at /webhooks/eyeson: a button, no link, in the thread.
+    [post] = await harness.double.wait_for(lambda: thread(harness, room))
+    assert ids.GET_RECORDING in str(post.blocks) and "/downloads/" not in json.dumps(post.blocks) + post.text
+    await grace.aclick(post, ids.GET_RECORDING)
+    reply = (await replies_to(harness, "U0002"))[-1]
+    assert "/downloads/recordings/" in reply.text and "download it" in reply.text
+    [recording_id] = list(world(eyeson).recordings)
+    assert len(calls(eyeson, "GET", f"/recordings/{recording_id}")) == 1
+    await grace.aclick(post, ids.GET_RECORDING)  # a second click asks again: links expire
+    await harness.double.wait_for(lambda: len(calls(eyeson, "GET", f"/recordings/{recording_id}")) == 2)
+    await harness.double.wait_idle(quiet=0.2)
+    assert len(thread(harness, room)) == 1  # the webhook's three recording_updates made one post
+
+
+async def test_a_double_click_on_record_makes_one_api_call(harness, ada, eyeson, control):
+    room = await live_meeting(harness, ada, control)
+    message = message_of(harness, room)
+    await asyncio.gather(ada.aclick(message, ids.RECORD), ada.aclick(message, ids.RECORD))
+    await harness.double.wait_for(lambda: ids.STOP_RECORDING in buttons(message_of(harness, room)))
+    await harness.double.wait_idle(quiet=0.2)
+    assert len(calls(eyeson, "POST", "/recording")) == 1
+    assert len([e for e in harness.double.ephemerals("U0001") if "is being recorded" in e.text]) == 1
+
+
+async def test_only_moderators_record(harness, ada, grace, eyeson, control):
+    room = await live_meeting(harness, ada, control)
+    await grace.aclick(message_of(harness, room), ids.RECORD)
+    [reply] = await replies_to(harness, "U0002")
+    assert "moderators" in reply.text and calls(eyeson, "POST", "/recording") == []
+
+
+async def test_record_after_the_meeting_ended_says_it_is_over(harness, ada, eyeson, control):
+    room = await live_meeting(harness, ada, control)
+    await ada.acommand("snapshot standup")  # the bot holds an access key of this meeting now
+    await harness.double.wait_for(lambda: thread(harness, room))
+    (await control.post(f"/rooms/{room.id}/end")).raise_for_status()
+    await ada.acommand("record standup")
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if ":warning:" in e.text), None))
+    assert "meeting" in reply.text and ("over" in reply.text or "no meeting running" in reply.text)
+    assert 410 in [r.status for r in world(eyeson).requests]
+    assert ids.RECORD in buttons(message_of(harness, room)) or "Ended" in str(message_of(harness, room).blocks)
+    assert world(eyeson).meetings == {}
+
+
+async def test_record_where_eyeson_disabled_it_says_so(harness, ada, eyeson, control):
+    room = await live_meeting(harness, ada, control)
+    (await control.put("/features", json={"disabled": ["recording"]})).raise_for_status()
+    await ada.aclick(message_of(harness, room), ids.RECORD)
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "disabled" in e.text), None))
+    assert "Recording is disabled for this Eyeson account" in reply.text
+    assert ids.RECORD in buttons(message_of(harness, room))  # the claim was rolled back
+
+
+async def test_a_digital_samba_room_has_no_record_button_and_the_command_says_why(tmp_path):
+    async with Harness(db_path=str(tmp_path / "m.db"), emulate={"eyeson"}) as h:
+        ada = h.user("U0001")
+        room = await new_room(h, ada)
+        assert room.provider == "digitalsamba" and ids.RECORD not in buttons(message_of(h, room))
+        await ada.acommand("record standup")
+        await ada.acommand("snapshot standup")
+        replies = await replies_to(h, "U0001", 2)
+        assert "isn't available on Digital Samba rooms" in replies[0].text
+        assert "Digital Samba has no snapshot API" in replies[1].text
+        await ada.aclose()
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+
+
+async def test_a_snapshot_is_posted_in_the_rooms_thread(harness, ada, eyeson, control):
+    room = await live_meeting(harness, ada, control)
+    await ada.acommand("snapshot standup")
+    [post] = await harness.double.wait_for(lambda: thread(harness, room))
+    assert "took a snapshot" in post.text and "/downloads/snapshots/" in post.text
+    await harness.double.wait_for(lambda: any("in the room's thread" in e.text for e in harness.double.ephemerals("U0001")))
+    assert len(calls(eyeson, "POST", "/snapshot")) == 1
+
+
+async def test_a_snapshot_with_nobody_in_the_room_says_so(harness, ada, eyeson):
+    await new_room(harness, ada)
+    await ada.acommand("snapshot standup")
+    reply = (await replies_to(harness, "U0001"))[-1]
+    assert "no meeting running" in reply.text and world(eyeson).meetings == {}
+
+
+async def test_only_moderators_take_snapshots(harness, ada, grace, eyeson, control):
+    await live_meeting(harness, ada, control)
+    await grace.acommand("snapshot standup")
+    assert "moderators" in (await replies_to(harness, "U0002"))[-1].text
+    assert calls(eyeson, "POST", "/snapshot") == []
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+async def post_webhook(harness, body: bytes, signature: str | None):
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-Eyeson-Signature"] = signature
+    async with httpx.AsyncClient(timeout=10) as web:
+        return await web.post(harness.url + "/webhooks/eyeson", content=body, headers=headers)
+
+
+async def test_webhooks_are_verified_before_anything_happens(harness, ada, eyeson):
+    room = await new_room(harness, ada)
+    body = json.dumps({"timestamp": 1, "type": "room_update", "room": {
+        "id": room.id, "name": "standup", "started_at": "2026-12-01T10:00:00Z", "shutdown": True}}).encode()
+    good = hmac.new(world(eyeson).api_key.encode(), body, hashlib.sha256).hexdigest()
+    for signature in (None, "", "0" * 64, good[:-1] + ("0" if good[-1] != "0" else "1")):
+        assert (await post_webhook(harness, body, signature)).status_code == 401
+    tampered = body.replace(b"standup", b"standuq")
+    assert (await post_webhook(harness, tampered, good)).status_code == 401
+    assert rooms.get(harness.services.db, room.id).status == "open"
+    for _ in range(2):  # the genuine one, then a replay of it
+        assert (await post_webhook(harness, body, good)).status_code == 200
+    ended = await harness.double.wait_for(lambda: "Ended" in str(message_of(harness, room).blocks))
+    assert ended
+    assert harness.services.db.execute(
+        "select count(*) from provider_events where provider = 'eyeson'").fetchone()[0] == 1
+
+
+async def test_a_meeting_that_ends_in_eyeson_ends_on_the_room_message(harness, ada, control):
+    room = await live_meeting(harness, ada, control)
+    await harness.double.wait_for(lambda: "Live" in str(message_of(harness, room).blocks))
+    (await control.post(f"/rooms/{room.id}/leave", json={"name": "Ada"})).raise_for_status()  # the last one left
+    await harness.double.wait_for(lambda: "Ended" in str(message_of(harness, room).blocks))
