@@ -290,6 +290,13 @@ class DigitalSambaClient(Provider):
 
     # -- recordings and webhooks ---------------------------------------------------
 
+    async def start_recording(self, room: Room) -> None:
+        # The answer is text/plain ("HTTP/1.1 200 OK"), not JSON.
+        await self._api.request("POST", _path("rooms", room.id, "recordings", "start"), raw=True)
+
+    async def stop_recording(self, room: Room) -> None:
+        await self._api.request("POST", _path("rooms", room.id, "recordings", "stop"), raw=True)
+
     async def recording_link(self, recording_id: str) -> str:
         body = await self._request("GET", _path("recordings", recording_id, "download"))
         return str((body or {}).get("link") or "")
