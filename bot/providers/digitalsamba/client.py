@@ -88,6 +88,8 @@ def build_http(base_url: str, key: str, *, timeout: float = 10.0,
 class DigitalSambaClient(Provider):
     """The Digital Samba provider."""
 
+    participant_events = True  # participant_joined / participant_left webhooks
+
     def __init__(self, http: httpx.AsyncClient, *, team_id: str, developer_key: str, attempts: int = 3,
                  webhook_token: str | None = None):
         from bot.providers.digitalsamba import PLUGIN
