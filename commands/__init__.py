@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from commands import digest, join, meet, polls, recording, restream, rooms, snapshot, summaries, webhooks
+from commands import (digest, join, meet, polls, presence, recording, restream, rooms, slack_polls, snapshot,
+                      summaries, webhooks)
 from commands.router import Router
 
-FEATURES = (rooms, join, polls, restream, recording, snapshot, summaries, webhooks, digest, meet)
+FEATURES = (rooms, join, polls, slack_polls, restream, recording, snapshot, summaries, webhooks, digest, presence,
+            meet)
 
 
 def register(app: AsyncApp) -> Router:
