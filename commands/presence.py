@@ -19,7 +19,7 @@ from bot.meetings import as_provider_room, refresh_room_message
 from bot.providers.base import Capability
 from bot.services import Services
 from commands.router import Router
-from storage import restreams, rooms
+from storage import recording_state, restreams, rooms
 from storage import sessions as session_log
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ async def check_presence(services: Services) -> None:
                 session_log.ended(services.db, provider=provider.name, session_id=room.session_id, room_id=room.id,
                                   at=now, started_at=room.session_started_at, participants=room.participants)
             restreams.stop_all_in_room(services.db, room.id)
+            recording_state.stop(services.db, room.id)  # a recording ends with its meeting too
             room = rooms.update(services.db, room.id, status="ended", session_ended_at=now)
         else:
             continue

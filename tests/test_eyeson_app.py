@@ -5,6 +5,7 @@ a Digital Samba room in the same bot shows they follow capabilities."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import hashlib
 import hmac
 import json
@@ -270,3 +271,30 @@ async def test_a_meeting_that_ends_in_eyeson_ends_on_the_room_message(harness, a
     await harness.double.wait_for(lambda: "Live" in str(message_of(harness, room).blocks))
     (await control.post(f"/rooms/{room.id}/leave", json={"name": "Ada"})).raise_for_status()  # the last one left
     await harness.double.wait_for(lambda: "Ended" in str(message_of(harness, room).blocks))
+
+
+# -- restream ------------------------------------------------------------------------------------
+
+
+async def test_go_live_streams_to_one_rtmp_url_and_the_key_leaves_no_trace(harness, ada, eyeson, control, caplog):
+    from tests.test_polls import open_form
+    from tests.test_restream import stream_form
+
+    caplog.set_level(logging.DEBUG)
+    key = "sk-eyeson-" + "7f3a9c21e4"
+    room = await live_meeting(harness, ada, control)
+    form = await open_form(harness, ada, message_of(harness, room), ids.GO_LIVE)
+    await ada.asubmit(form, stream_form("youtube", key))
+    await harness.double.wait_for(lambda: "Streaming live to YouTube" in str(message_of(harness, room).blocks))
+    assert world(eyeson).meetings[room.id].broadcast_url == f"rtmp://a.rtmp.youtube.com/live2/{key}"
+    [start] = calls(eyeson, "POST", "/broadcasts")
+    assert start.body == {"stream_url": "***"}  # (the emulator's request log masks it)
+    await ada.aclick(message_of(harness, room), ids.STOP_STREAM)
+    await harness.double.wait_for(lambda: ids.GO_LIVE in buttons(message_of(harness, room)))
+    assert len(calls(eyeson, "DELETE", "/broadcasts")) == 1 and world(eyeson).meetings[room.id].broadcast_url is None
+    bot_key = next(k for k, (_, user) in world(eyeson).access_keys.items() if user == "meetops-bot")
+    slack = repr(harness.double.calls) + repr(harness.double.responses) + repr(harness.double.ephemerals())
+    stored = "\n".join(harness.services.db.conn.iterdump())
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    for secret in (key, bot_key, world(eyeson).api_key):
+        assert secret not in slack and secret not in stored and secret not in logged
