@@ -351,3 +351,11 @@ async def test_no_log_line_holds_the_api_key_an_access_key_or_a_stream_key(eyeso
     served = (await control.get("/requests")).text
     for secret in secrets_:
         assert secret not in served
+
+
+async def test_each_snapshot_gets_its_own_link_past_the_first_page(eyeson, control, emulator):
+    room = await running_room(eyeson, control)
+    links = [await eyeson.snapshot(room) for _ in range(27)]  # Eyeson lists snapshots 25 to a page
+    assert len(set(links)) == 27 and len(emulator.world.snapshots) == 27
+    newest = max(emulator.world.snapshots.values(), key=lambda shot: shot.created_at)
+    assert f"/snapshots/{newest.id}?" in links[-1]

@@ -423,18 +423,20 @@ class EyesonClient(Provider):
             return self._keys.remember(room.id, str(key))
 
     async def _in_meeting(self, room: Room, method: str, tail: str, data: dict | None = None) -> Any:
-        """`method /rooms/<access key>/<tail>`. A key of a meeting that has ended answers 410: forget it,
-        and if a new meeting runs in the room by now, join that one and try once more."""
+        """`method /rooms/<access key>/<tail>`. A key of a meeting that has ended answers 410: it is
+        forgotten, and if a new meeting runs in the room by now, the action goes to that one instead."""
         had_key = self._keys.alias(room.id) is not None
-        for attempt in (1, 2):
-            alias = await self._bot_key(room)
-            try:
-                return await self._request(method, f"rooms/{alias}/{tail}", data=data)
-            except ProviderGone:
-                self._keys.forget(room.id)
-                if attempt == 2 or not had_key:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return await self._request(method, f"rooms/{await self._bot_key(room)}/{tail}", data=data)
+        except ProviderGone:
+            self._keys.forget(room.id)
+            if not had_key:
+                raise
+        try:
+            return await self._request(method, f"rooms/{await self._bot_key(room)}/{tail}", data=data)
+        except ProviderGone:
+            self._keys.forget(room.id)
+            raise
 
     async def start_restream(self, room: Room, target: RestreamTarget) -> RestreamStarted:
         url = stream_url(target)
@@ -477,8 +479,15 @@ class EyesonClient(Provider):
             page += 1
 
     async def _snapshots(self, room: Room) -> list[dict]:
-        body = await self._request("GET", _path("rooms", room.id, "snapshots"))
-        return [item for item in (body if isinstance(body, list) else []) if isinstance(item, dict) and item.get("id")]
+        """Every snapshot of the room (Eyeson pages them 25 at a time)."""
+        found, page = [], 1
+        while True:
+            body = await self._request("GET", _path("rooms", room.id, "snapshots"), params={"page": page})
+            items = [item for item in (body if isinstance(body, list) else []) if isinstance(item, dict)]
+            found += [item for item in items if item.get("id")]
+            if len(items) < RECORDINGS_PAGE:
+                return found
+            page += 1
 
     async def snapshot(self, room: Room) -> str:
         """Takes a snapshot and returns its link. Eyeson answers the POST without the snapshot, so the
