@@ -101,6 +101,18 @@ async def test_join_gives_a_personal_link_for_the_meeting_only_to_its_owner(harn
         "select * from join_grants").fetchall())
 
 
+async def test_a_private_room_without_recording_becomes_eyeson_options_at_the_first_join(harness, ada, eyeson):
+    room = await new_room(harness, ada, "board", "--private --no-recording")
+    assert room.private and room.extra["options"] == ["no-recording"]
+    await ada.aclick(message_of(harness, room), ids.JOIN)
+    await replies_to(harness, "U0001")
+    [post] = calls(eyeson, "POST", "/rooms")
+    assert post.body["options[guest_token_available]"] == "false"
+    assert post.body["options[recording_available]"] == "false"
+    assert post.body["name"] == "board"
+    assert world(eyeson).meetings[room.id].guest_token is None  # no guest link into a private meeting
+
+
 async def test_join_while_eyeson_is_down_says_so_and_gives_no_link(harness, ada, eyeson, control):
     room = await new_room(harness, ada)
     (await control.put("/faults", json={"status": 503})).raise_for_status()
@@ -298,3 +310,20 @@ async def test_go_live_streams_to_one_rtmp_url_and_the_key_leaves_no_trace(harne
     logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     for secret in (key, bot_key, world(eyeson).api_key):
         assert secret not in slack and secret not in stored and secret not in logged
+
+
+async def test_double_clicks_on_stop_recording_and_get_recording_make_one_call_each(harness, ada, eyeson, control):
+    room = await live_meeting(harness, ada, control)
+    await ada.aclick(message_of(harness, room), ids.RECORD)
+    await harness.double.wait_for(lambda: ids.STOP_RECORDING in buttons(message_of(harness, room)))
+    message = message_of(harness, room)
+    await asyncio.gather(ada.aclick(message, ids.STOP_RECORDING), ada.aclick(message, ids.STOP_RECORDING))
+    [post] = await harness.double.wait_for(lambda: thread(harness, room))
+    assert len(calls(eyeson, "DELETE", "/recording")) == 1
+    before = len(harness.double.ephemerals("U0001"))
+    await asyncio.gather(ada.aclick(post, ids.GET_RECORDING), ada.aclick(post, ids.GET_RECORDING))
+    await harness.double.wait_for(lambda: any("download it" in e.text for e in harness.double.ephemerals("U0001")))
+    await harness.double.wait_idle(quiet=0.3)
+    [recording_id] = list(world(eyeson).recordings)
+    assert len(calls(eyeson, "GET", f"/recordings/{recording_id}")) == 1
+    assert len([e for e in harness.double.ephemerals("U0001")[before:] if "download it" in e.text]) == 1
