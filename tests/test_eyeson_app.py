@@ -292,7 +292,8 @@ async def test_go_live_streams_to_one_rtmp_url_and_the_key_leaves_no_trace(harne
     from tests.test_polls import open_form
     from tests.test_restream import stream_form
 
-    caplog.set_level(logging.DEBUG)
+    for name in (None, "httpx", "httpcore", "aiohttp", "bot", "commands"):  # every logger, even ones set quieter
+        caplog.set_level(logging.DEBUG, logger=name)
     key = "sk-eyeson-" + "7f3a9c21e4"
     room = await live_meeting(harness, ada, control)
     form = await open_form(harness, ada, message_of(harness, room), ids.GO_LIVE)

@@ -87,6 +87,12 @@ def test_verify_does_not_parse_the_body():
         adapter.parse(garbage)
 
 
+def test_without_an_api_key_no_delivery_is_taken():
+    plugin = registry.load("eyeson")
+    client = plugin.build(plugin.settings_model(_env_file=None, api_key="", api_url="http://127.0.0.1:9"))
+    assert client.webhook_adapter() is None  # an empty HMAC key would let anyone sign
+
+
 def test_the_adapter_never_shows_the_key():
     assert KEY not in repr(adapter)
 

@@ -329,7 +329,8 @@ async def test_an_echoed_stream_key_is_scrubbed_from_the_error(eyeson, control):
 
 
 async def test_no_log_line_holds_the_api_key_an_access_key_or_a_stream_key(eyeson, control, emulator, caplog):
-    caplog.set_level(logging.DEBUG)  # every logger, httpx's included
+    for name in (None, "httpx", "httpcore", "aiohttp", "bot", "commands"):  # every logger, even ones set quieter
+        caplog.set_level(logging.DEBUG, logger=name)
     stream_key = "sk-live-0123456789abcdef"
     room = await running_room(eyeson, control)
     await eyeson.check()
@@ -345,6 +346,7 @@ async def test_no_log_line_holds_the_api_key_an_access_key_or_a_stream_key(eyeso
     assert len(secrets_) >= 4 and caplog.records
     text = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert "/broadcasts" in text  # the requests were logged, with the key's alias in their paths
+    assert any(r.name == "httpx" and "/broadcasts" in r.getMessage() for r in caplog.records)  # httpx's own URL lines
     for secret in secrets_:
         assert secret not in text
     # Nor the emulator's request log, served to anyone on loopback.

@@ -516,9 +516,10 @@ class EyesonClient(Provider):
     # -- webhooks -----------------------------------------------------------------
 
     def webhook_adapter(self):
+        """Deliveries are signed with the API key; without one nothing could be verified, so none is taken."""
         from bot.providers.eyeson.webhooks import EyesonWebhooks
 
-        return EyesonWebhooks(self._api_key)
+        return EyesonWebhooks(self._api_key) if self._api_key else None
 
     async def register_webhook(self, url: str) -> WebhookRegistration:
         """Eyeson keeps one webhook per API key: registering replaces whatever was registered before."""
