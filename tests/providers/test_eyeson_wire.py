@@ -361,3 +361,11 @@ async def test_each_snapshot_gets_its_own_link_past_the_first_page(eyeson, contr
     assert len(set(links)) == 27 and len(emulator.world.snapshots) == 27
     newest = max(emulator.world.snapshots.values(), key=lambda shot: shot.created_at)
     assert f"/snapshots/{newest.id}?" in links[-1]
+
+
+async def test_a_meeting_that_ends_while_live_rooms_are_counted_is_left_out(eyeson, control):
+    ended = await running_room(eyeson, control, name="Gone")
+    still = await running_room(eyeson, control, name="Here")
+    (await control.put("/faults", json={"status": 404, "count": 1, "paths": f"/rooms/{ended.id}/users"})).raise_for_status()
+    live = [r.room_id async for r in eyeson.iter_live_rooms()]
+    assert live == [still.id]

@@ -349,8 +349,12 @@ class EyesonClient(Provider):
         for item in await self._running():
             yield _info_room(item)
 
-    async def _online(self, room_id: str) -> int:
-        body = await self._request("GET", _path("rooms", room_id, "users"), params={"online": "true"})
+    async def _online(self, room_id: str) -> int | None:
+        """How many people are in the meeting; None when it ended since it was listed."""
+        try:
+            body = await self._request("GET", _path("rooms", room_id, "users"), params={"online": "true"})
+        except (ProviderNotFound, ProviderGone):
+            return None
         users = body if isinstance(body, list) else []
         # Users registered but not (or no longer) in the meeting, the bot's own among them, don't count.
         return sum(1 for user in users if isinstance(user, dict) and user.get("online", True) is not False)
@@ -358,16 +362,20 @@ class EyesonClient(Provider):
     async def iter_live_rooms(self) -> AsyncIterator[LiveRoom]:
         for item in await self._running():
             room_id = str(item["id"])
-            yield LiveRoom(room_id=room_id, participants=await self._online(room_id),
-                           started_at=parse_time(item.get("started_at")))
+            count = await self._online(room_id)
+            if count is not None:
+                yield LiveRoom(room_id=room_id, participants=count, started_at=parse_time(item.get("started_at")))
 
     async def live_session(self, room: Room) -> Session | None:
         item = await self._running_one(room.id)
         if item is None:
             return None
         started = parse_time(item.get("started_at"))
+        count = await self._online(room.id)
+        if count is None:
+            return None
         return Session(id=session_id(room.id, started), room_id=room.id, started_at=started, ended_at=None,
-                       live=True, participants=await self._online(room.id))
+                       live=True, participants=count)
 
     async def end_session(self, room: Room, session_id: str | None) -> None:
         """Ends the running meeting for everyone; nothing running is nothing to end."""
