@@ -259,7 +259,7 @@ async def test_a_new_meeting_in_the_room_gets_a_new_bot_key_after_410(eyeson, co
 @pytest.mark.parametrize("feature, action, words", [
     ("recording", "start_recording", "Recording is disabled"),
     ("broadcast", "start_restream", "Streaming live is disabled"),
-    ("snapshot", "snapshot", "Snapshots is disabled"),
+    ("snapshot", "snapshot", "Taking snapshots is disabled"),
 ])
 async def test_a_disabled_feature_answers_405_in_words(eyeson, control, feature, action, words):
     room = await running_room(eyeson, control)

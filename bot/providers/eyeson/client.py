@@ -82,7 +82,8 @@ ROOM_OPTIONS = {
 _OPTION_FIELDS = {"no-recording": "options[recording_available]", "no-streaming": "options[broadcast_available]"}
 
 # What an in-meeting path's last segment is about, for a 405 or 406 in words.
-_FEATURES = {"broadcasts": "Streaming live", "recording": "Recording", "snapshot": "Snapshots", "lock": "Locking"}
+_FEATURES = {"broadcasts": "Streaming live", "recording": "Recording", "snapshot": "Taking snapshots",
+             "lock": "Locking the meeting"}
 
 
 # -- the API key and access keys -------------------------------------------------------------
