@@ -7,6 +7,7 @@ keeps what actually went on the wire (after the access-key alias is swapped for 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
@@ -290,13 +291,11 @@ async def test_join_while_eyeson_is_down_says_so_and_posts_once(eyeson, control,
 async def test_join_while_eyeson_is_slow_says_so_within_the_deadline(plugin, emulator, wire, control):
     slow = make(plugin, emulator, wire, timeout_seconds=0.5)
     room = await slow.create_room(room_spec(), idempotency_key="k")
-    (await control.put("/faults", json={"latency_ms": 1500})).raise_for_status()
-    import time
-
+    (await control.put("/faults", json={"latency_ms": 3000})).raise_for_status()
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable) as info:
         await slow.issue_join(room, ADA, lifetime=timedelta(hours=1))
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5  # gave up at its deadline, long before Eyeson answered
     assert "not answering" in info.value.user_message and "0.5 s" in info.value.user_message
     assert len([s for s in wire.sent if s["method"] == "POST"]) == 1
     await slow.aclose()
