@@ -95,13 +95,13 @@ async def test_schedule_defaults_to_the_persons_zone_and_validates(harness, ada,
 
 async def test_changing_a_digest_says_changed_with_both_schedules_and_the_same_one_changes_nothing(harness, ada):
     await ada.acommand("digest daily 09:00 Europe/Madrid")
-    await harness.double.wait_for(lambda: announcements(harness))
+    await harness.double.wait_for(lambda: store.get(harness.services.db, "T0001", "C0001"))
     await ada.acommand("digest daily 10:30 Europe/Madrid")
     changed = await harness.double.wait_for(lambda: len(announcements(harness)) == 2 and announcements(harness)[-1])
     assert changed.text.startswith(":newspaper: <@U0001> changed this channel's meeting digest from daily at 09:00 "
                                    "(Europe/Madrid) to daily at 10:30 (Europe/Madrid); the next one is ")
     assert "set up" not in changed.text
-    assert store.get(harness.services.db, "T0001", "C0001").at_time == "10:30"
+    await harness.double.wait_for(lambda: store.get(harness.services.db, "T0001", "C0001").at_time == "10:30")
     await ada.acommand("digest daily 10:30 europe/madrid")
     same = await reply_to(harness)
     assert same.text.startswith("Nothing to change: this channel already has that digest. Daily digest at 10:30")
