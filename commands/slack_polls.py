@@ -162,8 +162,8 @@ async def redraw(services: Services, poll_id: str) -> None:
                                                  blocks=slack_poll_blocks(poll, tally, at=services.clock()))
             except SlackApiError as exc:
                 log.warning("could not redraw poll %s: %s", poll_id, slack_error(exc))
-                raise MeetopsError(f"Your vote is counted, but Slack didn't let me update the poll message "
-                                   f"({slack_error(exc)}). `/meet polls` shows the counts.") from None
+                raise MeetopsError(f"That is counted, but Slack didn't let me update the poll message "
+                                   f"({slack_error(exc)}). `/meet polls <room>` shows the counts.") from None
             if again not in services.in_flight:
                 return
     finally:
