@@ -282,3 +282,13 @@ async def test_a_poll_form_submitted_after_its_room_was_deleted_says_so(harness,
     reply = await reply_to(harness, "U0001")
     assert reply.text.startswith(":warning: *standup* no longer exists in Pollless Meet (it was deleted there).")
     assert not replies(harness, room) and not polls.in_room(harness.services.db, room.id)
+
+
+async def test_a_double_click_on_answer_opens_one_form(harness, ada, grace):
+    room, _ = await pollless_room(harness, ada)
+    poll = await ask(harness, ada, room, 'poll standup "What went well?"')
+    harness.double.latency(0.2)
+    await asyncio.gather(grace.aclick(poll, ids.POLL_ANSWER), grace.aclick(poll, ids.POLL_ANSWER))
+    await harness.double.wait_idle(quiet=0.4)
+    assert len(harness.double.calls_to("views.open")) == 1
+    assert not harness.double.ephemerals("U0002")
