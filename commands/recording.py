@@ -3,11 +3,17 @@ room message and `/meet record <room> [stop]`, for the room's moderators; and th
 under a recording-ready post in the room's thread, which asks the provider for a fresh link (download
 links may expire) and shows it to the person who clicked only.
 
-Each start and stop is claimed in the database first (idle -> starting, on -> stopping), so a double
-click makes one API call; a failed call rolls the claim back.
+Each start and stop is claimed in the database first (idle -> starting, on -> stopping), so racing clicks
+make one API call; a failed call rolls the claim back. A button's second click within a moment of the
+first (a double click, however fast the first was handled) is the same click: no call, no message.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from slack_bolt.async_app import AsyncApp
 
@@ -15,7 +21,7 @@ from bot import ids
 from bot.errors import BadInput, MeetopsError, ProviderGone, ProviderNotFound, ProviderRejected
 from bot.interactions import answer_room_button, user_and_team
 from bot.meetings import as_provider_room, refresh_room_message, require_moderator, visible_here
-from bot.messaging import once_at_a_time, send_private
+from bot.messaging import send_private
 from bot.providers.base import Capability
 from bot.services import Services
 from bot.text import mrkdwn_escape
@@ -26,6 +32,30 @@ from storage.recording_state import IDLE, ON, STARTING, STOPPING
 from storage.rooms import RoomRecord
 
 START, STOP = "start a recording", "stop the recording"
+DOUBLE_CLICK_SECONDS = 2.0
+
+
+@asynccontextmanager
+async def first_click(services: Services, key: str) -> AsyncIterator[bool]:
+    """False for a click while the same one is being handled or within DOUBLE_CLICK_SECONDS of its start."""
+    if key in services.in_flight:
+        yield False
+        return
+    services.in_flight.add(key)
+    started = time.monotonic()
+    try:
+        yield True
+    finally:
+        left = DOUBLE_CLICK_SECONDS - (time.monotonic() - started)
+        if left > 0:
+            asyncio.get_running_loop().call_later(left, services.in_flight.discard, key)
+        else:
+            services.in_flight.discard(key)
+
+
+async def _once(services: Services, key: str, act) -> str | None:
+    async with first_click(services, key) as first:
+        return await act() if first else None
 
 
 async def start_recording(services: Services, room: RoomRecord, user_id: str) -> str | None:
@@ -86,7 +116,7 @@ async def fresh_link(services: Services, recording_id: str, user_id: str, channe
         raise MeetopsError("I no longer know that recording. Ask a moderator of its room.")
     provider = services.provider(room)
     provider.require(Capability.RECORDING_LINKS)
-    async with once_at_a_time(services, f"recording:{recording_id}:{user_id}") as first:
+    async with first_click(services, f"click:{ids.GET_RECORDING}:{recording_id}:{user_id}") as first:
         if not first:
             return None
         try:
@@ -125,14 +155,14 @@ def register(app: AsyncApp, router: Router) -> None:
     @app.action(ids.RECORD)
     async def record_clicked(ack, body, action, services, respond) -> None:
         await ack()
-        await answer_room_button(services, body, action, respond,
-                                 lambda room, user_id, _channel: start_recording(services, room, user_id))
+        await answer_room_button(services, body, action, respond, lambda room, user_id, _channel: _once(
+            services, f"click:{ids.RECORD}:{room.id}:{user_id}", lambda: start_recording(services, room, user_id)))
 
     @app.action(ids.STOP_RECORDING)
     async def stop_clicked(ack, body, action, services, respond) -> None:
         await ack()
-        await answer_room_button(services, body, action, respond,
-                                 lambda room, user_id, _channel: stop_recording(services, room, user_id))
+        await answer_room_button(services, body, action, respond, lambda room, user_id, _channel: _once(
+            services, f"click:{ids.STOP_RECORDING}:{room.id}:{user_id}", lambda: stop_recording(services, room, user_id)))
 
     @app.action(ids.GET_RECORDING)
     async def get_recording_clicked(ack, body, action, services, respond) -> None:

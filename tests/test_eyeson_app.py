@@ -15,6 +15,7 @@ import pytest
 
 from bot import ids
 from bot.devtools.harness import Harness
+from commands import recording as recording_feature
 from storage import rooms
 from tests.conftest import ADMIN
 from tests.test_rooms import buttons, link_from, room_messages
@@ -148,7 +149,8 @@ async def test_polls_run_in_slack_and_summaries_say_why_not(harness, ada):
 # -- recording ---------------------------------------------------------------------------------
 
 
-async def test_record_then_stop_then_get_a_fresh_link_privately(harness, ada, grace, eyeson, control):
+async def test_record_then_stop_then_get_a_fresh_link_privately(harness, ada, grace, eyeson, control, monkeypatch):
+    monkeypatch.setattr(recording_feature, "DOUBLE_CLICK_SECONDS", 0.2)
     room = await live_meeting(harness, ada, control)
     await ada.aclick(message_of(harness, room), ids.RECORD)
     recording = await harness.double.wait_for(
@@ -165,7 +167,8 @@ async def test_record_then_stop_then_get_a_fresh_link_privately(harness, ada, gr
     assert "/downloads/recordings/" in reply.text and "download it" in reply.text
     [recording_id] = list(world(eyeson).recordings)
     assert len(calls(eyeson, "GET", f"/recordings/{recording_id}")) == 1
-    await grace.aclick(post, ids.GET_RECORDING)  # a second click asks again: links expire
+    await asyncio.sleep(0.3)
+    await grace.aclick(post, ids.GET_RECORDING)  # a later click asks again: links expire
     await harness.double.wait_for(lambda: len(calls(eyeson, "GET", f"/recordings/{recording_id}")) == 2)
     await harness.double.wait_idle(quiet=0.2)
     assert len(thread(harness, room)) == 1  # the webhook's three recording_updates made one post
@@ -179,6 +182,7 @@ async def test_a_double_click_on_record_makes_one_api_call(harness, ada, eyeson,
     await harness.double.wait_idle(quiet=0.2)
     assert len(calls(eyeson, "POST", "/recording")) == 1
     assert len([e for e in harness.double.ephemerals("U0001") if "is being recorded" in e.text]) == 1
+    assert not [e for e in harness.double.ephemerals("U0001") if "already" in e.text]  # one message
 
 
 async def test_only_moderators_record(harness, ada, grace, eyeson, control):
