@@ -24,10 +24,11 @@ def _settings() -> Settings:
     return settings
 
 
-async def check_slack_token(settings: Settings) -> None:
+async def check_slack_token(settings: Settings) -> dict | None:
     """Ask Slack who the token is, once, before serving: a wrong token is a set-up error, said now.
 
-    Slack out of reach is not (it may be a passing outage): that is only warned about.
+    Slack out of reach is not (it may be a passing outage): that is only warned about. Returns the
+    `auth.test` answer, which the app reuses to authorize requests (bot.slack_auth).
     """
     from slack_sdk.errors import SlackApiError
     from slack_sdk.web.async_client import AsyncWebClient
@@ -42,8 +43,9 @@ async def check_slack_token(settings: Settings) -> None:
     except Exception as exc:
         log.warning("could not reach Slack at %s to check the bot token (%s); starting anyway",
                     settings.slack_api_url, type(exc).__name__)
-        return
+        return None
     log.info("Slack: connected to %s as @%s", identity.get("team"), identity.get("user"))
+    return identity.data
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -54,8 +56,8 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings()
     settings.require_serving()
-    asyncio.run(check_slack_token(settings))
-    runtime = Runtime(settings)
+    identity = asyncio.run(check_slack_token(settings))
+    runtime = Runtime(settings, slack_identity=identity)
     if settings.socket_mode:
         asyncio.run(_serve_socket_mode(runtime))
         return

@@ -74,5 +74,7 @@ def configure_logging(level: str = "INFO") -> None:
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     # Bolt warns that SLACK_BOT_TOKEN in the environment is unused because meetops hands it a
-    # client built from that very token; the warning would only alarm whoever reads the log.
-    logging.getLogger("meetops.bolt").addFilter(lambda r: "`token` will be unused" not in r.getMessage())
+    # client built from that very token (and an `authorize` hook that answers with it, bot.slack_auth);
+    # the warnings would only alarm whoever reads the log.
+    logging.getLogger("meetops.bolt").addFilter(
+        lambda r: "`token` will be unused" not in r.getMessage() and "will be ignored" not in r.getMessage())

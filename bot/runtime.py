@@ -21,6 +21,7 @@ from bot.people import People
 from bot.providers.base import MeetingProvider
 from bot.providers.digitalsamba import DigitalSambaClient, build_http_client
 from bot.services import Services, utc_now
+from bot.slack_auth import SlackAuthorization, SlackLink, slack_retry_handlers
 from storage.db import open_db
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,16 @@ class Runtime:
     """Owns the database, the provider client, the Slack client and the scheduler for one app."""
 
     def __init__(self, settings: Settings, *, provider: MeetingProvider | None = None, clock=utc_now,
-                 http_transport: httpx.AsyncBaseTransport | None = None, sandbox: bool | None = None):
-        """`sandbox=True` labels rooms as simulated although a provider URL was given (the console)."""
+                 http_transport: httpx.AsyncBaseTransport | None = None, sandbox: bool | None = None,
+                 slack_identity: dict | None = None):
+        """`sandbox=True` labels rooms as simulated although a provider URL was given (the console).
+
+        `slack_identity`: the `auth.test` answer `meetops serve` got while checking the token; without
+        it, `start()` asks once itself.
+        """
         self.settings = settings
+        self._slack_identity = slack_identity
+        self.slack_authorization: SlackAuthorization | None = None
         self._sandbox_label = sandbox
         self._provider = provider
         self._clock = clock
@@ -90,7 +98,16 @@ class Runtime:
             base_url=settings.slack_api_url,
             timeout=10,
             session=self._slack_session,
+            # 429 (after its Retry-After) and connection failures are retried by slack-sdk itself.
+            retry_handlers=slack_retry_handlers(),
         )
+        link = SlackLink(settings.slack_api_url)
+        # Bolt would call auth.test per request until one answer is cached; this one is cached from the start.
+        self.slack_authorization = authorization = SlackAuthorization(slack, link)
+        if self._slack_identity is not None:
+            authorization.remember(self._slack_identity)
+        else:
+            await authorization.refresh()
         self.services = services = Services(
             settings=settings,
             db=open_db(settings.meetops_db),
@@ -99,13 +116,14 @@ class Runtime:
             people=People(slack),
             sandbox=settings.sandbox if self._sandbox_label is None else self._sandbox_label,
             clock=self._clock,
+            slack_link=link,
         )
         services.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
         services.scheduler.start()
         services.webhook_token = settings.ds_webhook_token.get_secret_value() if settings.ds_webhook_token else None
         if self.sandbox_server is not None:
             await self._register_sandbox_webhook(services)
-        self.app = build_app(services)
+        self.app = build_app(services, authorize=authorization.authorize_function(slack.token))
         await commands.start(services)
         return self.app
 
@@ -145,6 +163,7 @@ class Runtime:
             services.scheduler.shutdown(wait=False)
         await _finish_background(services)
         await services.meetings.aclose()
+        await self.slack_authorization.aclose()
         await self._slack_session.close()
         services.db.close()
         if self.sandbox_server is not None:
