@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.acks import ACK_WRITTEN
 from bot.runtime import Runtime
 from commands.webhooks import handle_webhook
 
@@ -32,7 +35,7 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
             await runtime.stop()
 
     async def slack_events(request: Request):
-        return await handler.handle(request)
+        return await _answer_then_work(handler, request)
 
     async def healthz(_request: Request):
         services = runtime.services
@@ -49,3 +52,12 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
     if serve_slack:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _answer_then_work(handler: AsyncSlackRequestHandler, request: Request):
+    """Bolt's answer, with listeners told (bot.acks) once it has been written: Starlette runs a
+    response's background task right after sending its body."""
+    written = asyncio.Event()
+    response = await handler.handle(request, {ACK_WRITTEN: written})
+    response.background = BackgroundTask(written.set)
+    return response
