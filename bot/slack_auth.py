@@ -67,6 +67,7 @@ class SlackLink:
         self._clock = clock
         self.down_since: float | None = None
         self.failures = 0  # failed calls seen during the current outage
+        self.on_down: Callable[[], None] | None = None  # called when an outage starts
 
     @property
     def down(self) -> bool:
@@ -79,10 +80,12 @@ class SlackLink:
             log.warning("Slack's API at %s is out of reach (%s); commands are still acknowledged, and what they "
                         "post will fail until it answers. Logged once until then.",
                         self.api_url, _describe(error))
+            if self.on_down is not None:
+                self.on_down()
 
     def answered(self) -> None:
         if self.down_since is not None:
-            log.warning("Slack's API answers again after %.0f s out of reach (%d failed call%s)",
+            log.warning("Slack's API answers again after %.0f s (%d failed call%s)",
                         self._clock() - self.down_since, self.failures, "" if self.failures == 1 else "s")
             self.down_since = None
             self.failures = 0
@@ -101,14 +104,16 @@ class SlackAuthorization:
                  retry_every: float = RETRY_SECONDS, clock: Callable[[], float] = time.monotonic):
         self._client = client
         self.link = link
+        link.on_down = self._probe_until_back
         self._max_age = max_age
-        self._retry_every = retry_every
+        self.retry_every = retry_every
         self._clock = clock
         self.answer: dict[str, Any] | None = None
         self._answered_at = 0.0
         self._tried_at: float | None = None
         self._refusal_logged = False
         self._refreshing: asyncio.Task | None = None
+        self._probing: asyncio.Task | None = None
         self.calls = 0  # auth.test calls made: the benchmark and tests count them
 
     def remember(self, answer: Mapping[str, Any]) -> None:
@@ -140,18 +145,34 @@ class SlackAuthorization:
         self.link.answered()
         return True
 
-    def _due(self) -> bool:
-        now = self._clock()
-        if self._tried_at is not None and now - self._tried_at < self._retry_every:
-            return False
-        return self.answer is None or self.link.down or now - self._answered_at >= self._max_age
+    def _probe_until_back(self) -> None:
+        """Slack went out of reach: ask auth.test every `retry_every` s until it answers, so its return is
+        noticed (and logged) even with no request coming in, and a first answer is cached."""
+        if self._probing is not None and not self._probing.done():
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a unit test): nothing to probe from
+
+        async def probe() -> None:
+            while self.link.down or self.answer is None:
+                await asyncio.sleep(self.retry_every)
+                if self._refreshing is None or self._refreshing.done():  # one call at a time
+                    await self.refresh()
+
+        self._probing = asyncio.create_task(probe(), name="slack-auth-probe")
 
     def _refresh_in_background(self) -> None:
+        """An answer older than `max_age` is asked again, once, while requests go on with the old one."""
+        if self.answer is None or self.link.down or self._clock() - self._answered_at < self._max_age:
+            return  # fresh, or the probe is on it
         if self._refreshing is not None and not self._refreshing.done():
             return  # one call at a time
-        if self._due():
-            self._tried_at = self._clock()
-            self._refreshing = asyncio.create_task(self.refresh(), name="slack-auth-refresh")
+        if self._tried_at is not None and self._clock() - self._tried_at < self.retry_every:
+            return
+        self._tried_at = self._clock()
+        self._refreshing = asyncio.create_task(self.refresh(), name="slack-auth-refresh")
 
     def authorize_function(self, token: str | None) -> Callable[..., Awaitable[AuthorizeResult]]:
         """The function to pass as `AsyncApp(authorize=...)`. Bolt passes arguments by name."""
@@ -171,6 +192,7 @@ class SlackAuthorization:
         return authorize
 
     async def aclose(self) -> None:
-        if self._refreshing is not None and not self._refreshing.done():
-            self._refreshing.cancel()
-            await asyncio.gather(self._refreshing, return_exceptions=True)
+        for task in (self._refreshing, self._probing):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
