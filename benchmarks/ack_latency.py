@@ -48,7 +48,9 @@ from starlette.routing import Route
 from bot.blocks import room_message_blocks, room_message_text
 from bot.devtools.harness import SIGNING_SECRET, Harness
 from bot.devtools.serving import free_port, quiet_server
-from bot.runtime import digital_samba_client
+from bot.providers import registry
+from bot.providers.base import RoomSpec
+from bot.runtime import provider_settings
 from bot.sandbox import SandboxState
 from storage.rooms import RoomRecord
 
@@ -223,19 +225,22 @@ async def measure_bare_bolt(harness: Harness, forms: list[dict]) -> dict:
 
 async def measure_lean(harness: Harness, commands: int) -> dict:
     """The work itself and nothing else: for each command, create the room and post its message."""
-    settings = harness.settings()
-    provider = digital_samba_client(settings)
+    plugin = registry.load("digitalsamba")
+    provider = plugin.build(provider_settings(plugin, harness.provider_overrides()["digitalsamba"]), None)
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     slack = AsyncWebClient(token=harness.double.bot_token, base_url=harness.double.api_url, session=session)
 
     async def one(i: int) -> None:
-        room = await provider.create_room(friendly_url=f"lean-room-{i:03d}", description=f"lean room {i:03d}",
-                                          private=False, external_id="slack:T0001:C0002")
-        record = RoomRecord(id=room.id, team_id="T0001", channel_id="C0002", creator_id="U0001",
-                            name=f"lean room {i:03d}", friendly_url=room.friendly_url, room_url=room.room_url,
-                            privacy=room.privacy, description=room.description)
+        name = f"lean room {i:03d}"
+        room = await provider.create_room(
+            RoomSpec(name=name, slug=f"lean-room-{i:03d}", description=name, private=False,
+                     external_id="slack:T0001:C0002"), idempotency_key=f"lean-{i:03d}")
+        record = RoomRecord(id=room.id, team_id="T0001", channel_id="C0002", creator_id="U0001", name=name,
+                            friendly_url=room.friendly_url, room_url=room.room_url, privacy=room.privacy,
+                            description=room.description)
         await slack.chat_postMessage(channel="C0002", text=room_message_text(record),
-                                     blocks=room_message_blocks(record, sandbox=False))
+                                     blocks=room_message_blocks(record, capabilities=provider.capabilities,
+                                                                provider_title=provider.title, emulated=False))
 
     try:
         first = time.time()
@@ -276,7 +281,7 @@ def goals(median: dict, runs: list[dict]) -> bool:
 def one_run_in_a_fresh_process(commands: int, latency_ms: int) -> dict:
     """A cold start is a new process: nothing imported, compiled or connected by an earlier run."""
     out = subprocess.run([sys.executable, __file__, "--commands", str(commands), "--latency-ms", str(latency_ms),
-                          "--json"], capture_output=True, text=True, timeout=300, check=True).stdout
+                          "--json"], stdout=subprocess.PIPE, text=True, timeout=300, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

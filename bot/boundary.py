@@ -70,12 +70,16 @@ def guarded(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
     wanted = inspect.getfullargspec(listener).args
 
     async def run(args) -> None:  # Bolt injects its AsyncArgs for a parameter named `args`
+        services = args.context["services"]
+        services.listeners_running += 1  # work goes on after the ack: the dev harness waits for it
         try:
             await listener(**{name: _arg(args, name) for name in wanted})
         except Exception as error:
             if args.ack.response is None:
                 await args.ack()  # failed before acknowledging: Slack still needs its answer in time
-            await reply_with_error(args.context["services"], error, args.body or {}, args.respond)
+            await reply_with_error(services, error, args.body or {}, args.respond)
+        finally:
+            services.listeners_running -= 1
 
     run.__name__ = run.__qualname__ = listener.__name__
     return run

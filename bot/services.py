@@ -41,8 +41,8 @@ class Services:
     room_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # bot.slack_auth.SlackLink: whether Slack's API answers, so an outage is logged once, not per request.
     slack_link: Any = None
-    # `/meet` commands still at work (acked, follow-up running): the dev harness waits for them.
-    commands_running: int = 0
+    # Listeners still at work (acked, follow-up running; bot.boundary counts them): the dev harness waits for them.
+    listeners_running: int = 0
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)

@@ -28,15 +28,11 @@ def register_command(app: AsyncApp, router: Router) -> None:
 
     @app.command(COMMAND)
     async def meet(ack, command, context, services, client, respond) -> None:
-        services.commands_running += 1
-        try:
-            # Acknowledge before anything that could wait on Slack, the provider or the disk, and start
-            # that work only once the ack has left, so it never delays another command's ack.
-            await ack()
-            await ack_written(context)
-            await _run(router, command, services, client, respond)
-        finally:
-            services.commands_running -= 1
+        # Acknowledge before anything that could wait on Slack, the provider or the disk, and start
+        # that work only once the ack has left, so it never delays another command's ack.
+        await ack()
+        await ack_written(context)
+        await _run(router, command, services, client, respond)
 
 
 async def _run(router: Router, command: dict, services, client, respond) -> None:
