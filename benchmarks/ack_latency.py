@@ -145,8 +145,9 @@ async def run(commands: int, latency_ms: int) -> dict:
         async with httpx.AsyncClient(base_url=sandbox_url) as control:
             await control.put("/_sandbox/faults", json={"latency_ms": latency_ms})
         with tempfile.TemporaryDirectory() as tmp:
+            # Digital Samba's timeout as in production (the harness's 2 s is for tests).
             async with Harness(db_path=os.path.join(tmp, "bench.db"), sandbox_state=state,
-                               sandbox_url=sandbox_url) as harness:
+                               sandbox_url=sandbox_url, ds_timeout_seconds=10) as harness:
                 user = harness.user()
                 forms = [user.command_form(f"new bench-room-{i:03d}") for i in range(commands)]
                 await user.aclose()
@@ -168,7 +169,11 @@ async def measure_meetops(harness: Harness, forms: list[dict]) -> dict:
     commands = len(forms)
     before = len(harness.double.messages("C0001"))
     report = await send_burst(harness.events_url, forms)
-    await harness.double.wait_for(lambda: len(harness.double.messages("C0001")) - before >= commands, timeout=30)
+    try:
+        await harness.double.wait_for(lambda: len(harness.double.messages("C0001")) - before >= commands,
+                                      timeout=30)
+    except TimeoutError:
+        pass  # reported below as fewer room messages than commands: the goal is missed
     acks = [latency for _, latency in report["results"]]
     statuses = [status for status, _ in report["results"]]
     return {
