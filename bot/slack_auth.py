@@ -114,7 +114,6 @@ class SlackAuthorization:
         self._refusal_logged = False
         self._refreshing: asyncio.Task | None = None
         self._probing: asyncio.Task | None = None
-        self.calls = 0  # auth.test calls made: the benchmark and tests count them
 
     def remember(self, answer: Mapping[str, Any]) -> None:
         """Keep an `auth.test` answer (the one `meetops serve` got while checking the token)."""
@@ -124,7 +123,6 @@ class SlackAuthorization:
     async def refresh(self) -> bool:
         """Ask `auth.test` once; True when Slack answered. Never raises: the caller is the app."""
         self._tried_at = self._clock()
-        self.calls += 1
         try:
             response = await self._client.auth_test()
         except SlackApiError as exc:
@@ -156,7 +154,8 @@ class SlackAuthorization:
             return  # no loop (a unit test): nothing to probe from
 
         async def probe() -> None:
-            while self.link.down or self.answer is None:
+            # A refused token is not an outage: said once by refresh(), and no use asking again and again.
+            while (self.link.down or self.answer is None) and not self._refusal_logged:
                 await asyncio.sleep(self.retry_every)
                 if self._refreshing is None or self._refreshing.done():  # one call at a time
                     await self.refresh()

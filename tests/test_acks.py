@@ -42,6 +42,18 @@ async def test_a_cold_burst_is_authorized_from_the_start_up_answer(harness, ada)
     assert len(harness.double.calls_to("auth.test")) == 1
 
 
+async def test_a_stale_answer_is_asked_again_in_the_background_one_call_at_a_time(harness, ada):
+    authorization = harness.runtime.slack_authorization
+    authorization._max_age = authorization.retry_every = 0  # every request now finds the answer stale
+    harness.double.latency(1.0)  # and Slack slow to give a new one
+    started = time.monotonic()
+    responses = await asyncio.gather(*(ada.acommand("help") for _ in range(10)))
+    assert [r.status_code for r in responses] == [200] * 10
+    assert time.monotonic() - started < 3.0, "no ack waited for the slow auth.test"
+    await harness.wait_idle(quiet=0.3)
+    assert len(harness.double.calls_to("auth.test")) == 2  # start-up, then one refresh for the ten requests
+
+
 async def test_slack_out_of_reach_every_command_is_acked_and_the_outage_logged_once(harness, ada, caplog):
     caplog.set_level(logging.INFO)
     harness.runtime.slack_authorization.retry_every = 0.5  # how often it looks for Slack's return
