@@ -1,4 +1,8 @@
-"""`meetops serve | console | sandbox | webhooks register`."""
+"""`meetops serve | console | sandbox | webhooks register|list|delete`.
+
+Every failure a person can cause (a setting, a flag, a refused key, an unreachable
+provider) ends in one line on stderr saying what to do, and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,21 @@ import asyncio
 import logging
 import secrets
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlsplit
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, settings_help, settings_models
+from bot.errors import MeetopsError, ProviderCheckFailed
 from bot.logs import configure_logging, secret_filter
 
 log = logging.getLogger("meetops")
 
-# Every event commands.webhooks handles (a test keeps the two lists the same).
+# The name meetops gives the webhook it registers; `webhooks register` replaces a webhook of this name.
+WEBHOOK_NAME = "meetops"
+
+
+class CliError(Exception):
+    """A command-line mistake or refusal, worded as what to do; printed as one line, exit code 2."""
 
 
 def _settings() -> Settings:
@@ -46,6 +58,71 @@ async def check_slack_token(settings: Settings) -> None:
     log.info("Slack: connected to %s as @%s", identity.get("team"), identity.get("user"))
 
 
+# apps.connections.open errors that mean the app token itself is wrong, and what to do about each.
+APP_TOKEN_ERRORS = {
+    "invalid_auth": "Slack does not know this token",
+    "not_authed": "Slack does not know this token",
+    "account_inactive": "the token belongs to a deleted app or workspace",
+    "token_revoked": "the token was revoked",
+    "not_allowed_token_type": "it is not an app-level token (a bot token, xoxb-…, was given?)",
+    "missing_scope": "the token lacks the connections:write scope",
+    "socket_mode_not_enabled": "Socket Mode is off for this app (Settings → Socket Mode)",
+}
+
+
+async def check_app_token(settings: Settings) -> None:
+    """Socket Mode: ask Slack for a connection URL once, before serving, so a wrong SLACK_APP_TOKEN is a set-up
+    error said now (instead of a reconnect traceback every 10 s forever). Slack out of reach is only warned about."""
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    token = settings.slack_app_token.get_secret_value()
+    client = AsyncWebClient(base_url=settings.slack_api_url, timeout=10)
+    try:
+        await client.apps_connections_open(app_token=token)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error"))
+        why = APP_TOKEN_ERRORS.get(error, "Slack refused it")
+        raise ConfigError(f"meetops cannot start: Slack refused SLACK_APP_TOKEN ({error}: {why}). Generate an "
+                          "app-level token with the connections:write scope under Basic Information → App-Level "
+                          "Tokens (xapp-…).") from None
+    except Exception as exc:
+        log.warning("could not reach Slack at %s to check the app token (%s); starting anyway",
+                    settings.slack_api_url, type(exc).__name__)
+
+
+async def check_provider(settings: Settings) -> None:
+    """Digital Samba's start-up probe (the sandbox needs none): a wrong DS_API_URL or key stops the bot now."""
+    if settings.sandbox:
+        return
+    from bot.runtime import digital_samba_client
+
+    provider = digital_samba_client(settings)
+    try:
+        await provider.check()
+    except ProviderCheckFailed as exc:
+        raise ProviderCheckFailed(f"meetops cannot start: {exc} (`meetops serve --no-check` skips this check, "
+                                  "e.g. offline.)") from None
+    finally:
+        await provider.aclose()
+    log.info("Digital Samba: %s answered and accepted the developer key", settings.ds_api_url)
+
+
+async def startup_checks(settings: Settings) -> None:
+    """Everything `serve` checks over the network before it starts, each failure naming its setting."""
+    await check_slack_token(settings)
+    if settings.socket_mode:
+        await check_app_token(settings)
+    await check_provider(settings)
+
+
+def warn_about_settings(settings: Settings) -> None:
+    """What is valid but surely not meant: said at start-up, not discovered later."""
+    for entry in settings.unknown_admins():
+        log.warning("MEETOPS_ADMINS: %r is not a Slack user id (U… or W…), so it matches no one; use the member "
+                    "id from the person's Slack profile (⋮ → Copy member ID)", entry)
+
+
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -54,7 +131,11 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings()
     settings.require_serving()
-    asyncio.run(check_slack_token(settings))
+    warn_about_settings(settings)
+    if args.no_check:
+        log.warning("--no-check: Slack and Digital Samba settings are not checked at start-up")
+    else:
+        asyncio.run(startup_checks(settings))
     runtime = Runtime(settings)
     if settings.socket_mode:
         asyncio.run(_serve_socket_mode(runtime))
@@ -73,14 +154,15 @@ async def _serve_socket_mode(runtime) -> None:
     settings = runtime.settings
     app = await runtime.start()
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-    tasks = [asyncio.create_task(handler.start_async())]
+    await handler.connect_async()
+    log.info("connected to Slack over Socket Mode")  # only now that it is
+    tasks = [asyncio.create_task(asyncio.Event().wait())]  # the Socket Mode client runs in its own tasks
     if runtime.services.webhook_token is not None:  # DS_WEBHOOK_TOKEN, or the sandbox's own
         # Digital Samba still needs an HTTP endpoint for its webhooks.
         config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host, port=settings.port,
                                 log_config=None, access_log=False)
         tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
         log.info("webhooks on http://%s:%s/webhooks/digitalsamba", settings.host, settings.port)
-    log.info("connected to Slack over Socket Mode")
     try:
         await asyncio.gather(*tasks)
     finally:
@@ -91,6 +173,10 @@ async def _serve_socket_mode(runtime) -> None:
 def console(args: argparse.Namespace) -> None:
     from bot.console import run_console
 
+    # The console runs the real app on these settings (with its own Slack and Digital Samba): a wrong one is
+    # the same one clean message as for `serve`, not a traceback.
+    _settings()
+
     sys.exit(asyncio.run(run_console()))
 
 
@@ -100,40 +186,114 @@ def sandbox(args: argparse.Namespace) -> None:
     serve_sandbox(host=args.host, port=args.port)
 
 
-def register_webhook(args: argparse.Namespace) -> None:
-    from bot.runtime import digital_samba_client
-    from commands.webhooks import WEBHOOK_EVENTS
-
+def _provider_settings(command: str) -> Settings:
     settings = _settings()
     if settings.sandbox:
-        raise ConfigError("`webhooks register` talks to the real Digital Samba: set DS_TEAM_ID and DS_DEVELOPER_KEY "
-                          "(and DS_API_URL to point it at `meetops sandbox`).")
+        raise ConfigError(f"`meetops webhooks {command}` talks to the real Digital Samba: set DS_TEAM_ID and "
+                          "DS_DEVELOPER_KEY (and DS_API_URL to point it at `meetops sandbox`).")
     if not settings.ds_team_id:
-        raise ConfigError("`webhooks register` needs DS_TEAM_ID (your Digital Samba team id) as well as "
+        raise ConfigError(f"`meetops webhooks {command}` needs DS_TEAM_ID (your Digital Samba team id) as well as "
                           "DS_DEVELOPER_KEY.")
+    return settings
 
-    async def register() -> tuple[str, str]:
-        provider = digital_samba_client(settings)
+
+async def _with_provider(settings: Settings, work):
+    """Run `work(provider)` after the start-up probe, so a wrong URL or key is named before anything changes."""
+    from bot.runtime import digital_samba_client
+
+    provider = digital_samba_client(settings)
+    try:
+        await provider.check()
+        return await work(provider)
+    finally:
+        await provider.aclose()
+
+
+def _endpoint_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in url.strip():
+        raise CliError(f"--url {url!r} is not a URL: give the bot's public address of POST /webhooks/digitalsamba, "
+                       "for example --url https://bot.example.com/webhooks/digitalsamba")
+    return url.strip()
+
+
+def register_webhook(args: argparse.Namespace) -> None:
+    from commands.webhooks import WEBHOOK_EVENTS
+
+    url = _endpoint_url(args.url)
+    settings = _provider_settings("register")
+
+    async def register(provider) -> tuple[str, str, list[str]]:
+        # The webhook meetops registered before (same address, or meetops' name) is replaced, not stacked:
+        # two webhooks would deliver every event twice, one of them refused forever with the old token.
+        earlier = [hook.id async for hook in provider.iter_webhooks() if hook.endpoint == url or hook.name == WEBHOOK_NAME]
         token = secrets.token_urlsafe(32)
-        try:
-            webhook_id = await provider.create_webhook(endpoint=args.url, events=WEBHOOK_EVENTS,
-                                                       authorization_header=token, name="meetops")
-        finally:
-            await provider.aclose()
-        return webhook_id, token
+        secret_filter.add(token)
+        webhook_id = await provider.create_webhook(endpoint=url, events=WEBHOOK_EVENTS, authorization_header=token,
+                                                   name=WEBHOOK_NAME)
+        for hook_id in earlier:  # only once the new one exists: a failed register leaves the old one working
+            await provider.delete_webhook(hook_id)
+        return webhook_id, token, earlier
 
-    webhook_id, token = asyncio.run(register())
-    print(f"Registered webhook {webhook_id} for {', '.join(WEBHOOK_EVENTS)} -> {args.url}")
-    print("Set this in the bot's environment (it is shown only now):")
+    webhook_id, token, replaced = asyncio.run(_with_provider(settings, register))
+    print(f"Registered webhook {webhook_id} for {', '.join(WEBHOOK_EVENTS)} -> {url}")
+    if replaced:
+        print(f"It replaces the webhook meetops registered before ({', '.join(replaced)}), which is deleted.")
+    print("Set this in the bot's environment and restart it (it is shown only now):")
     print(f"DS_WEBHOOK_TOKEN={token}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def list_webhooks(args: argparse.Namespace) -> None:
+    settings = _provider_settings("list")
+
+    async def collect(provider):
+        return [hook async for hook in provider.iter_webhooks()]
+
+    hooks = asyncio.run(_with_provider(settings, collect))
+    if not hooks:
+        print("No webhooks are registered. `meetops webhooks register --url https://<your host>/webhooks/digitalsamba` "
+              "registers meetops'.")
+        return
+    for hook in hooks:
+        events = ", ".join(hook.events) if hook.events else "all events"
+        print(f"{hook.id}  {hook.name or '(no name)'}  {hook.endpoint}  [{events}]")
+
+
+def delete_webhook(args: argparse.Namespace) -> None:
+    from bot.errors import ProviderNotFound
+
+    settings = _provider_settings("delete")
+
+    async def delete(provider) -> None:
+        try:
+            await provider.delete_webhook(args.id)
+        except ProviderNotFound:
+            raise CliError(f"Digital Samba has no webhook {args.id!r}; `meetops webhooks list` shows their ids.") from None
+
+    asyncio.run(_with_provider(settings, delete))
+    print(f"Deleted webhook {args.id}.")
+
+
+def _version() -> str:
+    try:
+        return version("meetops")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meetops", description="Run Digital Samba meetings from Slack.")
+    parser.add_argument("--version", action="version", version=f"meetops {_version()}")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)").set_defaults(func=serve)
+    p = sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)",
+                       description="Serve Slack: over Socket Mode when SLACK_APP_TOKEN is set, else over HTTP on\n"
+                                   "HOST:PORT. Slack's tokens and Digital Samba's URL and key are checked first.",
+                       epilog=settings_help(settings_models()), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--no-check", action="store_true",
+                   help="start without checking the Slack tokens and Digital Samba over the network (offline starts)")
+    p.set_defaults(func=serve)
 
     sub.add_parser("console", help="try meetops in the terminal: no Slack, no Digital Samba account"
                    ).set_defaults(func=console)
@@ -145,16 +305,36 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("webhooks", help="manage Digital Samba webhooks")
     webhooks = p.add_subparsers(dest="webhooks_command", required=True)
-    p = webhooks.add_parser("register", help="register this bot's webhook endpoint with Digital Samba")
+    p = webhooks.add_parser("register", help="register this bot's webhook endpoint with Digital Samba, replacing "
+                                             "the one meetops registered before")
     p.add_argument("--url", required=True, help="public URL of POST /webhooks/digitalsamba")
     p.set_defaults(func=register_webhook)
+    webhooks.add_parser("list", help="the team's webhooks").set_defaults(func=list_webhooks)
+    p = webhooks.add_parser("delete", help="delete a webhook by its id (see `webhooks list`)")
+    p.add_argument("id", help="the webhook's id")
+    p.set_defaults(func=delete_webhook)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     configure_logging("WARNING" if args.command == "console" and args.log_level == "INFO" else args.log_level)
     try:
         args.func(args)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    except (ConfigError, ProviderCheckFailed, CliError) as exc:
+        _fail(str(exc))
+    except MeetopsError as exc:  # the provider refused or failed an operator's command
+        _fail(f"meetops {args.command}: {exc.user_message}")
     except KeyboardInterrupt:
         pass
+    except Exception as exc:
+        if args.command != "webhooks":
+            raise  # a crash while serving keeps its traceback for whoever reads the log
+        log.debug("webhooks command failed", exc_info=True)
+        _fail(f"meetops webhooks failed unexpectedly ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+              "run it again with --log-level DEBUG for the details.")
+
+
+def _fail(message: str) -> None:
+    print(secret_filter.redact(message), file=sys.stderr)
+    sys.exit(2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import quote
 from typing import Any, AsyncIterator
@@ -24,6 +25,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from bot.errors import (
     ProviderAuthError,
+    ProviderCheckFailed,
     ProviderError,
     ProviderNotFound,
     ProviderRateLimited,
@@ -49,6 +51,16 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 100  # the API's maximum `limit`
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_RETRY_AFTER = 30.0  # a longer wait is reported to the user rather than slept through
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook registered with Digital Samba, as `meetops webhooks list` shows it (no authorization value)."""
+
+    id: str
+    endpoint: str
+    name: str
+    events: tuple[str, ...]
 
 
 class BearerAuth(httpx.Auth):
@@ -370,6 +382,62 @@ class DigitalSambaClient:
         body = {"endpoint": endpoint, "events": events, "authorization_header": authorization_header, "name": name}
         return (await self._request("POST", "webhooks", json=body))["id"]
 
+    async def iter_webhooks(self) -> AsyncIterator[Webhook]:
+        """The team's webhooks; their authorization values are not kept (they are secrets)."""
+        async for item in self._pages("webhooks"):
+            yield Webhook(id=str(item.get("id") or ""), endpoint=str(item.get("endpoint") or ""),
+                          name=str(item.get("name") or ""), events=tuple(item.get("events") or ()))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._request("DELETE", _path("webhooks", webhook_id))
+
+    # -- the start-up probe ----------------------------------------------------------
+
+    async def check(self) -> None:
+        """One cheap authenticated read (the first room), so that a wrong URL or key stops the bot at
+        start-up with the setting named, instead of failing every command later.
+
+        Raises `ProviderCheckFailed`, worded for whoever starts the bot. No retries: one clear answer now.
+        """
+        base = str(self._http.base_url).rstrip("/")
+        try:
+            response = await self._http.get("rooms", params={"limit": 1})
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            raise ProviderCheckFailed(
+                f"DS_API_URL: {base!r} is not an http(s) URL; it should look like "
+                "https://api.digitalsamba.com/api/v1.") from None
+        except httpx.TimeoutException as exc:
+            if not _never_connected(exc):
+                raise ProviderCheckFailed(
+                    f"DS_API_URL: {base} did not answer within {self._http.timeout.read or 0:g} s. Check the "
+                    "address (and DS_TIMEOUT_SECONDS).") from None
+            raise ProviderCheckFailed(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address "
+                                      "and the network.") from None
+        except httpx.HTTPError as exc:
+            raise ProviderCheckFailed(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address "
+                                      "and the network.") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise ProviderCheckFailed(
+                f"DS_DEVELOPER_KEY: Digital Samba refused the key (HTTP {status}). Copy the developer key (and "
+                "DS_TEAM_ID) from the Digital Samba dashboard: Team Settings → Developer.")
+        if status == 404:
+            hint = ("it should end in /api/v1." if not base.endswith("/api/v1")
+                    else "is it the Digital Samba API (https://api.digitalsamba.com/api/v1)?")
+            raise ProviderCheckFailed(f"DS_API_URL: {base} has no rooms list (HTTP 404 for GET {base}/rooms); {hint}")
+        if status >= 400:
+            raise ProviderCheckFailed(
+                f"DS_API_URL: Digital Samba at {base} answered HTTP {status} to a simple read. Try again in a "
+                "minute.")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise ProviderCheckFailed(
+                f"DS_API_URL: {base} answered, but not like the Digital Samba API (no room list in the "
+                "reply); it should look like https://api.digitalsamba.com/api/v1.")
+
     # -- join links ----------------------------------------------------------------
 
     def join_link(self, room: Room, participant: Participant, *, lifetime: timedelta) -> str:
@@ -389,6 +457,15 @@ class DigitalSambaClient:
         token = jwt.encode({k: v for k, v in claims.items() if v not in (None, "")}, self._signing_key, algorithm="HS256")
         separator = "&" if "?" in room.room_url else "?"
         return f"{room.room_url}{separator}token={token}"
+
+
+def _reason(exc: Exception) -> str:
+    """Why a connection failed, in a few words (the OS's own: "Connection refused", "Name or service not known")."""
+    cause = exc.__cause__ or exc
+    while getattr(cause, "os_error", None) is not None:  # aiohttp wraps the OSError
+        cause = cause.os_error
+    text = " ".join(str(getattr(cause, "strerror", None) or cause).split())[:200]
+    return text or type(cause).__name__
 
 
 def _never_connected(exc: httpx.TransportError) -> bool:
