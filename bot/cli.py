@@ -9,19 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import secrets
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings, load_settings, settings_help, settings_models
-from bot.errors import MeetopsError, ProviderCheckFailed
+from bot.errors import MeetopsError
 from bot.logs import configure_logging, secret_filter
 
 log = logging.getLogger("meetops")
-
-# The name meetops gives the webhook it registers; `webhooks register` replaces a webhook of this name.
-WEBHOOK_NAME = "meetops"
 
 
 class CliError(Exception):
@@ -100,9 +96,9 @@ async def check_provider(settings: Settings) -> None:
     provider = digital_samba_client(settings)
     try:
         await provider.check()
-    except ProviderCheckFailed as exc:
-        raise ProviderCheckFailed(f"meetops cannot start: {exc} (`meetops serve --no-check` skips this check, "
-                                  "e.g. offline.)") from None
+    except ConfigError as exc:
+        raise ConfigError(f"meetops cannot start: {exc} (`meetops serve --no-check` skips this check, "
+                          "e.g. offline.)") from None
     finally:
         await provider.aclose()
     log.info("Digital Samba: %s answered and accepted the developer key", settings.ds_api_url)
@@ -198,7 +194,8 @@ def _provider_settings(command: str) -> Settings:
 
 
 async def _with_provider(settings: Settings, work):
-    """Run `work(provider)` after the start-up probe, so a wrong URL or key is named before anything changes."""
+    """Run `work(provider)` after the provider's start-up probe, so a wrong URL or key is named before anything
+    changes."""
     from bot.runtime import digital_samba_client
 
     provider = digital_samba_client(settings)
@@ -218,45 +215,28 @@ def _endpoint_url(url: str) -> str:
 
 
 def register_webhook(args: argparse.Namespace) -> None:
-    from commands.webhooks import WEBHOOK_EVENTS
-
     url = _endpoint_url(args.url)
     settings = _provider_settings("register")
-
-    async def register(provider) -> tuple[str, str, list[str]]:
-        # The webhook meetops registered before (same address, or meetops' name) is replaced, not stacked:
-        # two webhooks would deliver every event twice, one of them refused forever with the old token.
-        earlier = [hook.id async for hook in provider.iter_webhooks() if hook.endpoint == url or hook.name == WEBHOOK_NAME]
-        token = secrets.token_urlsafe(32)
-        secret_filter.add(token)
-        webhook_id = await provider.create_webhook(endpoint=url, events=WEBHOOK_EVENTS, authorization_header=token,
-                                                   name=WEBHOOK_NAME)
-        for hook_id in earlier:  # only once the new one exists: a failed register leaves the old one working
-            await provider.delete_webhook(hook_id)
-        return webhook_id, token, earlier
-
-    webhook_id, token, replaced = asyncio.run(_with_provider(settings, register))
-    print(f"Registered webhook {webhook_id} for {', '.join(WEBHOOK_EVENTS)} -> {url}")
-    if replaced:
-        print(f"It replaces the webhook meetops registered before ({', '.join(replaced)}), which is deleted.")
-    print("Set this in the bot's environment and restart it (it is shown only now):")
-    print(f"DS_WEBHOOK_TOKEN={token}")
+    # Registering replaces the webhook meetops registered before (same address or name) instead of stacking.
+    registration = asyncio.run(_with_provider(settings, lambda provider: provider.register_webhook(url)))
+    print(f"Registered webhook {registration.id} -> {registration.url}")
+    if registration.note:
+        print(registration.note)
+    if registration.secret:
+        secret_filter.add(registration.secret)
+        print("Set this in the bot's environment (it is shown only now):")
+        print(f"DS_WEBHOOK_TOKEN={registration.secret}")
 
 
 def list_webhooks(args: argparse.Namespace) -> None:
     settings = _provider_settings("list")
-
-    async def collect(provider):
-        return [hook async for hook in provider.iter_webhooks()]
-
-    hooks = asyncio.run(_with_provider(settings, collect))
+    hooks = asyncio.run(_with_provider(settings, lambda provider: provider.list_webhooks()))
     if not hooks:
-        print("No webhooks are registered. `meetops webhooks register --url https://<your host>/webhooks/digitalsamba` "
-              "registers meetops'.")
+        print("No Digital Samba webhooks are registered. `meetops webhooks register --url "
+              "https://<your host>/webhooks/digitalsamba` registers meetops'.")
         return
     for hook in hooks:
-        events = ", ".join(hook.events) if hook.events else "all events"
-        print(f"{hook.id}  {hook.name or '(no name)'}  {hook.endpoint}  [{events}]")
+        print(f"{hook.id}  {hook.note or '(no name)'}  {hook.url}")
 
 
 def delete_webhook(args: argparse.Namespace) -> None:
@@ -321,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging("WARNING" if args.command == "console" and args.log_level == "INFO" else args.log_level)
     try:
         args.func(args)
-    except (ConfigError, ProviderCheckFailed, CliError) as exc:
+    except (ConfigError, CliError) as exc:
         _fail(str(exc))
     except MeetopsError as exc:  # the provider refused or failed an operator's command
         _fail(f"meetops {args.command}: {exc.user_message}")

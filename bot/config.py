@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -28,6 +28,9 @@ def canonical_zone(name: str) -> str | None:
     """The IANA spelling of a time zone name given in any case (`utc` -> `UTC`, `europe/paris` -> `Europe/Paris`),
     or None when there is no such zone."""
     return _zones_by_folded_name().get(name.strip().casefold())
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseSettings)
 
 
 class ConfigError(Exception):
@@ -162,12 +165,19 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides) -> Settings:
     """Build settings, turning pydantic's report into one readable ConfigError."""
+    return load_settings_model(Settings, **overrides)
+
+
+def load_settings_model(model: type[SettingsModel], **overrides) -> SettingsModel:
+    """Any settings model (meetops' own, a provider's), with pydantic's report turned into one ConfigError that
+    names each setting as it is spelled in the environment (its env prefix included)."""
     try:
-        return Settings(**overrides)
+        return model(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
+            field = str(err["loc"][0]) if err["loc"] else ""
+            name = env_name(model, field) if field in model.model_fields else field.upper() or "settings"
             lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("meetops cannot start; invalid settings:\n  - " + "\n  - ".join(lines)) from None
 

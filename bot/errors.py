@@ -74,8 +74,3 @@ class ProviderRateLimited(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, status: int = 429):
         super().__init__(message, status=status)
         self.retry_after = retry_after
-
-
-class ProviderCheckFailed(Exception):
-    """The provider's start-up probe failed: the text names the setting at fault and what to do. Meant for
-    whoever runs the bot (a terminal), never for a Slack user."""

@@ -263,7 +263,7 @@ def test_webhooks_list_says_when_there_are_none(monkeypatch, world, capsys):
     state, sandbox, _ = world
     provider_env(monkeypatch, state, sandbox)
     main(["webhooks", "list"])
-    assert "No webhooks are registered" in capsys.readouterr().out
+    assert "No Digital Samba webhooks are registered" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("case, named", [

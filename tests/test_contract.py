@@ -87,8 +87,9 @@ async def _every_request() -> tuple[list[httpx.Request], set[str]]:
         "create_webhook": client.create_webhook(endpoint="https://bot.test/webhooks/digitalsamba",
                                                 events=["session_ended"], authorization_header="tok",
                                                 name="meetops"),
-        "iter_webhooks": _drain(client.iter_webhooks()),
+        "list_webhooks": client.list_webhooks(),
         "delete_webhook": client.delete_webhook("w-1"),
+        "register_webhook": client.register_webhook("https://bot.test/webhooks/digitalsamba"),
         "check": client.check(),
     }
     for call in calls.values():

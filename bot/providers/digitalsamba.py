@@ -23,9 +23,9 @@ import jwt
 from httpx_aiohttp import AiohttpTransport
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from bot.config import ConfigError
 from bot.errors import (
     ProviderAuthError,
-    ProviderCheckFailed,
     ProviderError,
     ProviderNotFound,
     ProviderRateLimited,
@@ -53,14 +53,15 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_RETRY_AFTER = 30.0  # a longer wait is reported to the user rather than slept through
 
 
-@dataclass(frozen=True)
-class Webhook:
-    """A webhook registered with Digital Samba, as `meetops webhooks list` shows it (no authorization value)."""
+WEBHOOK_NAME = "meetops"  # the name meetops gives its webhook; registering again replaces it
 
+
+@dataclass(frozen=True)
+class WebhookRegistration:
     id: str
-    endpoint: str
-    name: str
-    events: tuple[str, ...]
+    url: str
+    secret: str | None = None  # shown once to the operator
+    note: str = ""
 
 
 class BearerAuth(httpx.Auth):
@@ -382,14 +383,34 @@ class DigitalSambaClient:
         body = {"endpoint": endpoint, "events": events, "authorization_header": authorization_header, "name": name}
         return (await self._request("POST", "webhooks", json=body))["id"]
 
-    async def iter_webhooks(self) -> AsyncIterator[Webhook]:
+    async def list_webhooks(self) -> list[WebhookRegistration]:
         """The team's webhooks; their authorization values are not kept (they are secrets)."""
-        async for item in self._pages("webhooks"):
-            yield Webhook(id=str(item.get("id") or ""), endpoint=str(item.get("endpoint") or ""),
-                          name=str(item.get("name") or ""), events=tuple(item.get("events") or ()))
+        return [WebhookRegistration(id=str(item.get("id")), url=str(item.get("endpoint") or ""),
+                                    note=str(item.get("name") or ""))
+                async for item in self._pages("webhooks")]
 
     async def delete_webhook(self, webhook_id: str) -> None:
         await self._request("DELETE", _path("webhooks", webhook_id))
+
+    async def register_webhook(self, url: str) -> WebhookRegistration:
+        """Replace the webhook meetops registered before (same URL or name) with one carrying a fresh token,
+        shown once."""
+        import secrets
+
+        from commands.webhooks import WEBHOOK_EVENTS  # the provider folder will own its event list
+
+        earlier = [hook.id for hook in await self.list_webhooks() if hook.url == url or hook.note == WEBHOOK_NAME]
+        token = secrets.token_urlsafe(32)
+        webhook_id = await self.create_webhook(endpoint=url, events=list(WEBHOOK_EVENTS), authorization_header=token,
+                                               name=WEBHOOK_NAME)
+        # Deleted only once the new one exists: a failed register leaves the old one working. Two would
+        # deliver every event twice, one of them refused forever with the old token.
+        for hook_id in earlier:
+            await self.delete_webhook(hook_id)
+        replaced = f"It replaces the webhook meetops registered before ({', '.join(earlier)}). " if earlier else ""
+        return WebhookRegistration(id=webhook_id, url=url, secret=token,
+                                   note=f"{replaced}Set the token as DS_WEBHOOK_TOKEN in the bot's environment and "
+                                        "restart it.")
 
     # -- the start-up probe ----------------------------------------------------------
 
@@ -397,36 +418,37 @@ class DigitalSambaClient:
         """One cheap authenticated read (the first room), so that a wrong URL or key stops the bot at
         start-up with the setting named, instead of failing every command later.
 
-        Raises `ProviderCheckFailed`, worded for whoever starts the bot. No retries: one clear answer now.
+        Raises ConfigError worded for whoever runs the bot (no "meetops cannot start" prefix: the caller says
+        what it was doing). One plain request, no retries: one clear answer now.
         """
         base = str(self._http.base_url).rstrip("/")
         try:
             response = await self._http.get("rooms", params={"limit": 1})
         except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-            raise ProviderCheckFailed(
+            raise ConfigError(
                 f"DS_API_URL: {base!r} is not an http(s) URL; it should look like "
                 "https://api.digitalsamba.com/api/v1.") from None
         except httpx.TimeoutException as exc:
             if not _never_connected(exc):
-                raise ProviderCheckFailed(
+                raise ConfigError(
                     f"DS_API_URL: {base} did not answer within {self._http.timeout.read or 0:g} s. Check the "
                     "address (and DS_TIMEOUT_SECONDS).") from None
-            raise ProviderCheckFailed(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address "
+            raise ConfigError(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address "
                                       "and the network.") from None
         except httpx.HTTPError as exc:
-            raise ProviderCheckFailed(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address "
+            raise ConfigError(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address "
                                       "and the network.") from None
         status = response.status_code
         if status in (401, 403):
-            raise ProviderCheckFailed(
+            raise ConfigError(
                 f"DS_DEVELOPER_KEY: Digital Samba refused the key (HTTP {status}). Copy the developer key (and "
                 "DS_TEAM_ID) from the Digital Samba dashboard: Team Settings → Developer.")
         if status == 404:
             hint = ("it should end in /api/v1." if not base.endswith("/api/v1")
                     else "is it the Digital Samba API (https://api.digitalsamba.com/api/v1)?")
-            raise ProviderCheckFailed(f"DS_API_URL: {base} has no rooms list (HTTP 404 for GET {base}/rooms); {hint}")
+            raise ConfigError(f"DS_API_URL: {base} has no rooms list (HTTP 404 for GET {base}/rooms); {hint}")
         if status >= 400:
-            raise ProviderCheckFailed(
+            raise ConfigError(
                 f"DS_API_URL: Digital Samba at {base} answered HTTP {status} to a simple read. Try again in a "
                 "minute.")
         try:
@@ -434,7 +456,7 @@ class DigitalSambaClient:
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise ProviderCheckFailed(
+            raise ConfigError(
                 f"DS_API_URL: {base} answered, but not like the Digital Samba API (no room list in the "
                 "reply); it should look like https://api.digitalsamba.com/api/v1.")
 
