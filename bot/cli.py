@@ -150,16 +150,16 @@ async def _serve_socket_mode(runtime) -> None:
     settings = runtime.settings
     app = await runtime.start()
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-    await handler.connect_async()
-    log.info("connected to Slack over Socket Mode")  # only now that it is
-    tasks = [asyncio.create_task(asyncio.Event().wait())]  # the Socket Mode client runs in its own tasks
-    if runtime.services.webhook_token is not None:  # DS_WEBHOOK_TOKEN, or the sandbox's own
-        # Digital Samba still needs an HTTP endpoint for its webhooks.
-        config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host, port=settings.port,
-                                log_config=None, access_log=False)
-        tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
-        log.info("webhooks on http://%s:%s/webhooks/digitalsamba", settings.host, settings.port)
     try:
+        await handler.connect_async()
+        log.info("connected to Slack over Socket Mode")  # only now that it is
+        tasks = [asyncio.create_task(asyncio.Event().wait())]  # the Socket Mode client runs in its own tasks
+        if runtime.services.webhook_token is not None:  # DS_WEBHOOK_TOKEN, or the sandbox's own
+            # Digital Samba still needs an HTTP endpoint for its webhooks.
+            config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host,
+                                    port=settings.port, log_config=None, access_log=False)
+            tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
+            log.info("webhooks on http://%s:%s/webhooks/digitalsamba", settings.host, settings.port)
         await asyncio.gather(*tasks)
     finally:
         await handler.close_async()

@@ -294,3 +294,45 @@ def test_every_webhooks_failure_is_one_line_that_says_what_to_do(case, named, mo
     else:
         assert named in fails(["webhooks", "register", "--url", url], capsys)
     assert not state.webhooks  # nothing was registered
+
+
+async def test_socket_mode_says_connected_only_once_it_is(tmp_path, caplog):
+    import asyncio
+    import contextlib
+
+    from bot.cli import _serve_socket_mode
+    from bot.devtools.socket_mode import SocketModeDouble
+    from bot.runtime import Runtime
+
+    state = SandboxState(developer_key="k" * 40)
+    caplog.set_level(logging.INFO, logger="meetops")
+    with start_sandbox(state) as sandbox, SlackDouble() as double:
+        settings = Settings(_env_file=None, slack_bot_token=double.bot_token, slack_app_token=double.app_token,
+                            slack_api_url=double.api_url, ds_team_id=state.team_id,
+                            ds_developer_key=state.developer_key, ds_api_url=sandbox.api_url,
+                            meetops_db=str(tmp_path / "db"), port=free_port())
+        # Slack cannot hand out a Socket Mode URL yet: the client keeps trying, and nobody is told "connected".
+        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings)))
+        socket = SocketModeDouble().start()
+        try:
+            await asyncio.sleep(1.0)
+            assert "connected to Slack over Socket Mode" not in caplog.text
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+        # Once Slack answers, it connects and says so.
+        double.socket_url = socket.url
+        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings)))
+        try:
+            await socket.connected()
+            for _ in range(100):
+                if "connected to Slack over Socket Mode" in caplog.text:
+                    break
+                await asyncio.sleep(0.05)
+            assert "connected to Slack over Socket Mode" in caplog.text
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            socket.stop()
