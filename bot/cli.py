@@ -27,9 +27,32 @@ class CliError(Exception):
 def _settings() -> Settings:
     settings = load_settings()
     secret_filter.add(*(s.get_secret_value() for s in (
-        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-        settings.ds_developer_key, settings.ds_webhook_token) if s is not None))
+        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token) if s is not None))
     return settings
+
+
+def _provider_problems() -> list[str]:
+    """What each configured provider still lacks (its own settings, its own env prefix)."""
+    from bot.providers import registry
+
+    problems = []
+    for name in registry.DRIVERS:
+        values = _provider_settings(name)
+        if registry.load(name).configured(values):
+            problems.extend(getattr(values, "problems", lambda: [])())
+    return problems
+
+
+def _provider_settings(name: str):
+    """A provider's own settings, its secrets masked in every log line from now on."""
+    from pydantic import SecretStr
+
+    from bot.providers import registry
+    from bot.runtime import provider_settings
+
+    values = provider_settings(registry.load(name))
+    secret_filter.add(*(v.get_secret_value() for v in values.__dict__.values() if isinstance(v, SecretStr)))
+    return values
 
 
 async def check_slack_token(settings: Settings) -> None:
@@ -87,21 +110,25 @@ async def check_app_token(settings: Settings) -> None:
                     settings.slack_api_url, type(exc).__name__)
 
 
-async def check_provider(settings: Settings) -> None:
-    """Digital Samba's start-up probe (the sandbox needs none): a wrong DS_API_URL or key stops the bot now."""
-    if settings.sandbox:
-        return
-    from bot.runtime import digital_samba_client
+async def check_providers() -> None:
+    """Each provider with real credentials gets its start-up probe (an emulator needs none): a wrong URL or key
+    stops the bot now, with the setting named."""
+    from bot.providers import registry
 
-    provider = digital_samba_client(settings)
-    try:
-        await provider.check()
-    except ConfigError as exc:
-        raise ConfigError(f"meetops cannot start: {exc} (`meetops serve --no-check` skips this check, "
-                          "e.g. offline.)") from None
-    finally:
-        await provider.aclose()
-    log.info("Digital Samba: %s answered and accepted the developer key", settings.ds_api_url)
+    for name in registry.DRIVERS:
+        plugin = registry.load(name)
+        values = _provider_settings(name)
+        if not plugin.configured(values):
+            continue
+        provider = plugin.build(values)
+        try:
+            await provider.check()
+        except ConfigError as exc:
+            raise ConfigError(f"meetops cannot start: {exc} (`meetops serve --no-check` skips this check, "
+                              "e.g. offline.)") from None
+        finally:
+            await provider.aclose()
+        log.info("%s: the API answered and accepted the credentials", plugin.title)
 
 
 async def startup_checks(settings: Settings) -> None:
@@ -109,7 +136,7 @@ async def startup_checks(settings: Settings) -> None:
     await check_slack_token(settings)
     if settings.socket_mode:
         await check_app_token(settings)
-    await check_provider(settings)
+    await check_providers()
 
 
 def warn_about_settings(settings: Settings) -> None:
@@ -126,7 +153,7 @@ def serve(args: argparse.Namespace) -> None:
     from bot.server import create_asgi_app
 
     settings = _settings()
-    settings.require_serving()
+    settings.require_serving(_provider_problems())
     warn_about_settings(settings)
     if args.no_check:
         log.warning("--no-check: Slack and Digital Samba settings are not checked at start-up")
@@ -154,12 +181,12 @@ async def _serve_socket_mode(runtime) -> None:
         await handler.connect_async()
         log.info("connected to Slack over Socket Mode")  # only now that it is
         tasks = [asyncio.create_task(asyncio.Event().wait())]  # the Socket Mode client runs in its own tasks
-        if runtime.services.webhook_token is not None:  # DS_WEBHOOK_TOKEN, or the sandbox's own
-            # Digital Samba still needs an HTTP endpoint for its webhooks.
+        if any(p.webhook_adapter() is not None for p in runtime.services.providers.providers.values()):
+            # Providers still need an HTTP endpoint for their webhooks.
             config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host,
                                     port=settings.port, log_config=None, access_log=False)
             tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
-            log.info("webhooks on http://%s:%s/webhooks/digitalsamba", settings.host, settings.port)
+            log.info("webhooks on http://%s:%s/webhooks/<provider>", settings.host, settings.port)
         await asyncio.gather(*tasks)
     finally:
         await handler.close_async()
@@ -169,39 +196,61 @@ async def _serve_socket_mode(runtime) -> None:
 def console(args: argparse.Namespace) -> None:
     from bot.console import run_console
 
-    # The console runs the real app on these settings (with its own Slack and Digital Samba): a wrong one is
-    # the same one clean message as for `serve`, not a traceback.
+    # The console runs the real app on these settings (with its own Slack and provider emulators): a wrong one
+    # is the same one clean message as for `serve`, not a traceback.
     _settings()
-
-    sys.exit(asyncio.run(run_console()))
+    sys.exit(asyncio.run(run_console(args.provider)))
 
 
 def sandbox(args: argparse.Namespace) -> None:
-    from bot.sandbox import serve_sandbox
+    from bot.providers import registry
 
-    serve_sandbox(host=args.host, port=args.port)
+    plugin = registry.load(args.provider)
+    if plugin.name == "digitalsamba":
+        from bot.sandbox import serve_sandbox
+
+        serve_sandbox(host=args.host, port=args.port)
+        return
+    import time
+
+    emulator = plugin.start_emulator(host=args.host, port=args.port) if args.port else plugin.start_emulator()
+    print(f"{plugin.title} emulator: {emulator.url}")
+    for name, value in emulator.client_settings().items():
+        prefix = plugin.settings_model.model_config.get("env_prefix", "")
+        print(f"  {prefix}{name.upper()}={value}")
+    print(f"  control API: {emulator.url}/_sandbox", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
 
 
-def _provider_settings(command: str) -> Settings:
-    settings = _settings()
-    if settings.sandbox:
-        raise ConfigError(f"`meetops webhooks {command}` talks to the real Digital Samba: set DS_TEAM_ID and "
-                          "DS_DEVELOPER_KEY (and DS_API_URL to point it at `meetops sandbox`).")
-    if not settings.ds_team_id:
-        raise ConfigError(f"`meetops webhooks {command}` needs DS_TEAM_ID (your Digital Samba team id) as well as "
-                          "DS_DEVELOPER_KEY.")
-    return settings
+def _webhook_provider(args: argparse.Namespace):
+    """The provider named by --provider, built from its own settings, for an operator's webhooks command."""
+    from bot.providers import registry
+    from bot.providers.base import Capability
+
+    _settings()  # meetops' own settings are checked (and their secrets masked) as for every command
+    plugin = registry.load(args.provider)
+    values = _provider_settings(plugin.name)
+    command = f"meetops webhooks {args.webhooks_command}"
+    if Capability.WEBHOOKS not in plugin.capabilities:
+        raise CliError(f"{plugin.title} sends no webhooks: {plugin.capabilities.reason(Capability.WEBHOOKS)}")
+    if not plugin.configured(values):
+        raise ConfigError(f"`{command}` talks to the real {plugin.title}, which is not configured here. "
+                          f"{plugin.setup_help}")
+    problems = getattr(values, "problems", lambda: [])()
+    if problems:
+        raise ConfigError(f"`{command}` needs " + "; ".join(problems) + ".")
+    return plugin, plugin.build(values)
 
 
-async def _with_provider(settings: Settings, work):
-    """Run `work(provider)` after the provider's start-up probe, so a wrong URL or key is named before anything
-    changes."""
-    from bot.runtime import digital_samba_client
-
-    provider = digital_samba_client(settings)
+async def _with_provider(provider, work):
+    """Run `work()` after the provider's start-up probe, so a wrong URL or key is named before anything changes."""
     try:
         await provider.check()
-        return await work(provider)
+        return await work()
     finally:
         await provider.aclose()
 
@@ -209,31 +258,32 @@ async def _with_provider(settings: Settings, work):
 def _endpoint_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in url.strip():
-        raise CliError(f"--url {url!r} is not a URL: give the bot's public address of POST /webhooks/digitalsamba, "
+        raise CliError(f"--url {url!r} is not a URL: give the bot's public address of POST /webhooks/<provider>, "
                        "for example --url https://bot.example.com/webhooks/digitalsamba")
     return url.strip()
 
 
 def register_webhook(args: argparse.Namespace) -> None:
     url = _endpoint_url(args.url)
-    settings = _provider_settings("register")
+    plugin, provider = _webhook_provider(args)
     # Registering replaces the webhook meetops registered before (same address or name) instead of stacking.
-    registration = asyncio.run(_with_provider(settings, lambda provider: provider.register_webhook(url)))
-    print(f"Registered webhook {registration.id} -> {registration.url}")
+    registration = asyncio.run(_with_provider(provider, lambda: provider.register_webhook(url)))
+    print(f"Registered {plugin.title} webhook {registration.id} -> {registration.url}")
     if registration.note:
         print(registration.note)
     if registration.secret:
         secret_filter.add(registration.secret)
-        print("Set this in the bot's environment (it is shown only now):")
-        print(f"DS_WEBHOOK_TOKEN={registration.secret}")
+        print("Set this in the bot's environment and restart it (it is shown only now):")
+        print(f"{registration.secret_setting}={registration.secret}" if registration.secret_setting
+              else registration.secret)
 
 
 def list_webhooks(args: argparse.Namespace) -> None:
-    settings = _provider_settings("list")
-    hooks = asyncio.run(_with_provider(settings, lambda provider: provider.list_webhooks()))
+    plugin, provider = _webhook_provider(args)
+    hooks = asyncio.run(_with_provider(provider, provider.list_webhooks))
     if not hooks:
-        print("No Digital Samba webhooks are registered. `meetops webhooks register --url "
-              "https://<your host>/webhooks/digitalsamba` registers meetops'.")
+        print(f"No {plugin.title} webhooks are registered. `meetops webhooks register --url "
+              f"https://<your host>/webhooks/{plugin.name}` registers meetops'.")
         return
     for hook in hooks:
         print(f"{hook.id}  {hook.note or '(no name)'}  {hook.url}")
@@ -242,15 +292,15 @@ def list_webhooks(args: argparse.Namespace) -> None:
 def delete_webhook(args: argparse.Namespace) -> None:
     from bot.errors import ProviderNotFound
 
-    settings = _provider_settings("delete")
+    plugin, provider = _webhook_provider(args)
 
-    async def delete(provider) -> None:
+    async def delete() -> None:
         try:
             await provider.delete_webhook(args.id)
         except ProviderNotFound:
-            raise CliError(f"Digital Samba has no webhook {args.id!r}; `meetops webhooks list` shows their ids.") from None
+            raise CliError(f"{plugin.title} has no webhook {args.id!r}; `meetops webhooks list` shows their ids.") from None
 
-    asyncio.run(_with_provider(settings, delete))
+    asyncio.run(_with_provider(provider, delete))
     print(f"Deleted webhook {args.id}.")
 
 
@@ -269,28 +319,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)",
                        description="Serve Slack: over Socket Mode when SLACK_APP_TOKEN is set, else over HTTP on\n"
-                                   "HOST:PORT. Slack's tokens and Digital Samba's URL and key are checked first.",
+                                   "HOST:PORT. Slack's tokens and each configured provider's URL and credentials\n"
+                                   "are checked first.",
                        epilog=settings_help(settings_models()), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--no-check", action="store_true",
-                   help="start without checking the Slack tokens and Digital Samba over the network (offline starts)")
+                   help="start without checking the Slack tokens and the providers over the network (offline starts)")
     p.set_defaults(func=serve)
 
-    sub.add_parser("console", help="try meetops in the terminal: no Slack, no Digital Samba account"
-                   ).set_defaults(func=console)
+    p = sub.add_parser("console", help="try meetops in the terminal: no Slack, no provider account")
+    p.add_argument("--provider", default=None, help="the provider whose emulator to meet on (default: digitalsamba)")
+    p.set_defaults(func=console)
 
-    p = sub.add_parser("sandbox", help="serve the Digital Samba sandbox over HTTP")
+    p = sub.add_parser("sandbox", help="serve a provider's emulator over HTTP")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8600)
+    p.add_argument("--provider", default="digitalsamba", help="whose emulator (default: digitalsamba)")
     p.set_defaults(func=sandbox)
 
-    p = sub.add_parser("webhooks", help="manage Digital Samba webhooks")
+    from bot.providers.registry import DRIVERS
+
+    provider_flag = argparse.ArgumentParser(add_help=False)
+    provider_flag.add_argument("--provider", default=next(iter(DRIVERS)), choices=list(DRIVERS),
+                               help="the meeting provider (default: %(default)s)")
+    p = sub.add_parser("webhooks", help="manage the providers' webhooks")
     webhooks = p.add_subparsers(dest="webhooks_command", required=True)
-    p = webhooks.add_parser("register", help="register this bot's webhook endpoint with Digital Samba, replacing "
-                                             "the one meetops registered before")
-    p.add_argument("--url", required=True, help="public URL of POST /webhooks/digitalsamba")
+    p = webhooks.add_parser("register", parents=[provider_flag],
+                            help="register this bot's webhook endpoint with the provider, replacing the one meetops "
+                                 "registered before")
+    p.add_argument("--url", required=True, help="public URL of POST /webhooks/<provider>")
     p.set_defaults(func=register_webhook)
-    webhooks.add_parser("list", help="the team's webhooks").set_defaults(func=list_webhooks)
-    p = webhooks.add_parser("delete", help="delete a webhook by its id (see `webhooks list`)")
+    webhooks.add_parser("list", parents=[provider_flag], help="the provider's webhooks").set_defaults(func=list_webhooks)
+    p = webhooks.add_parser("delete", parents=[provider_flag], help="delete a webhook by its id (see `webhooks list`)")
     p.add_argument("id", help="the webhook's id")
     p.set_defaults(func=delete_webhook)
     return parser

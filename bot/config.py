@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -13,7 +13,6 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_core import PydanticUndefined
 
-DEFAULT_DS_API_URL = "https://api.digitalsamba.com/api/v1"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 # Slack user ids: U… for most workspaces, W… for Enterprise Grid.
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -28,9 +27,6 @@ def canonical_zone(name: str) -> str | None:
     """The IANA spelling of a time zone name given in any case (`utc` -> `UTC`, `europe/paris` -> `Europe/Paris`),
     or None when there is no such zone."""
     return _zones_by_folded_name().get(name.strip().casefold())
-
-
-SettingsModel = TypeVar("SettingsModel", bound=BaseSettings)
 
 
 class ConfigError(Exception):
@@ -53,18 +49,10 @@ class Settings(BaseSettings):
         default=None, description="the app-level token, `xapp-…`; when set, meetops uses Socket Mode")
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, description="Slack Web API base URL")
 
-    ds_team_id: str | None = Field(
-        default=None, description="Digital Samba team id (required with a developer key)")
-    ds_developer_key: SecretStr | None = Field(
-        default=None, description="Digital Samba developer key; **unset = built-in sandbox**")
-    ds_api_url: str = Field(
-        default=DEFAULT_DS_API_URL,
-        description="Digital Samba API base URL, ending in `/api/v1` (point it at `meetops sandbox` to try a "
-                    "standalone sandbox)")
-    ds_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="how long to wait for Digital Samba")
-    ds_webhook_token: SecretStr | None = Field(
-        default=None, description="the `Authorization` value Digital Samba's webhook deliveries must carry "
-                                  "(`meetops webhooks register` prints it)")
+    # Each provider's own settings live in its folder (bot/providers/<name>/settings.py, own env prefix).
+    meetops_provider: str | None = Field(
+        default=None, description="the default provider for new rooms (else the only one configured, else Digital "
+                                  "Samba's emulator)")
 
     meetops_db: str = Field(
         default="meetops.db", description="SQLite file: rooms, polls, streams, summaries, digests, audit log")
@@ -93,7 +81,7 @@ class Settings(BaseSettings):
                     if not (isinstance(value, str) and not value.strip())}
         return data
 
-    @field_validator("slack_api_url", "ds_api_url")
+    @field_validator("slack_api_url")
     @classmethod
     def _an_http_url(cls, value: str, info: ValidationInfo) -> str:
         url = urlsplit(value.strip())
@@ -108,10 +96,17 @@ class Settings(BaseSettings):
         # slack-sdk joins method names onto the base URL verbatim.
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("ds_api_url")
+    @field_validator("meetops_provider")
     @classmethod
-    def _ds_api_url_without_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _known_provider(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from bot.providers.registry import DRIVERS
+
+        key = value.strip().lower()
+        if key not in DRIVERS:
+            raise ValueError(f"unknown provider {value!r}; choose one of {', '.join(DRIVERS)}")
+        return key
 
     @field_validator("meetops_timezone")
     @classmethod
@@ -124,11 +119,6 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"time zone {value!r} cannot be loaded on this machine")
         return zone
-
-    @property
-    def sandbox(self) -> bool:
-        """No developer key means: use the built-in Digital Samba sandbox."""
-        return self.ds_developer_key is None
 
     @property
     def socket_mode(self) -> bool:
@@ -146,7 +136,7 @@ class Settings(BaseSettings):
     def link_lifetime(self) -> timedelta:
         return timedelta(hours=self.meetops_link_hours)
 
-    def require_serving(self) -> None:
+    def require_serving(self, also: list[str] | tuple[str, ...] = ()) -> None:
         """Serving Slack for real needs its credentials, and a developer key needs its team: name, in one
         message, every setting that is missing."""
         missing = []
@@ -157,27 +147,19 @@ class Settings(BaseSettings):
                            "Tokens), not a bot or user token")
         if not self.socket_mode and self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode, xapp-…)")
-        if self.ds_developer_key is not None and not self.ds_team_id:
-            missing.append("DS_TEAM_ID (your Digital Samba team id; required when DS_DEVELOPER_KEY is set)")
+        missing.extend(also)  # the providers' own (e.g. a Digital Samba key without its team id)
         if missing:
             raise ConfigError("meetops cannot start; missing or wrong settings:\n  - " + "\n  - ".join(missing))
 
 
 def load_settings(**overrides) -> Settings:
     """Build settings, turning pydantic's report into one readable ConfigError."""
-    return load_settings_model(Settings, **overrides)
-
-
-def load_settings_model(model: type[SettingsModel], **overrides) -> SettingsModel:
-    """Any settings model (meetops' own, a provider's), with pydantic's report turned into one ConfigError that
-    names each setting as it is spelled in the environment (its env prefix included)."""
     try:
-        return model(**overrides)
+        return Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else ""
-            name = env_name(model, field) if field in model.model_fields else field.upper() or "settings"
+            name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
             lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("meetops cannot start; invalid settings:\n  - " + "\n  - ".join(lines)) from None
 
@@ -186,8 +168,10 @@ def load_settings_model(model: type[SettingsModel], **overrides) -> SettingsMode
 
 
 def settings_models() -> list[type[BaseSettings]]:
-    """Every settings model meetops reads, in the order they are documented (providers add theirs here)."""
-    return [Settings]
+    """Every settings model meetops reads, in the order they are documented: its own, then each provider's."""
+    from bot.providers import registry
+
+    return [Settings, *(plugin.settings_model for plugin in registry.plugins())]
 
 
 def env_name(model: type[BaseSettings], field: str) -> str:

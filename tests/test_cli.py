@@ -19,6 +19,7 @@ from bot.cli import main
 from bot.config import Settings, load_settings, settings_models, settings_rows
 from bot.devtools.serving import free_port
 from bot.devtools.slack_double import SlackDouble
+from bot.providers.digitalsamba.settings import DigitalSambaSettings
 from bot.sandbox import SandboxState, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,12 +90,13 @@ def test_an_empty_value_means_unset_in_the_environment_and_in_dotenv(monkeypatch
     (tmp_path / ".env").write_text("MEETOPS_TIMEZONE=\nSLACK_BOT_TOKEN=  \nMEETOPS_ADMINS=\n")
     settings = load_settings()
     assert not settings.socket_mode  # SLACK_APP_TOKEN= no longer switches to Socket Mode
-    assert settings.sandbox  # DS_DEVELOPER_KEY= is no key, so it demands no DS_TEAM_ID
     assert settings.slack_signing_secret is None and settings.slack_bot_token is None
-    assert (settings.ds_api_url, settings.port, settings.meetops_timezone) == (
-        "https://api.digitalsamba.com/api/v1", 3000, "UTC")
+    assert (settings.port, settings.meetops_timezone) == (3000, "UTC")
+    ds = DigitalSambaSettings()
+    assert not ds.configured and not ds.problems()  # DS_DEVELOPER_KEY= is no key, so it demands no DS_TEAM_ID
+    assert ds.api_url == "https://api.digitalsamba.com/api/v1"
     # Blank arguments count as unset too.
-    assert Settings(_env_file=None, slack_app_token=" ", ds_team_id="").ds_team_id is None
+    assert Settings(_env_file=None, slack_app_token=" ", meetops_admins="").slack_app_token is None
 
 
 def test_serve_names_a_blank_signing_secret_as_missing(monkeypatch, capsys):
@@ -108,7 +110,7 @@ def test_serve_names_a_blank_signing_secret_as_missing(monkeypatch, capsys):
 @pytest.mark.parametrize("env, named", [
     ({"MEETOPS_TIMEZONE": "Mars/X"}, "MEETOPS_TIMEZONE: unknown time zone 'Mars/X'"),
     ({"PORT": "abc"}, "PORT: Input should be a valid integer"),
-    ({"DS_API_URL": "notaurl"}, "DS_API_URL: 'notaurl' is not a URL"),
+    ({"SLACK_API_URL": "notaurl"}, "SLACK_API_URL: 'notaurl' is not a URL"),
 ])
 def test_the_console_reports_a_wrong_setting_as_cleanly_as_serve(env, named, tmp_path):
     run = subprocess.run([sys.executable, "-m", "bot", "console"], input="help\n", capture_output=True, text=True,
@@ -139,9 +141,9 @@ def test_the_readme_settings_table_is_generated_from_the_model(tmp_path):
     from cogapp import Cog
 
     readme = (ROOT / "README.md").read_text()
-    assert readme.count("[[[cog") == 1
-    for name in SETTING_NAMES:
-        assert f"| `{name}` |" in readme
+    assert "cog.out(settings_markdown([Settings]))" in readme
+    for name in Settings.model_fields:
+        assert f"| `{name.upper()}` |" in readme
     assert Cog().main(["cog", "--check", str(ROOT / "README.md")]) == 0, "run: .venv/bin/cog -r README.md"
     stale = tmp_path / "README.md"
     stale.write_text(readme.replace("how long a personal join link works", "how long links last"))
@@ -270,7 +272,7 @@ def test_webhooks_list_says_when_there_are_none(monkeypatch, world, capsys):
     ("bad url", "--url 'not-a-url' is not a URL: give the bot's public address"),
     ("wrong key", "DS_DEVELOPER_KEY: Digital Samba refused the key"),
     ("unreachable", "DS_API_URL: cannot reach"),
-    ("no key", "talks to the real Digital Samba: set DS_TEAM_ID and DS_DEVELOPER_KEY"),
+    ("no key", "talks to the real Digital Samba, which is not configured here. Dashboard → Team Settings"),
     ("bad setting", "DS_TIMEOUT_SECONDS: Input should be a valid number"),
 ])
 def test_every_webhooks_failure_is_one_line_that_says_what_to_do(case, named, monkeypatch, world, capsys):
@@ -308,11 +310,11 @@ async def test_socket_mode_says_connected_only_once_it_is(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="meetops")
     with start_sandbox(state) as sandbox, SlackDouble() as double:
         settings = Settings(_env_file=None, slack_bot_token=double.bot_token, slack_app_token=double.app_token,
-                            slack_api_url=double.api_url, ds_team_id=state.team_id,
-                            ds_developer_key=state.developer_key, ds_api_url=sandbox.api_url,
-                            meetops_db=str(tmp_path / "db"), port=free_port())
+                            slack_api_url=double.api_url, meetops_db=str(tmp_path / "db"), port=free_port())
+        ds = {"digitalsamba": {"_env_file": None, "team_id": state.team_id, "developer_key": state.developer_key,
+                               "api_url": sandbox.api_url}}
         # Slack cannot hand out a Socket Mode URL yet: the client keeps trying, and nobody is told "connected".
-        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings)))
+        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings, provider_overrides=ds)))
         socket = SocketModeDouble().start()
         try:
             await asyncio.sleep(1.0)
@@ -323,7 +325,7 @@ async def test_socket_mode_says_connected_only_once_it_is(tmp_path, caplog):
                 await serving
         # Once Slack answers, it connects and says so.
         double.socket_url = socket.url
-        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings)))
+        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings, provider_overrides=ds)))
         try:
             await socket.connected()
             for _ in range(100):

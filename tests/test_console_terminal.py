@@ -58,7 +58,7 @@ async def test_a_terminal_session_has_history_cancels_lines_and_shows_events_as_
         await until(lambda: "== standup ==" in out.getvalue())
 
         # Someone joins while the person sits at the prompt: the room message changes on screen at once.
-        await console.sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
+        await console.sandbox.post(console.h.sandbox_url + "/_sandbox/rooms/standup/join", json={"name": "Grace"})
         await until(lambda: "1 person in the room" in out.getvalue())
 
         # Arrow up brings back the last command; editing it and Enter runs the edited line.
