@@ -62,6 +62,8 @@ class Settings(BaseSettings):
         default=4.0, gt=0, le=24 * 7, description="how long a personal join link works")
     meetops_summary_poll_seconds: int = Field(
         default=60, ge=1, description="how often to ask whether a summary is ready")
+    meetops_presence_seconds: int = Field(
+        default=30, ge=1, description="how often to count who is in a live room, on platforms that don't report it")
     meetops_summary_max_wait_minutes: int = Field(
         default=180, ge=1, description="when to give up waiting for a summary")
     meetops_timezone: str = Field(
