@@ -207,12 +207,16 @@ def test_the_sandbox_needs_no_probe(monkeypatch, world, capsys, no_uvicorn):
     assert len(no_uvicorn) == 1
 
 
-@pytest.mark.parametrize("token, named", [
-    ("xapp-fake", "Slack refused SLACK_APP_TOKEN (invalid_auth"),
-    ("xoxb-a-bot-token", "SLACK_APP_TOKEN must be an app-level token (xapp-…"),
+@pytest.mark.parametrize("token, slack_says, named", [
+    ("xapp-fake", None, "Slack refused SLACK_APP_TOKEN (invalid_auth: Slack does not know this token)"),
+    ("xoxb-a-bot-token", None, "SLACK_APP_TOKEN must be an app-level token (xapp-…"),
+    ("xapp-of-another-kind", "not_allowed_token_type", "Slack refused SLACK_APP_TOKEN (not_allowed_token_type: it is "
+                                                        "not an app-level token"),
 ])
-def test_serve_refuses_a_socket_mode_token_slack_would_refuse(token, named, monkeypatch, world, capsys):
+def test_serve_refuses_a_socket_mode_token_slack_would_refuse(token, slack_says, named, monkeypatch, world, capsys):
     state, sandbox, double = world
+    if slack_says:
+        double.fail("apps.connections.open", slack_says)
     serve_env(monkeypatch, state, sandbox, double, SLACK_APP_TOKEN=token)
     with pytest.raises(SystemExit) as exit_:
         main(["serve"])
