@@ -40,7 +40,9 @@ def join_template_problem(template: str) -> str | None:
 
 class ChalkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHALK_", env_file=".env", env_file_encoding="utf-8",
-                                      extra="ignore", env_ignore_empty=True)
+                                      extra="ignore", env_ignore_empty=True,
+                                      # a refused key must not be echoed in the error
+                                      hide_input_in_errors=True)
 
     api_url: str | None = Field(
         default=None, description="Chalk API base URL of your deployment, ending in /api/v1 "
