@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.text import mrkdwn_escape
-from commands.router import Invocation, Router, Subcommand, slack_unescape, tokenize
+from commands.router import Invocation, Router, Subcommand, slack_plain, tokenize
 
 COMMAND = "/meet"
 
@@ -35,7 +35,7 @@ def register(app: AsyncApp, router: Router) -> None:
             channel_name=command.get("channel_name") or "",
             trigger_id=command.get("trigger_id") or "",
             args=[],
-            text=slack_unescape(command.get("text") or ""),
+            text=slack_plain(command.get("text") or ""),
         )
         words = tokenize(command.get("text") or "")
         sub, inv.args = router.route(words)
