@@ -21,6 +21,18 @@ from storage.rooms import RoomRecord
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 
 
+# A person mentioned in a command, as Slack sends it with `should_escape`: <@U123> or <@U123|name>.
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def as_flag(word: str) -> str | None:
+    """`--anonymous`, also as typed with a smart dash (`—anonymous`, `–anonymous`); None for a plain word."""
+    for dash in ("--", "\u2014", "\u2013"):
+        if word.startswith(dash) and len(word) > len(dash):
+            return "--" + word[len(dash):].lower()
+    return None
+
+
 def slack_unescape(text: str) -> str:
     """Slack sends &, < and > in command text as &amp;, &lt; and &gt;."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
