@@ -21,10 +21,6 @@ from storage.rooms import RoomRecord
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 
 
-# A person mentioned in a command, as Slack sends it with `should_escape`: <@U123> or <@U123|name>.
-MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-
-
 def as_flag(word: str) -> str | None:
     """`--anonymous`, also as typed with a smart dash (`—anonymous`, `–anonymous`); None for a plain word."""
     for dash in ("--", "\u2014", "\u2013"):

@@ -166,7 +166,7 @@ async def test_live_rooms_count_issued_tokens_and_skip_ended_rooms(chalk, world)
     counts = {r.room_id: r.participants async for r in chalk.iter_live_rooms()}
     assert counts == {live.id: 1}
     assert calls(world, "GET", "/api/v1/rooms")[-1].query["status"] == "active"
-    assert "issued" in PLUGIN.setup_help
+    assert "not opened" in PLUGIN.live_note
 
 
 # -- personal links --------------------------------------------------------------------------
@@ -182,7 +182,7 @@ async def test_a_join_link_is_the_meeting_page_with_that_persons_token(emulator,
     assert f"{url.scheme}://{url.netloc}" == emulator.url and url.path == "/join"
     assert query["room"] == [room.id] and query["name"] == ["Zoë O'Brien & Co"]
     assert "%26" in grant.url  # the name's "&" is encoded, not a new parameter
-    assert grant.identity_bound and grant.note == "The link works for an hour."
+    assert grant.identity_bound and "Join* again" in grant.note
     assert timedelta(minutes=59) < grant.expires_at - before <= timedelta(hours=1, seconds=5)
     sent = calls(world, "POST", f"/rooms/{room.id}/participants")[-1].body
     assert sent == {"display_name": "Zoë O'Brien & Co", "external_user_id": "T1:U9", "role": "participant"}
@@ -428,7 +428,9 @@ async def test_the_emulator_delivers_a_signed_recording_with_its_summary(chalk, 
     [(headers, body)] = received
     adapter = chalk.webhook_adapter()
     assert adapter.verify(headers, body, datetime.now(timezone.utc))
-    [event] = adapter.parse(body)
+    *meeting, event = adapter.parse(body)
+    assert [e.kind for e in meeting] == [EventKind.SESSION_STARTED]  # the room is still running
+    assert event.kind == EventKind.RECORDING_READY
     assert event.room_id == room.id and event.summary and len(event.action_items) == 2
     assert event.recording_url and event.recording_url.startswith("http")
     assert await chalk.recording_link(event.recording_id)

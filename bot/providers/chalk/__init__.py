@@ -54,6 +54,8 @@ PLUGIN = ProviderPlugin(
     configured=lambda settings: settings.configured,
     build=build,
     start_emulator=start_emulator,
+    live_note="Chalk counts everyone given a link who has not left, including people who have not opened "
+              "theirs yet.",
     setup_help=(
         "Set `CHALK_API_URL` (your Chalk API, ending in `/api/v1`) and `CHALK_API_KEY` (a tenant key, "
         "`ck_live_…` or `ck_test_…`; meetops exchanges it for hour-long tokens). Chalk hands out tokens, not "

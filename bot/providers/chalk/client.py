@@ -124,15 +124,6 @@ def fill_join_url(template: str, *, room: str, token: str, name: str) -> str:
     return template.format(room=quote(room, safe=""), token=quote(token, safe=""), name=quote(name, safe=""))
 
 
-def _lifetime_words(lifetime: timedelta) -> str:
-    minutes = round(lifetime.total_seconds() / 60)
-    if minutes == 60:
-        return "an hour"
-    if minutes % 60 == 0:
-        return f"{minutes // 60} hours"
-    return f"{minutes} minutes" if minutes != 1 else "a minute"
-
-
 class ChalkClient(Provider):
     """The Chalk provider."""
 
@@ -264,7 +255,7 @@ class ChalkClient(Provider):
         url = fill_join_url(self._join_url, room=room.id, token=access_token,
                             name=(person.name or "").strip() or "Guest")
         return JoinGrant(url=url, expires_at=now + lifetime, identity_bound=True,
-                         note=f"The link works for {_lifetime_words(lifetime)}.",
+                         note="When it runs out, click *Join* again for a fresh one.",
                          handle={"participant_id": participant_id, "role": str(person.role),
                                  "issued_at": now.isoformat()})
 

@@ -138,11 +138,24 @@ class ChalkWebhooks:
             raise ValueError("a recording_ready delivery without its meeting or recording") from None
         items = tuple(t[:500] for t in (_item_text(i) for i in ready.action_items[:MAX_ITEMS]) if t)
         at = _time(ready.timestamp)
-        return [ProviderEvent(
+        meeting = ready.meeting
+        started, ended = _time(meeting.started_at), _time(meeting.ended_at)
+        # Chalk sends no start or end events (its code has only this one), but a Chalk room is its meeting
+        # and this delivery says when it ran: meetops' session log learns it here, so the summary it carries
+        # belongs to a meeting meetops knows.
+        events = []
+        if started is not None:
+            events.append(ProviderEvent(kind=EventKind.SESSION_STARTED, dedupe_key=f"meeting.started:{meeting.id}",
+                                        room_id=meeting.id, session_id=meeting.id, at=started, started_at=started))
+        if ended is not None:
+            events.append(ProviderEvent(kind=EventKind.SESSION_ENDED, dedupe_key=f"meeting.ended:{meeting.id}",
+                                        room_id=meeting.id, session_id=meeting.id, at=ended, started_at=started,
+                                        ended_at=ended, participants=meeting.participant_count))
+        return events + [ProviderEvent(
             kind=EventKind.RECORDING_READY,
             dedupe_key=f"meeting.recording_ready:{ready.meeting.id}:{ready.recording.id}",
             room_id=ready.meeting.id, session_id=ready.meeting.id, at=at,
-            started_at=_time(ready.meeting.started_at), ended_at=_time(ready.meeting.ended_at),
+            started_at=started, ended_at=ended,
             participants=ready.meeting.participant_count, recording_id=ready.recording.id,
             recording_url=ready.recording.download_url, summary=ready.summary or None, action_items=items)]
 
