@@ -28,10 +28,10 @@ def build(settings: ChalkSettings, transport: httpx.AsyncBaseTransport | None = 
                        chat_enabled=settings.chat_enabled)
 
 
-def start_emulator() -> Any:
+def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Any:
     from bot.sandbox.chalk import start_emulator as start
 
-    return start()
+    return start(host=host, port=port)
 
 
 PLUGIN = ProviderPlugin(

@@ -408,8 +408,8 @@ class ChalkClient(Provider):
             "include_transcript": False, "include_summary": True, "include_action_items": True}})
         self._webhook_secret, self._webhooks = secret, None
         return WebhookRegistration(
-            id=tenant, url=url, secret=secret,
-            note="Set it as CHALK_WEBHOOK_SECRET. Chalk keeps one post-meeting webhook per tenant: this one "
+            id=tenant, url=url, secret=secret, secret_setting="CHALK_WEBHOOK_SECRET",
+            note="Chalk keeps one post-meeting webhook per tenant: this one "
                  "replaced any other. Summaries need the tenant's transcription and AI settings.")
 
 
