@@ -69,7 +69,9 @@ async def test_the_poll_form_creates_the_poll_and_posts_it_in_the_rooms_thread(h
     [request] = poll_posts(harness)
     assert request.json == {"question": QUESTION, "type": "single", "anonymous": False,
                             "options": [{"text": "Pizza"}, {"text": "Sushi"}]}
-    stored = polls.get(harness.services.db, buttons(poll_message)[ids.POLL_RESULTS]["value"])
+    # The poll's message is remembered just after Slack takes it: wait for that write.
+    stored = await harness.double.wait_for(
+        lambda: (p := polls.get(harness.services.db, buttons(poll_message)[ids.POLL_RESULTS]["value"])).message_ts and p)
     assert stored.message_ts == poll_message.ts and stored.options == ["Pizza", "Sushi"]
     assert "Your poll is up" in (await reply_to(harness, "U0001")).text
 

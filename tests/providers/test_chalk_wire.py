@@ -189,6 +189,7 @@ async def test_a_join_link_is_the_meeting_page_with_that_persons_token(emulator,
     assert grant.handle["participant_id"] in world.participants
     opened = httpx.get(grant.url)
     assert opened.status_code == 200 and "Zoë O'Brien & Co" in opened.text
+    assert calls(world, "GET", "/join")[-1].query["token"] == "***"  # not even the emulator keeps it
 
 
 async def test_moderators_join_as_hosts(chalk, world):

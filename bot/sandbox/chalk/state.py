@@ -85,6 +85,11 @@ class ChalkWorld(World):
         self.base_url = ""  # set when served, for the recordings' download links
         self._fresh()
 
+    def log_request(self, method: str, path: str, query: dict[str, str], body: Any, headers=None):
+        # The meeting page's address carries a person's token: never kept in the request log.
+        query = {k: ("***" if k in self.secret_fields or k == "token" else v) for k, v in query.items()}
+        return super().log_request(method, path, query, body, headers)
+
     def _fresh(self) -> None:
         self.token_ttl_seconds = 3600
         self.tenant_tokens: dict[str, datetime] = {}   # access token -> expiry
