@@ -267,6 +267,7 @@ async def test_a_bulk_invite_reports_each_person_and_one_failure_fails_no_one_el
 
 async def test_recording_twice_is_said_in_words(chalk):
     room = await chalk.create_room(spec("Rec"), idempotency_key="k")
+    await chalk.issue_join(room, ADA, lifetime=HOUR)
     await chalk.start_recording(room)
     with pytest.raises(ProviderRejected) as info:
         await chalk.start_recording(room)

@@ -71,6 +71,8 @@ _PHRASES: list[tuple[str, type[ProviderError], str]] = [
      "This meeting has ended on Chalk, so nobody can join it or change it any more. Start a new room with "
      "`/meet new <name>`."),
     ("already recording", ProviderRejected, "A recording is already running in this room."),
+    ("no active participants", ProviderRejected,
+     "Nobody is in the meeting yet, so there is nothing to record. Start the recording once people have joined."),
     ("not recording", ProviderRejected, "No recording is running in this room, so there is nothing to stop."),
     ("no active recording", ProviderRejected, "No recording is running in this room, so there is nothing to stop."),
     ("recording is disabled", ProviderRejected, "Recording is switched off for this room."),

@@ -312,6 +312,9 @@ class ChalkWorld(World):
             raise Refusal(403, "recording is disabled for this room")
         if room.recording_id:
             raise Refusal(409, "already recording")
+        if not self.active_count(room):
+            # Unverified: RealtimeKit records a meeting, and a room nobody was let into has none yet.
+            raise Refusal(400, "no active participants in room")
         recording = ChalkRecording(id=str(uuid.uuid4()), room_id=room.id, status="recording", started_at=self.now())
         self.recordings[recording.id] = recording
         room.recording_id = recording.id
