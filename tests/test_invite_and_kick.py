@@ -257,3 +257,25 @@ async def test_a_recording_in_the_emulator_reaches_the_thread(chalk, ada):
     thread = await chalk.double.wait_for(
         lambda: [m for m in chalk.double.messages("C0001") if m.thread_ts and "recording" in m.text])
     assert "download it" in thread[0].text
+
+
+async def test_a_join_while_chalk_is_down_says_so_and_sends_no_link(chalk, ada):
+    await new_room(chalk, ada)
+    async with httpx.AsyncClient(base_url=chalk.runtime.emulators["chalk"].url + "/_sandbox") as control:
+        (await control.put("/faults", json={"status": 503, "paths": "/participants"})).raise_for_status()
+    await ada.aclick(room_messages(chalk)[0], ids.JOIN)
+    reply = await chalk.double.wait_for(lambda: next(iter(chalk.double.ephemerals(ADA)), None))
+    assert "Chalk" in reply.text and "try again" in reply.text.lower()
+    assert "token=" not in reply.text + str(reply.blocks)
+
+
+async def test_inviting_to_an_ended_meeting_says_it_ended(chalk, ada):
+    await new_room(chalk, ada)
+    await ada.aclick(room_messages(chalk)[0], ids.JOIN)
+    await summary_for(chalk, containing="personal link")
+    await ada.acommand("end standup")
+    await summary_for(chalk, containing="has ended")
+    await ada.acommand("invite standup @ann")
+    reply = await summary_for(chalk, containing="has ended on Chalk")
+    assert "/meet new" in reply.text
+    assert not chalk.double.dms("U0010")
