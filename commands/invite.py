@@ -166,8 +166,18 @@ async def invite_and_report(inv: Invocation, room: RoomRecord, user_ids: list[st
     await inv.reply(report.text(room))
 
 
+def not_people(words: list[str]) -> list[str]:
+    """Words that look like a person but are not one Slack recognised (`@here`, a user group, a name typed
+    without picking it from Slack's list)."""
+    return [w for w in words if w.startswith("@") and not isinstance(w, Mention)]
+
+
 async def invite_command(inv: Invocation) -> None:
     people = mentioned(inv.args)
+    odd = not_people(inv.args)
+    if odd:
+        raise BadInput(f"I can only invite people, each picked from Slack's list as you type their name; "
+                       f"`{mrkdwn_escape(odd[0][:40])}` isn't one (groups and @here aren't either).")
     words = [w for w in inv.args if not isinstance(w, Mention)]
     if not words or not people:
         raise BadInput("Who, and to which room? For example `/meet invite standup @ann @bob` (pick each person "

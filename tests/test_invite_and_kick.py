@@ -279,3 +279,10 @@ async def test_inviting_to_an_ended_meeting_says_it_ended(chalk, ada):
     reply = await summary_for(chalk, containing="has ended on Chalk")
     assert "/meet new" in reply.text
     assert not chalk.double.dms("U0010")
+
+
+async def test_a_name_not_picked_from_slacks_list_is_explained(chalk, ada):
+    await new_room(chalk, ada)
+    await ada.acommand("invite standup @nobody-here")  # typed, not picked: Slack sends it as plain text
+    reply = await summary_for(chalk, containing="picked from Slack's list")
+    assert "`@nobody-here`" in reply.text

@@ -442,3 +442,19 @@ async def test_the_summary_verb_says_chalk_has_none_of_its_own(chalk, control):
     room = await chalk.create_room(spec("No summary"), idempotency_key="k")
     answer = await control.post(f"/rooms/{room.id}/summary")
     assert answer.status_code == 422 and "recording" in answer.json()["message"]
+
+
+async def test_a_summary_is_read_from_the_rooms_latest_recording(chalk, control):
+    from bot.providers.base import SummaryStatus
+
+    room = await chalk.create_room(spec("Summarised"), idempotency_key="k")
+    assert (await chalk.get_summary(room.id)).status == SummaryStatus.NO_TRANSCRIPT  # nothing recorded
+    await chalk.issue_join(room, ADA, lifetime=HOUR)
+    await chalk.start_recording(room)
+    await chalk.stop_recording(room)
+    assert (await chalk.get_summary(room.id)).status == SummaryStatus.IN_PROGRESS  # still being processed
+    await chalk.register_webhook("http://127.0.0.1:9/unused")  # the emulator needs somewhere to deliver
+    (await control.post(f"/rooms/{room.id}/recording")).raise_for_status()
+    summary = await chalk.get_summary(room.id)
+    assert summary.status == SummaryStatus.READY
+    assert "ship on Thursday" in summary.text and "• Ada writes the release notes" in summary.text

@@ -48,6 +48,9 @@ PAGE_SIZE = 100
 ALL_STATUSES = "scheduled,active,ended"
 TOKEN_LIFETIME = timedelta(hours=1)  # Chalk's participant tokens (JWT_EXPIRY_MINUTES default)
 BULK_MAX = 50
+NO_SUMMARY = ("Chalk makes a summary from a meeting's recording, with the tenant's post-meeting transcription and "
+              "AI switched on; this meeting has none. Record the next one (and ask your Chalk admin to turn "
+              "summaries on).")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -353,14 +356,14 @@ class ChalkClient(Provider):
                     latest.created_at or datetime.min.replace(tzinfo=timezone.utc)):
                 latest = recording
         if latest is None:
-            return Summary(SummaryStatus.NO_TRANSCRIPT)
+            return Summary(SummaryStatus.NO_TRANSCRIPT, NO_SUMMARY)
         try:
             body = await self._request("GET", _path("recordings", latest.id, "transcript")) or {}
         except ProviderNotFound:
-            return Summary(SummaryStatus.NO_TRANSCRIPT)  # transcription is off for this tenant
+            return Summary(SummaryStatus.NO_TRANSCRIPT, NO_SUMMARY)  # transcription is off for this tenant
         status = str(body.get("status") or "").lower() if isinstance(body, dict) else ""
         if status in ("failed", "error"):
-            return Summary(SummaryStatus.NO_TRANSCRIPT)
+            return Summary(SummaryStatus.NO_TRANSCRIPT, NO_SUMMARY)
         if status not in ("completed", "complete", "ready", "done") or not body.get("summary"):
             return Summary(SummaryStatus.IN_PROGRESS)
         from bot.providers.chalk.webhooks import _item_text

@@ -378,7 +378,9 @@ class ChalkWorld(World):
         if not (self.webhook.enabled and self.webhook.url):
             raise Refusal(422, "This Chalk tenant has no post-meeting webhook set up, so nobody would hear "
                                "about the recording.")
-        recording = self.recordings.get(room.recording_id or "")
+        recording = self.recordings.get(room.recording_id or "") or next(
+            (r for r in sorted(self.recordings.values(), key=lambda r: r.started_at, reverse=True)
+             if r.room_id == room.id and r.status == "processing"), None)
         if recording is None:
             recording = ChalkRecording(id=str(uuid.uuid4()), room_id=room.id, status="recording",
                                        started_at=room.started_at or self.now())
