@@ -144,6 +144,16 @@ async def test_a_new_room_takes_the_deployments_defaults(emulator, make_client, 
     assert sent["config"] == {"max_participants": 12, "recording_enabled": False, "chat_enabled": True}
 
 
+async def test_a_name_chalk_already_has_is_taken(chalk):
+    from dataclasses import replace
+
+    from bot.errors import NameTaken
+
+    first = await chalk.create_room(spec("Twice"), idempotency_key="a")
+    with pytest.raises(NameTaken):
+        await chalk.create_room(replace(spec("Twice"), slug=first.friendly_url), idempotency_key="b")
+
+
 async def test_rooms_are_listed_page_by_page_with_every_status(chalk, world, monkeypatch):
     from bot.providers.chalk import client as module
 

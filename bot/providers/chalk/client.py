@@ -19,6 +19,7 @@ import httpx
 from bot.config import ConfigError
 from bot.errors import (
     MeetopsError,
+    NameTaken,
     ProviderAuthError,
     ProviderError,
     ProviderGone,
@@ -193,7 +194,12 @@ class ChalkClient(Provider):
 
     async def create_room(self, spec: RoomSpec, *, idempotency_key: str = "") -> Room:
         body = {"name": spec.slug, "config": dict(self._room_config)}
-        data = await self._request("POST", "rooms", json=body)
+        try:
+            data = await self._request("POST", "rooms", json=body)
+        except ProviderRejected as exc:
+            if exc.status == 409:  # the tenant has a room by that name (made elsewhere, or a moment ago)
+                raise NameTaken(spec.slug) from None
+            raise
         room = self._room(data, private=spec.private)
         return Room(id=room.id, friendly_url=room.friendly_url, description=spec.description,
                     privacy=room.privacy, room_url="", extra=room.extra)
