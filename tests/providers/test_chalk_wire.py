@@ -335,7 +335,7 @@ async def test_a_slow_chalk_is_given_up_on_without_repeating_the_join(make_clien
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable) as info:
         await chalk.issue_join(room, GRACE, lifetime=HOUR)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 3.5  # one deadline (1 s), not three tries of 1.5 s
     assert "not answering" in info.value.user_message
     await asyncio.sleep(0.7)
     assert len(calls(world, "POST", f"/rooms/{room.id}/participants")) == 1  # a POST is never sent blindly twice
