@@ -62,8 +62,9 @@ PLUGIN = ProviderPlugin(
         "links, so it needs your own meeting page (one that embeds Chalk's SDK): set `CHALK_JOIN_URL` to its "
         f"address as a template, e.g. `{EXAMPLE_JOIN_URL}`; meetops fills in the room id, the person's token "
         "and their name (each URL-encoded), and refuses to start with a template without `{token}`. Links "
-        "last an hour. Recordings and summaries: set the tenant's post-meeting webhook to "
-        "`https://<host>/webhooks/chalk` with a secret (with summary and action items on), and the same "
-        "secret as `CHALK_WEBHOOK_SECRET`. Live counts include people who got a link but have not opened it "
+        "last an hour. Recordings and summaries: `meetops webhooks register --provider chalk --url "
+        "https://<host>/webhooks/chalk` points the tenant's post-meeting webhook here (summary and action items "
+        "on) and prints a fresh `CHALK_WEBHOOK_SECRET`; or set that webhook and its secret in your tenant's "
+        "config yourself. Live counts include people who got a link but have not opened it "
         "yet (Chalk counts issued tokens)."),
 )

@@ -27,9 +27,12 @@ def _page(query: dict[str, str], default_limit: int = 20) -> tuple[int, int]:
     limit = query.get("limit")
     offset = query.get("offset")
     try:
-        return (int(limit) if limit else default_limit), (int(offset) if offset else 0)
+        limit_value, offset_value = (int(limit) if limit else default_limit), (int(offset) if offset else 0)
     except ValueError:
         raise Refusal(400, "invalid pagination parameters") from None
+    if limit_value < 1 or offset_value < 0:
+        raise Refusal(400, "invalid pagination parameters")
+    return limit_value, offset_value
 
 
 def create_app(world: ChalkWorld):
