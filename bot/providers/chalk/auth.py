@@ -137,6 +137,8 @@ class ChalkAuth(httpx.Auth):
                             step = await steps.asend((yield step))
                     except StopAsyncIteration:
                         pass
+                    finally:
+                        await steps.aclose()
                     if self.failed is not None:
                         return  # the token endpoint's answer stands for this request
                     token = self._token
