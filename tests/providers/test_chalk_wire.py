@@ -126,6 +126,22 @@ async def test_a_refused_key_stops_start_up_naming_chalk_api_key(emulator, make_
     assert "CHALK_API_KEY" in str(info.value) and wrong not in str(info.value)
 
 
+async def test_neither_key_nor_tokens_reach_a_log_or_an_error(make_client, world, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    chalk = await make_client()
+    room = await chalk.create_room(spec("Quiet"), idempotency_key="k")
+    grant = await chalk.issue_join(room, GRACE, lifetime=HOUR)
+    token = parse_qs(urlsplit(grant.url).query)["token"][0]
+    wrong = await make_client(api_key="ck_live_" + "w" * 30)
+    with pytest.raises(ProviderError) as info:
+        await wrong.get_room(room.id)
+    for secret in (world.api_key, "w" * 30, token, chalk.auth.current_token):
+        assert secret not in caplog.text and secret not in info.value.user_message
+    assert "***" in repr(chalk.auth) and world.api_key not in repr(chalk.auth)
+
+
 async def test_start_up_check_exchanges_the_key_once(chalk, world):
     await chalk.check()
     assert world.exchanges == 1
