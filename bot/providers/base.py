@@ -525,6 +525,8 @@ class ProviderPlugin:
     setup_help: str = ""  # how to configure it, for the README
     # Words for the join reply when a link is not bound to one person.
     emulator_note: str = ""
+    # A caveat on its live participant counts, said under /meet live ("counts people given a link too").
+    live_note: str = ""
 
 
 MeetingProvider = Provider  # the name handlers used before providers were plug-ins

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 DRIVERS: dict[str, str] = {
     "digitalsamba": "bot.providers.digitalsamba",
     "eyeson": "bot.providers.eyeson",
+    "chalk": "bot.providers.chalk",
 }
 
 
