@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 
 import commands
 from bot.boundary import GuardedApp, reply_with_error
+from bot.payloads import validate_middleware
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ def build_app(services: Services) -> AsyncApp:
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("meetops.bolt"),
     )
+
+    app.use(validate_middleware)  # payloads checked against bot.payloads' models (Socket Mode too)
 
     @app.middleware
     async def provide_services(context, next) -> None:

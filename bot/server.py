@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.edge import SlackEdge
 from bot.runtime import Runtime
 from commands.webhooks import handle_webhook
 
@@ -19,20 +19,22 @@ log = logging.getLogger(__name__)
 
 def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
     """`serve_slack=False` in Socket Mode: Slack arrives over the socket, webhooks still over HTTP."""
-    handler: AsyncSlackRequestHandler | None = None
+    edge: SlackEdge | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        nonlocal handler
+        nonlocal edge
         app = runtime.app or await runtime.start()
-        handler = AsyncSlackRequestHandler(app)
+        secret = runtime.settings.slack_signing_secret
+        # Size, signature and replay are checked before Bolt sees a request (bot.edge).
+        edge = SlackEdge(app, secret.get_secret_value() if secret else None)
         try:
             yield
         finally:
             await runtime.stop()
 
     async def slack_events(request: Request):
-        return await handler.handle(request)
+        return await edge.handle(request)
 
     async def healthz(_request: Request):
         services = runtime.services

@@ -25,6 +25,7 @@ from slack_bolt.async_app import AsyncApp
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot import safejson
 from bot.errors import ProviderError
 from bot.blocks import room_status_text
 from bot.text import slack_date
@@ -86,7 +87,7 @@ async def handle_webhook(services: Services, request: Request) -> Response:
         log.warning("webhook refused: missing or wrong Authorization header")
         return JSONResponse({"ok": False, "error": "unauthorized"}, status_code=401)
     try:
-        delivery = parse(json.loads(await request.body()))
+        delivery = parse(safejson.loads(await request.body()))
     except ValueError:
         delivery = None
     if delivery is None:
