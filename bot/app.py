@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncApp
 
 import commands
 from bot.boundary import GuardedApp, reply_with_error
-from bot.payloads import validate_middleware
+from bot.payloads import ValidatePayloads
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def build_app(services: Services) -> AsyncApp:
         logger=logging.getLogger("meetops.bolt"),
     )
 
-    app.use(validate_middleware)  # payloads checked against bot.payloads' models (Socket Mode too)
+    app.use(ValidatePayloads())  # payloads checked against bot.payloads' models (Socket Mode too)
 
     @app.middleware
     async def provide_services(context, next) -> None:

@@ -2,7 +2,7 @@
 
 Slash commands (a form) and interactivity payloads (JSON in the form's `payload` field) are
 parsed into these models before any listener runs: over HTTP by `bot.edge` (before Bolt sees
-the request) and in Socket Mode by `validate_middleware` (a Bolt middleware). Anything that does
+the request) and in Socket Mode by `ValidatePayloads` (a Bolt middleware). Anything that does
 not fit is refused with a short reason that names fields and problems, never values: the body
 may carry a stream key or a join token.
 
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Awaitable, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot import ids, safejson
@@ -231,16 +233,25 @@ def refusal_line(kind: str, reason: str) -> str:
     return f"refused a malformed {kind} from Slack ({reason})"
 
 
-async def validate_middleware(body: dict, next) -> BoltResponse | None:
-    """The same check inside Bolt, for Socket Mode (over HTTP, bot.edge has already run it)."""
-    if for_bolt_itself(body):
+class ValidatePayloads(AsyncMiddleware):
+    """The same check inside Bolt, for Socket Mode (over HTTP, bot.edge has already answered 400).
+
+    A plain AsyncMiddleware, not a function: Bolt builds a function middleware's arguments from the
+    body (`action` is `body["actions"][0]`), which is what may be malformed. A refusal is
+    acknowledged with an empty 200 and dropped: over the socket an ack is the only answer there is,
+    and an envelope left unacknowledged is delivered again."""
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        body = req.body
+        if for_bolt_itself(body):
+            return await next()
+        try:
+            kind = validate(body)
+        except Invalid as error:
+            log.warning(refusal_line(error.kind, error.reason))
+            return BoltResponse(status=200, body="")
+        if kind is None:
+            log.info("ignored a %s payload: meetops does not handle it", body["type"])
+            return BoltResponse(status=200, body="")
         return await next()
-    try:
-        kind = validate(body)
-    except Invalid as error:
-        log.warning(refusal_line(error.kind, error.reason))
-        return BoltResponse(status=400, body="")
-    if kind is None:
-        log.info("ignored a %s payload: meetops does not handle it", body.get("type"))
-        return BoltResponse(status=200, body="")
-    return await next()
