@@ -82,6 +82,7 @@ class _Envelope(_Model):
     function_data: None = None
     bot_access_token: Text | None = None
     response_urls: list[ResponseUrl] | None = None
+    view: dict | None = None  # a block_actions payload from a modal carries its view
 
 
 class SlashCommand(_Envelope):
