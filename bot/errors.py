@@ -34,11 +34,15 @@ class RoomNotFound(MeetopsError):
 class RoomDeleted(RoomNotFound):
     """The room was deleted at the provider since its message was posted."""
 
-    def __init__(self, name: str):
-        MeetopsError.__init__(self, f"*{mrkdwn_escape(name)}* no longer exists in Digital Samba (it was deleted "
+    def __init__(self, name: str, where: str = "the meeting platform"):
+        MeetopsError.__init__(self, f"*{mrkdwn_escape(name)}* no longer exists in {where} (it was deleted "
                                     "there). Start a new room with `/meet new <name>`, or `/meet` for this "
                                     "channel's room.")
         self.ref = name
+
+
+class Unavailable(MeetopsError):
+    """Something meetops cannot do (yet) for this room."""
 
 
 class NotAllowed(MeetopsError):
@@ -66,6 +70,10 @@ class ProviderNotFound(ProviderError):
     pass
 
 
+class ProviderGone(ProviderError):
+    """410: the meeting the request was about is over."""
+
+
 class ProviderRejected(ProviderError):
     """422 and other 4xx: the provider understood and said no, with its reason."""
 
@@ -74,3 +82,11 @@ class ProviderRateLimited(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, status: int = 429):
         super().__init__(message, status=status)
         self.retry_after = retry_after
+
+
+class NameTaken(ProviderRejected):
+    """The provider already has a room with that link name (the caller tries the next suffix)."""
+
+    def __init__(self, slug: str, message: str | None = None, **kwargs):
+        super().__init__(message or f"The link name `{slug}` is taken.", **kwargs)
+        self.slug = slug

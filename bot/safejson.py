@@ -16,6 +16,7 @@ from typing import Any
 
 # Slack's deepest payloads (a block_actions payload carrying its message's blocks) nest about a dozen levels.
 DEFAULT_MAX_DEPTH = 64
+MAX_DEPTH = DEFAULT_MAX_DEPTH  # the name other modules know it by
 
 # A JSON string: a quote, then runs of plain characters or backslash escapes, then a quote (unrolled, no backtracking).
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

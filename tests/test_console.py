@@ -8,7 +8,7 @@ import sys
 
 from bot.console import Console, drive
 from bot.devtools.harness import Harness
-from bot.sandbox.models import Faults
+from bot.sandbox.digitalsamba.models import Faults
 
 
 def scripted(lines: list[str], out: io.StringIO):

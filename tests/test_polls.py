@@ -7,7 +7,7 @@ import json
 
 from bot import ids
 from bot.poll_blocks import option_block
-from bot.sandbox.models import Faults
+from bot.sandbox.digitalsamba.models import Faults
 from storage import polls, rooms
 from tests.test_rooms import buttons, room_messages
 

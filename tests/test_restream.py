@@ -9,7 +9,7 @@ import pathlib
 import secrets
 
 from bot import ids
-from bot.sandbox.models import Faults
+from bot.sandbox.digitalsamba.models import Faults
 from storage import restreams
 from tests.test_polls import new_room, open_form, reply_to, text_of
 from tests.test_rooms import buttons, room_messages

@@ -37,13 +37,32 @@ async def test_meet_new_creates_a_room_and_posts_its_message(harness, ada):
 
 async def test_private_room_and_name_collisions_get_a_suffix(harness, ada):
     await ada.acommand("new standup")
-    await ada.acommand("new standup private")
-    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
-    urls = sorted(r.friendly_url for r in rooms.in_channel(harness.services.db, "T0001", "C0001"))
+    await ada.as_user("U0001", channel_id="C0002", channel_name="random").acommand("new standup private")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) + len(harness.double.messages("C0002")) == 2)
+    urls = sorted(r.friendly_url for r in rooms.of_team(harness.services.db, "T0001").values())
     assert urls == ["standup", "standup-2"]
     private = rooms.find(harness.services.db, "T0001", "standup-2")
-    assert private.privacy == "private"
-    assert "Private" in str(room_messages(harness)[1].blocks)
+    assert private.privacy == "private" and private.channel_id == "C0002"
+    assert "Private" in str(harness.double.messages("C0002")[-1].blocks)
+
+
+async def test_the_same_name_again_in_a_channel_brings_that_room_back(harness, ada):
+    await ada.acommand('new "Design Review"')
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    await ada.acommand('new "design review"')  # any case
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
+    assert len(rooms.in_channel(harness.services.db, "T0001", "C0001")) == 1, "no silent twin"
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "already exists" in e.text), None))
+    assert "posted its room message again" in reply.text
+
+
+async def test_private_is_accepted_anywhere_as_a_flag(harness, ada):
+    await ada.acommand("new --private secret plans")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    room = rooms.find(harness.services.db, "T0001", "secret plans")
+    assert room.private and room.name == "secret plans"
+    assert "Private" in str(room_messages(harness)[-1].blocks)
 
 
 async def test_plain_meet_reuses_the_channel_room(harness, ada, grace):
@@ -271,3 +290,28 @@ async def test_another_channels_private_room_does_not_exist_for_its_commands(har
     assert all("can't find a room called `board-talks`" in a.text for a in answers[:4])
     assert answers[4].text == "No room has a live session right now."
     assert not harness.sandbox_state.requests_matching("GET", "/polls")
+
+
+async def test_a_private_room_stays_in_its_channel_whatever_the_case_typed(harness, ada):
+    """Issue 7: `Secret-Plans` (other capitals than the link name) used to leak a join link to #random."""
+    await ada.acommand('new "Secret Plans" private')
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    grace_elsewhere = ada.as_user("U0002", channel_id="C0002", channel_name="random")
+    for typed in ("Secret-Plans", "SECRET-PLANS", "secret plans"):
+        await grace_elsewhere.acommand(f"join {typed}")
+        await grace_elsewhere.acommand(f"polls {typed}")
+    replies = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) >= 6
+                                            and harness.double.ephemerals("U0002"))
+    assert all("I can't find a room called" in r.text for r in replies), [r.text for r in replies]
+    assert "token=" not in str([r.blocks for r in replies])
+
+
+async def test_the_creator_moderates_their_room_whatever_the_case_typed(harness, ada):
+    await ada.acommand("new Team Sync")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    await ada.acommand("join Team-Sync")
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "personal link" in e.text), None))
+    assert "moderator" in str(reply.blocks)
+    await ada.acommand("join ünïcödé")  # no such room: found in any case only when it exists
+    await harness.double.wait_for(lambda: any("I can't find" in e.text for e in harness.double.ephemerals("U0001")))

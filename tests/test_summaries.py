@@ -12,7 +12,7 @@ import pytest
 from bot import ids
 from bot.chunking import split_text
 from bot.devtools.timing import job_time, run_job
-from bot.sandbox.state import CANNED_SUMMARY
+from bot.sandbox.digitalsamba.state import CANNED_SUMMARY
 from commands.summaries import job_id, summary_messages
 from storage import summaries as store
 from tests.scheduling import clock, harness, meeting, new_room, summary_requests, thread_replies  # noqa: F401

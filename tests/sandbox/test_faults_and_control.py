@@ -5,7 +5,7 @@ import time
 import httpx
 
 from bot.sandbox import SandboxState, start_sandbox
-from bot.sandbox.models import Faults
+from bot.sandbox.digitalsamba.models import Faults
 
 
 def test_rate_limit_fault_for_the_next_calls(api, control):

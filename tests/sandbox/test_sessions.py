@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from bot.sandbox.pagination import Page, paginate
-from bot.sandbox.present import session_json
+from bot.sandbox.digitalsamba.pagination import Page, paginate
+from bot.sandbox.digitalsamba.present import session_json
 
 
 def join(control, room="standup", **body):

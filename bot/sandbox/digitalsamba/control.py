@@ -149,6 +149,25 @@ def add_recording(call: Call) -> Any:
     return recording_json(call.state.create_recording(session, call.body.get("name")))
 
 
+def _latest_session(call: Call) -> Session:
+    room = call.room()
+    sessions = call.state.find_sessions(room_id=room.id)
+    if not sessions:
+        raise Rejected("That room has had no meeting yet: someone has to join it first.")
+    return sessions[-1]
+
+
+def room_summary(call: Call) -> Any:
+    """The kit's `sim summary <room>`: the room's latest session's summary is ready."""
+    session = _latest_session(call)
+    return summary_json(call.state.complete_summary(session, call.body.get("summary") or CANNED_SUMMARY))
+
+
+def room_recording(call: Call) -> Any:
+    """The kit's `sim recording <room>`: a recording of the room's latest session is ready."""
+    return recording_json(call.state.create_recording(_latest_session(call), call.body.get("name")))
+
+
 def vote(call: Call) -> Any:
     """`{"option": id or text, "voter"}`, or `{"answer", "voter"}` for free-text polls."""
     poll = call.state.find_poll(call.path("poll"))
@@ -241,6 +260,8 @@ routes = [
     _route("/rooms/{room}/join", join, "POST"),
     _route("/rooms/{room}/leave", leave, "POST"),
     _route("/rooms/{room}/end", end, "POST"),
+    _route("/rooms/{room}/summary", room_summary, "POST"),
+    _route("/rooms/{room}/recording", room_recording, "POST"),
     _route("/sessions", add_history, "POST"),
     _route("/sessions/{session}/summary", complete_summary, "POST"),
     _route("/sessions/{session}/recording", add_recording, "POST"),

@@ -1,0 +1,361 @@
+"""Digital Samba REST client: the only module that knows its paths and fields.
+
+It sits on the shared HTTP layer (`bot.providers.http`: retries, one deadline per action, errors in
+words) with a Bearer developer key. Join links are JWTs signed locally with the developer key: no
+round trip per person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, AsyncIterator
+
+import httpx
+import jwt
+
+from bot.config import ConfigError
+from bot.errors import ProviderAuthError, ProviderError, ProviderNotFound, ProviderRejected, ProviderUnavailable
+from bot.providers.base import (
+    JoinGrant,
+    LiveRoom,
+    OptionResult,
+    Person,
+    Poll,
+    PollOption,
+    PollResults,
+    PollType,
+    Provider,
+    RestreamStarted,
+    RestreamTarget,
+    Room,
+    RoomSpec,
+    Session,
+    Summary,
+    SummaryStatus,
+    WebhookRegistration,
+)
+from bot.providers.http import ErrorWords, ProviderHTTP, build_http_client, json_body, parse_time
+from bot.providers.http import path as _path
+
+PAGE_SIZE = 100  # the API's maximum `limit`
+WEBHOOK_NAME = "meetops"
+
+
+class BearerAuth(httpx.Auth):
+    def __init__(self, developer_key: str):
+        self._header = f"Bearer {developer_key}"
+
+    def auth_flow(self, request: httpx.Request):
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:  # never show the key, even in a debugger or a traceback
+        return "BearerAuth(***)"
+
+
+def _describe_errors(errors: dict) -> str:
+    parts = []
+    for field_name, messages in errors.items():
+        if isinstance(messages, list):
+            parts.extend(str(m) for m in messages)
+        else:
+            parts.append(f"{field_name}: {messages}")
+    return " ".join(parts)
+
+
+def _rejected(response: httpx.Response, message: str) -> ProviderError | None:
+    """422 and other 4xx: Digital Samba's reason, with its per-field messages (Laravel's `errors`)."""
+    if response.status_code in (404, 410) or response.status_code >= 500:
+        return None
+    body = json_body(response)
+    errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
+    detail = _describe_errors(errors)
+    text = message if not detail or detail in message else f"{message} {detail}".strip()
+    return ProviderRejected(f"Digital Samba said no: {text or f'HTTP {response.status_code}'}",
+                            status=response.status_code, errors=errors)
+
+
+WORDS = ErrorWords(title="Digital Samba", settings="DS_TEAM_ID and DS_DEVELOPER_KEY", rejected=_rejected)
+
+
+def build_http(base_url: str, key: str, *, timeout: float = 10.0,
+               transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    return build_http_client(base_url, auth=BearerAuth(key), timeout=timeout, transport=transport)
+
+
+class DigitalSambaClient(Provider):
+    """The Digital Samba provider."""
+
+    participant_events = True  # participant_joined / participant_left webhooks
+
+    def __init__(self, http: httpx.AsyncClient, *, team_id: str, developer_key: str, attempts: int = 3,
+                 webhook_token: str | None = None):
+        from bot.providers.digitalsamba import PLUGIN
+
+        self.plugin = PLUGIN
+        self._api = ProviderHTTP(http, WORDS, attempts=attempts)
+        self._http = http
+        self._team_id = team_id
+        self._signing_key = developer_key
+        self.webhook_token = webhook_token
+
+    def __repr__(self) -> str:
+        return f"DigitalSambaClient(base_url={str(self._http.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
+        return await self._api.request(method, path, params=params, json=json)
+
+    async def _pages(self, path: str, params: dict | None = None) -> AsyncIterator[dict]:
+        """Every item of a list endpoint, one page (limit/offset) at a time."""
+        async for item in self._api.offset_pages(
+                path, params, limit=PAGE_SIZE,
+                # the API sometimes sends total_count as a string
+                total=lambda body: int((body or {}).get("total_count") or 0)):
+            yield item
+
+    async def check(self) -> None:
+        """One cheap authenticated read, so a wrong URL or key is said at start-up, not to the first user."""
+        try:
+            body = await self._request("GET", "rooms", params={"limit": 1, "offset": 0})
+        except ProviderAuthError:
+            raise ConfigError("meetops cannot start: Digital Samba refused DS_DEVELOPER_KEY (or DS_TEAM_ID). "
+                              "Copy both from Dashboard → Team Settings → Developer.") from None
+        except ProviderNotFound:
+            raise ConfigError(f"meetops cannot start: DS_API_URL ({self._http.base_url}) answers 404 for /rooms. "
+                              "It should end in /api/v1, e.g. https://api.digitalsamba.com/api/v1.") from None
+        except ProviderError as exc:
+            raise ConfigError(f"meetops cannot start: Digital Samba at DS_API_URL ({self._http.base_url}) did not "
+                              f"answer as expected: {exc.user_message} (use --no-check to start anyway).") from None
+        if not isinstance(body, dict) or "data" not in body:
+            raise ConfigError(f"meetops cannot start: DS_API_URL ({self._http.base_url}) does not look like the "
+                              "Digital Samba API. It should end in /api/v1.")
+
+    # -- rooms ---------------------------------------------------------------------
+
+    @staticmethod
+    def _room(data: Any) -> Room:
+        if not isinstance(data, dict) or "id" not in data:
+            # e.g. GET rooms/live is the live-rooms list, not a room whose link name is "live".
+            raise ProviderNotFound("Digital Samba has no room by that name.")
+        return Room(
+            id=str(data["id"]),
+            friendly_url=data.get("friendly_url") or str(data["id"]),
+            description=data.get("description"),
+            privacy=data.get("privacy") or "public",
+            room_url=data.get("room_url") or "",
+        )
+
+    async def create_room(self, spec: RoomSpec, *, idempotency_key: str = "") -> Room:
+        body = {
+            "friendly_url": spec.slug,
+            "description": spec.description,
+            "privacy": "private" if spec.private else "public",
+            "external_id": spec.external_id,
+            # Summaries need a transcript; meetops promises summaries, so it asks for one.
+            "transcription_enabled": True,
+            "transcription_auto_start_enabled": True,
+        }
+        try:
+            return self._room(await self._request("POST", "rooms", json=body))
+        except ProviderRejected as exc:
+            if "friendly_url" in exc.errors:
+                from bot.errors import NameTaken
+
+                raise NameTaken(spec.slug, exc.user_message, status=exc.status, errors=exc.errors) from None
+            raise
+
+    async def get_room(self, ref: str) -> Room:
+        return self._room(await self._request("GET", _path("rooms", ref)))
+
+    async def delete_room(self, room: Room) -> None:
+        await self._request("DELETE", _path("rooms", room.id))
+
+    async def iter_rooms(self) -> AsyncIterator[Room]:
+        async for item in self._pages("rooms"):
+            yield self._room(item)
+
+    async def iter_live_rooms(self) -> AsyncIterator[LiveRoom]:
+        async for item in self._pages("rooms/live"):
+            yield LiveRoom(room_id=str(item["id"]), participants=int(item.get("live_participants") or 0),
+                           started_at=parse_time(item.get("start_time")))
+
+    # -- sessions ------------------------------------------------------------------
+
+    @staticmethod
+    def _session(data: dict) -> Session:
+        live = bool(data.get("live"))
+        count = data.get("participants_live") if live else data.get("participants_total")
+        return Session(
+            id=str(data["id"]),
+            room_id=data.get("room_id") or "",
+            started_at=parse_time(data.get("start_time")),
+            ended_at=parse_time(data.get("end_time")),
+            live=live,
+            participants=int(count or data.get("participants_total") or 0),
+        )
+
+    async def _first_session(self, room: Room, **filters) -> Session | None:
+        body = await self._request("GET", _path("rooms", room.id, "sessions"),
+                                   params={"limit": 1, "order": "desc", **filters})
+        items = (body or {}).get("data") or []
+        return self._session(items[0]) if items else None
+
+    async def live_session(self, room: Room) -> Session | None:
+        return await self._first_session(room, live="true")
+
+    async def latest_session(self, room: Room) -> Session | None:
+        return await self._first_session(room)
+
+    async def iter_sessions(self, *, since: date, until: date) -> AsyncIterator[Session]:
+        params = {"date_start": since.isoformat(), "date_end": until.isoformat(), "order": "asc"}
+        async for item in self._pages("sessions", params):
+            yield self._session(item)
+
+    async def end_session(self, room: Room, session_id: str | None) -> None:
+        if session_id is None:
+            session = await self.live_session(room)
+            if session is None:
+                return
+            session_id = session.id
+        await self._request("POST", _path("sessions", session_id, "end"))
+
+    async def get_summary(self, session_id: str) -> Summary:
+        try:
+            body = await self._request("GET", _path("sessions", session_id, "summary"))
+        except ProviderNotFound:
+            # Digital Samba has nothing to summarise when transcription was off.
+            return Summary(SummaryStatus.NO_TRANSCRIPT)
+        body = body or {}
+        status = SummaryStatus.READY if str(body.get("status")).upper() == "READY" else SummaryStatus.IN_PROGRESS
+        return Summary(status, str(body.get("summary") or ""))
+
+    # -- polls ---------------------------------------------------------------------
+
+    @staticmethod
+    def _poll(data: dict) -> Poll:
+        return Poll(
+            id=str(data["id"]),
+            question=data.get("question") or "",
+            status=data.get("status") or "",
+            anonymous=bool(data.get("anonymous")),
+            multiple=bool(data.get("multiple")),
+            options=tuple(PollOption(o.get("id", ""), o.get("text", "")) for o in data.get("options") or ()),
+        )
+
+    async def create_poll(self, room: Room, *, question: str, type: PollType, anonymous: bool,
+                          options: list[str]) -> Poll:
+        body = {"question": question, "type": str(type), "anonymous": anonymous,
+                "options": [{"text": text} for text in options]}
+        return self._poll(await self._request("POST", _path("rooms", room.id, "polls"), json=body))
+
+    async def iter_polls(self, room: Room) -> AsyncIterator[Poll]:
+        async for item in self._pages(_path("rooms", room.id, "polls")):
+            yield self._poll(item)
+
+    async def poll_results(self, room: Room, poll_id: str) -> PollResults:
+        body = await self._request("GET", _path("rooms", room.id, "polls", poll_id, "results"))
+        # The API answers a list with one entry per session the poll ran in; add them up.
+        entries = body if isinstance(body, list) else [body] if body else []
+        question = next((e.get("question") for e in entries if e.get("question")), "")
+        merged: dict[str, OptionResult] = {}
+        for entry in entries:
+            for option in entry.get("options") or ():
+                key = option.get("id") or option.get("text", "")
+                voters = tuple(v.get("name", "") for v in option.get("voters") or () if v.get("name"))
+                prev = merged.get(key)
+                merged[key] = OptionResult(
+                    text=option.get("text", ""),
+                    votes=(prev.votes if prev else 0) + int(option.get("voted") or 0),
+                    voters=(prev.voters if prev else ()) + voters,
+                )
+        options = tuple(merged.values())
+        return PollResults(poll_id=poll_id, question=question, total_votes=sum(o.votes for o in options),
+                           options=options)
+
+    # -- restreams -----------------------------------------------------------------
+
+    async def start_restream(self, room: Room, target: RestreamTarget) -> RestreamStarted:
+        if (target.type is None) == (target.server_url is None):
+            raise ValueError("exactly one of type or server_url")
+        body = {"stream_key": target.stream_key,
+                **({"type": target.type} if target.type else {"server_url": target.server_url})}
+        await self._request("POST", _path("rooms", room.id, "restreamers", "start"), json=body)
+        return RestreamStarted(live=True)
+
+    async def stop_restream(self, room: Room) -> None:
+        await self._request("POST", _path("rooms", room.id, "restreamers", "stop"))
+
+    # -- recordings and webhooks ---------------------------------------------------
+
+    async def start_recording(self, room: Room) -> None:
+        # The answer is text/plain ("HTTP/1.1 200 OK"), not JSON.
+        await self._api.request("POST", _path("rooms", room.id, "recordings", "start"), raw=True)
+
+    async def stop_recording(self, room: Room) -> None:
+        await self._api.request("POST", _path("rooms", room.id, "recordings", "stop"), raw=True)
+
+    async def recording_link(self, recording_id: str) -> str:
+        body = await self._request("GET", _path("recordings", recording_id, "download"))
+        return str((body or {}).get("link") or "")
+
+    def webhook_adapter(self):
+        from bot.providers.digitalsamba.webhooks import DigitalSambaWebhooks
+
+        return DigitalSambaWebhooks(self.webhook_token) if self.webhook_token else None
+
+    async def create_webhook(self, *, endpoint: str, events: list[str], authorization_header: str, name: str) -> str:
+        body = {"endpoint": endpoint, "events": events, "authorization_header": authorization_header, "name": name}
+        return str((await self._request("POST", "webhooks", json=body))["id"])
+
+    async def list_webhooks(self) -> list[WebhookRegistration]:
+        return [WebhookRegistration(id=str(item.get("id")), url=str(item.get("endpoint") or ""),
+                                    note=str(item.get("name") or ""))
+                async for item in self._pages("webhooks")]
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._request("DELETE", _path("webhooks", webhook_id))
+
+    async def register_webhook(self, url: str) -> WebhookRegistration:
+        """Replace the webhook meetops registered before (same URL or name), with a fresh token shown once."""
+        import secrets
+
+        from bot.providers.digitalsamba.webhooks import EVENTS
+
+        for existing in await self.list_webhooks():
+            if existing.url == url or existing.note == WEBHOOK_NAME:
+                await self.delete_webhook(existing.id)
+        token = secrets.token_urlsafe(32)
+        webhook_id = await self.create_webhook(endpoint=url, events=list(EVENTS), authorization_header=token,
+                                               name=WEBHOOK_NAME)
+        self.webhook_token = token  # this client now accepts the deliveries it asked for
+        return WebhookRegistration(id=webhook_id, url=url, secret=token, secret_setting="DS_WEBHOOK_TOKEN",
+                                   note=f"Subscribed to {', '.join(EVENTS)}.")
+
+    # -- join links ----------------------------------------------------------------
+
+    async def issue_join(self, room: Room, person: Person, *, lifetime: timedelta,
+                         previous: Mapping[str, Any] | None = None) -> JoinGrant:
+        """A JWT signed locally: no call to Digital Samba, bound to this person's name and role."""
+        now = int(time.time())
+        claims = {
+            "td": self._team_id,
+            "rd": room.id,
+            "ud": person.external_id,
+            "u": person.name,
+            "avatar": person.avatar,
+            "role": str(person.role),
+            "iat": now,
+            "nbf": now,
+            "exp": now + int(lifetime.total_seconds()),
+        }
+        # Digital Samba reads a missing claim as "not given"; a null is not the same thing.
+        token = jwt.encode({k: v for k, v in claims.items() if v not in (None, "")}, self._signing_key,
+                           algorithm="HS256")
+        separator = "&" if "?" in room.room_url else "?"
+        return JoinGrant(url=f"{room.room_url}{separator}token={token}",
+                         expires_at=datetime.now(timezone.utc) + lifetime, identity_bound=True)

@@ -1,0 +1,5 @@
+from tests.providers.conformance import ProviderConformance
+
+
+class TestDigitalSamba(ProviderConformance):
+    provider_name = "digitalsamba"
