@@ -154,10 +154,11 @@ class ViewState(_Model):
 
 
 class Metadata(_Model):
-    """What every meetops modal keeps in private_metadata (bot.interactions.modal_metadata)."""
+    """What meetops modals keep in private_metadata (bot.interactions.modal_metadata; the poll answer form)."""
 
     channel: Id | None = None
     room: Id | None = None
+    poll: Id | None = None
 
 
 class View(_Model):
