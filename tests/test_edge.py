@@ -378,3 +378,11 @@ async def test_a_40000_character_digest_argument_is_not_echoed_back(harness, ada
     for reply in replies:
         assert len(reply.text) < 400, reply.text[:100]
         assert "x" * 40 + "…" in reply.text and "<!here>" not in reply.text
+
+
+async def test_a_40000_character_poll_flag_is_not_echoed_back(harness, ada):
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await ada.acommand('poll standup "Lunch?" "Pizza" "Sushi" --' + "x" * 40_000)
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    assert "I don't know" in reply.text and len(reply.text) < 400
