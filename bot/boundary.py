@@ -20,6 +20,7 @@ from bot import safejson
 from bot.errors import MeetopsError, ProviderAuthError, ProviderUnavailable
 from bot.messaging import send_private
 from bot.services import Services
+from bot.slack_auth import is_slack_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,12 @@ async def reply_with_error(services: Services, error: Exception, body: Any, resp
     """Tell the person what went wrong and what to do; log what the person can't act on.
 
     Never raises, whatever shape `body` has: it may be what a failed request carried."""
+    link = services.slack_link
+    if link is not None and is_slack_unreachable(error):
+        # Slack itself is out of reach: logged once per outage (bot.slack_auth), not per request, and
+        # no reply is tried, since it would go through Slack too.
+        link.failed(error)
+        return
     if isinstance(error, MeetopsError):
         text = f":warning: {error.user_message}"
         # What an admin must fix (the provider's credentials) or watch (its outages) is logged above INFO.
@@ -46,8 +53,11 @@ async def reply_with_error(services: Services, error: Exception, body: Any, resp
     channel_id = _text(body, "channel_id") or _text(body, "channel", "id") or _channel_from_view(body)
     try:
         await send_private(services, user_id=user_id, channel_id=channel_id, text=text, respond=respond)
-    except Exception:
-        log.exception("could not tell %s about an error", user_id)
+    except Exception as exc:
+        if link is not None and is_slack_unreachable(exc):
+            link.failed(exc)
+        else:
+            log.exception("could not tell %s about an error", user_id)
 
 
 def _text(body: Any, *path: str) -> str | None:
@@ -75,12 +85,16 @@ def guarded(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
     wanted = inspect.getfullargspec(listener).args
 
     async def run(args) -> None:  # Bolt injects its AsyncArgs for a parameter named `args`
+        services = args.context["services"]
+        services.listeners_running += 1  # work goes on after the ack: the dev harness waits for it
         try:
             await listener(**{name: _arg(args, name) for name in wanted})
         except Exception as error:
             if args.ack.response is None:
                 await args.ack()  # failed before acknowledging: Slack still needs its answer in time
-            await reply_with_error(args.context["services"], error, args.body or {}, args.respond)
+            await reply_with_error(services, error, args.body or {}, args.respond)
+        finally:
+            services.listeners_running -= 1
 
     run.__name__ = run.__qualname__ = listener.__name__
     return run

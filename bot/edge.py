@@ -172,7 +172,8 @@ class SlackEdge:
         self.max_body_bytes = max_body_bytes
         self.replays = ReplayCache()
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(self, request: Request, addition_context_properties: dict | None = None) -> Response:
+        """Like Bolt's AsyncSlackRequestHandler.handle, with the checks first."""
         content_type = _content_type(request)
         declared = request.headers.get("content-length", "")
         size = declared if _TIMESTAMP.fullmatch(declared) else "?"  # digits only: the header is the sender's
@@ -211,6 +212,8 @@ class SlackEdge:
                 # text says "payload" arrives empty): hand it the body as parsed here.
                 bolt_request.body = parsed
                 bolt_request.context = build_async_context(AsyncBoltContext({}), parsed)
+            for key, value in (addition_context_properties or {}).items():
+                bolt_request.context[key] = value
         except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:
             # The models cover every field Bolt reads; should one slip past them, it is still a 400.
             log.warning(payloads.refusal_line(kind, f"Bolt could not read it: {type(error).__name__}"))

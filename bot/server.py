@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.acks import ACK_QUEUE, ACK_WRITTEN, AckQueue
 from bot.edge import SlackEdge
 from bot.runtime import Runtime
 from commands.webhooks import handle_webhook
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
     """`serve_slack=False` in Socket Mode: Slack arrives over the socket, webhooks still over HTTP."""
     edge: SlackEdge | None = None
+    acks = AckQueue()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -34,7 +37,7 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
             await runtime.stop()
 
     async def slack_events(request: Request):
-        return await edge.handle(request)
+        return await _answer_then_work(edge, acks, request)
 
     async def healthz(_request: Request):
         services = runtime.services
@@ -52,3 +55,24 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
     if serve_slack:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _answer_then_work(handler: SlackEdge, acks: AckQueue, request: Request):
+    """Bolt's answer, with listeners told (bot.acks) once it has been written, however that ends."""
+    written = asyncio.Event()
+    acks.received()
+    try:
+        response = await handler.handle(request, {ACK_WRITTEN: written, ACK_QUEUE: acks})
+    except BaseException:
+        written.set()
+        acks.answered()
+        raise
+
+    async def send_then_mark(scope, receive, send) -> None:
+        try:
+            await response(scope, receive, send)
+        finally:
+            written.set()
+            acks.answered()
+
+    return send_then_mark

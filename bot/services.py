@@ -39,6 +39,10 @@ class Services:
     background: set[asyncio.Task] = field(default_factory=set)
     # One lock per room whose message is being re-rendered, so concurrent updates land in order.
     room_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # bot.slack_auth.SlackLink: whether Slack's API answers, so an outage is logged once, not per request.
+    slack_link: Any = None
+    # Listeners still at work (acked, follow-up running; bot.boundary counts them): the dev harness waits for them.
+    listeners_running: int = 0
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)

@@ -12,6 +12,9 @@ FEATURES = (rooms, join, polls, slack_polls, restream, summaries, webhooks, dige
 
 def register(app: AsyncApp) -> Router:
     router = Router()
+    # Bolt tries listeners in the order they were registered and nearly every request is a `/meet`:
+    # registered last, each command would first be matched against every button and form listener.
+    meet.register_command(app, router)
     for feature in FEATURES:
         feature.register(app, router)
     return router
