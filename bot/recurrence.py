@@ -41,9 +41,9 @@ def _local(start: datetime, zone: str) -> datetime:
 
 def rule(repeat: Repeat, start: datetime, zone: str) -> _rrule.rrule | None:
     """The recurrence of a meeting first held at `start` (aware) in `zone`; None for a one-off."""
-    first = _local(start, zone)
     if repeat is Repeat.NEVER:
         return None
+    first = _local(start, zone)
     if repeat is Repeat.DAILY:
         return _rrule.rrule(_rrule.DAILY, dtstart=first)
     if repeat is Repeat.WEEKDAYS:

@@ -102,7 +102,9 @@ class OidcTokens(httpx.Auth):
         async with self._lock:
             token = self._oauth.token
             current = token.get("access_token") if token else None
-            if current and current != stale and not token.is_expired(leeway=self._leeway):
+            # Renew `leeway` seconds early, but never so early that a short-lived token is always stale.
+            leeway = min(self._leeway, float(token.get("expires_in") or 60) / 4) if token else 0
+            if current and current != stale and not token.is_expired(leeway=leeway):
                 return current
             if token and token.get("refresh_token"):
                 try:
@@ -148,7 +150,7 @@ class OidcTokens(httpx.Auth):
             return self._token_endpoint
         issuer = self._issuer or await self._issuer_from_controller()
         document = await self._get_json(f"{issuer}/.well-known/openid-configuration", "OPENTALK_OIDC_ISSUER",
-                                        f"the OIDC issuer {issuer}")
+                                        "OpenTalk's sign-in service", f" (the OIDC issuer {issuer})")
         endpoint = document.get("token_endpoint")
         if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
             raise OpenTalkAuthError(f"The OIDC issuer {issuer} has no token endpoint in its discovery document. "
@@ -157,7 +159,7 @@ class OidcTokens(httpx.Auth):
         return endpoint
 
     async def _issuer_from_controller(self) -> str:
-        body = await self._get_json(f"{self._api_url}/auth/login", "OPENTALK_API_URL", "the OpenTalk controller")
+        body = await self._get_json(f"{self._api_url}/auth/login", "OPENTALK_API_URL", "OpenTalk", "")
         oidc = body.get("oidc") if isinstance(body.get("oidc"), dict) else {}
         url = oidc.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -165,19 +167,20 @@ class OidcTokens(httpx.Auth):
                                     "Set OPENTALK_OIDC_ISSUER, or check OPENTALK_API_URL.", "OPENTALK_OIDC_ISSUER")
         return url.rstrip("/")
 
-    async def _get_json(self, url: str, setting: str, what: str) -> dict[str, Any]:
+    async def _get_json(self, url: str, setting: str, who: str, where: str) -> dict[str, Any]:
+        """A JSON document; `who` names the service in words, `where` adds its address for admins."""
         try:
             response = await self._oauth.request("GET", url, withhold_token=True)
         except httpx.HTTPError:
-            raise ProviderUnavailable(f"I can't reach {what} right now. Please try again in a minute.") from None
+            raise ProviderUnavailable(f"I can't reach {who} right now. Please try again in a minute.") from None
         if response.status_code >= 500:
-            raise ProviderUnavailable(f"{what[0].upper()}{what[1:]} had an internal error "
-                                      f"(HTTP {response.status_code}). Please try again in a minute.")
+            raise ProviderUnavailable(f"{who} had an internal error (HTTP {response.status_code}). "
+                                      "Please try again in a minute.")
         try:
             body = response.json() if response.is_success else None
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise OpenTalkAuthError(f"{what[0].upper()}{what[1:]} did not answer as expected "
-                                    f"(HTTP {response.status_code}). An admin needs to check {setting}.", setting)
+            raise OpenTalkAuthError(f"{who}{where} did not answer as expected (HTTP {response.status_code}). "
+                                    f"An admin needs to check {setting}.", setting)
         return body

@@ -94,18 +94,27 @@ def _scrub(text: str) -> str:
 
 
 def describe_validation(entries: Any) -> str:
-    """OpenTalk's `validation_errors` as sentences: "The start time is in the past."."""
+    """OpenTalk's `validation_errors` as sentences ("The start time is in the past."), never field names."""
     sentences = []
     for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
         field = str(entry.get("field") or "").split(".")[-1].split("[")[0]
         subject = FIELD_WORDS.get(field, "One of the values" if field else "The request")
-        detail = entry.get("message")
-        detail = _scrub(str(detail)).rstrip(".") if detail else CODE_WORDS.get(str(entry.get("code")), "is not valid")
-        sentence = f"{subject} {detail}" if not detail[:1].isupper() else f"{subject}: {detail}"
+        detail = _scrub(str(entry.get("message") or "")).strip().rstrip(".")
+        if not detail:
+            detail = CODE_WORDS.get(str(entry.get("code")), "is not valid")
+        first = detail.split(" ", 1)[0].lower()
+        if first in _VERBS:
+            sentence = f"{subject} {detail[0].lower()}{detail[1:]}"
+        else:
+            sentence = f"{subject}: {detail}"
         sentences.append(sentence[0].upper() + sentence[1:] + ".")
     return " ".join(sentences)
+
+
+_VERBS = {"is", "are", "must", "should", "has", "have", "cannot", "can't", "does", "was", "may", "needs",
+          "repeats", "contains", "exceeds"}
 
 
 def error_message(response: httpx.Response) -> str:
