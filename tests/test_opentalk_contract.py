@@ -75,9 +75,10 @@ def _value_problems(spec: dict, where: str, value: Any, schema: Any) -> list[str
     schema = _resolve(spec, schema)
     if "oneOf" in schema or "anyOf" in schema:
         options = schema.get("oneOf") or schema.get("anyOf")
-        if any(not _value_problems(spec, where, value, option) for option in options):
+        tried = [_value_problems(spec, where, value, option) for option in options]
+        if any(not problems for problems in tried):
             return []
-        return [f"{where}: matches none of the allowed forms"]
+        return [f"{where}: matches none of the allowed forms, closest: {min(tried, key=len)}"]
     problems: list[str] = []
     kinds = schema.get("type")
     kinds = set(kinds) if isinstance(kinds, list) else {kinds} if kinds else set()
@@ -182,12 +183,22 @@ async def _exercise(emulator) -> tuple[list[httpx.Request], set[str]]:
     plugin = registry.load("opentalk")
     client: OpenTalkClient = plugin.build(plugin.settings_model(_env_file=None, **emulator.client_settings()))
     sent: list[httpx.Request] = []
+    answers: list[tuple[httpx.Request, int, Any]] = []
 
     async def record(request: httpx.Request) -> None:
         sent.append(request)
 
+    async def answer(response: httpx.Response) -> None:
+        kind = response.headers.get("content-type", "")
+        if "json" in kind:
+            await response.aread()
+            answers.append((response.request, response.status_code, response.json()))
+
     client._http.event_hooks["request"].append(record)
+    client._http.event_hooks["response"].append(answer)
     client.tokens._oauth.event_hooks["request"].append(record)
+    client.tokens._oauth.event_hooks["response"].append(answer)
+    client.answers = answers
     now = datetime.now(timezone.utc)
     called: set[str] = set()
 
@@ -225,6 +236,7 @@ async def _exercise(emulator) -> tuple[list[httpx.Request], set[str]]:
     await call("delete_room", client.delete_room(room))
     await call("aclose", client.aclose())
     called |= {"room_url", "invite", "require", "unsupported"}  # no requests of their own
+    _exercise.answers = answers
     return sent, called
 
 
@@ -248,6 +260,26 @@ async def test_every_request_matches_the_spec(spec, emulator):
     # the OIDC requests go to the issuer, not the controller: discovery and the token endpoint only
     others = {(r.method, r.url.path) for r in sent if not r.url.path.startswith("/v1/")}
     assert others <= {("GET", "/oidc/.well-known/openid-configuration"), ("POST", "/oidc/token")}, others
+
+
+async def test_the_emulator_answers_in_the_specs_shapes(spec, emulator):
+    """The emulator is only as good as its likeness: every JSON answer the client got is checked against
+    the spec's response schema for that status."""
+    await _exercise(emulator)
+    checked, everything = 0, []
+    for request, status, body in _exercise.answers:
+        if not request.url.path.startswith("/v1/"):
+            continue
+        found = _operation(spec, request.method, request.url.path)
+        assert found, request.url.path
+        template, operation = found
+        response = _resolve(spec, (operation.get("responses") or {}).get(str(status)) or {})
+        schema = ((response.get("content") or {}).get("application/json") or {}).get("schema")
+        assert schema is not None, f"{request.method} {template}: the spec has no JSON answer for {status}"
+        everything += _value_problems(spec, f"{request.method} {template} -> {status}", body, schema)
+        checked += 1
+    assert checked >= 20
+    assert not everything, everything
 
 
 def test_the_checker_fails_on_bad_requests(spec):

@@ -363,23 +363,26 @@ class Routes:
             user = self.w.users.get(str(body["invitee"]))
             if user is None:
                 raise Refusal(400, "The invited user does not exist", {"code": "bad_request"})
-            key, profile = user.id, {**user.profile(), "kind": "registered", "role": body.get("role", "user")}
+            key, role = user.id, body.get("role", "user")
+            profile = {**user.profile(), "kind": "registered", "role": role}
         elif "email" in body:
             _only(body, {"email", "role"})
             if body.get("role", "guest") not in ("guest", "moderator"):
                 raise invalid(("role", "invalid_value", "Must be guest or moderator"))
             if not isinstance(body["email"], str) or not _EMAIL.match(body["email"]):
                 raise invalid(("email", "invalid_email", "Is not a valid e-mail address"))
-            key = body["email"].casefold()
-            profile = {"email": body["email"], "kind": "email", "avatar_url": "", "role": body.get("role", "guest")}
+            key, role = body["email"].casefold(), body.get("role", "guest")
+            profile = {"email": body["email"], "kind": "email", "avatar_url": ""}
         else:
             raise invalid((None, "value_required", "Either a user or an e-mail address is required"))
         if event["created_by"] == key or any(i["key"] == key for i in event["invitees"]):
             for invitee in event["invitees"]:
                 if invitee["key"] == key:
-                    invitee["profile"]["role"] = profile["role"]
+                    invitee["role"] = role
+                    if "role" in invitee["profile"]:
+                        invitee["profile"]["role"] = role
             return None  # 204: already invited
-        event["invitees"].append({"key": key, "profile": profile})
+        event["invitees"].append({"key": key, "profile": profile, "role": role})
         if profile["kind"] == "email" and not suppress:
             self.w.emails_sent.append({"to": profile["email"], "event": event["title"]})
         return JSONResponse([self.event_resource(event)], status_code=201)
