@@ -167,3 +167,14 @@ async def test_tokens_are_not_fetched_per_request(client, emulator):
     await burst(client, 50)
     assert oidc(emulator)["grants"] == {"password": 1, "refresh_token": 0}
     assert time.monotonic() - started < 10
+
+
+async def test_opentalk_down_at_start_up_is_said_at_start_up(plugin, emulator):
+    httpx.put(emulator.url + "/_sandbox/faults", json={"status": 503}).raise_for_status()
+    client = build(plugin, emulator)
+    try:
+        with pytest.raises(ConfigError) as info:
+            await client.check()
+    finally:
+        await client.aclose()
+    assert "meetops cannot start" in str(info.value) and "try again" in str(info.value).lower()

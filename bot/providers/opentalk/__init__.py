@@ -32,10 +32,10 @@ def build(settings: OpenTalkSettings, transport: httpx.AsyncBaseTransport | None
     return OpenTalkClient(http, web_url=settings.web_url or settings.api_url.removesuffix("/v1"), tokens=tokens)
 
 
-def start_emulator() -> Any:
+def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Any:
     from bot.sandbox.opentalk import start_emulator as start
 
-    return start()
+    return start(host=host, port=port)
 
 
 PLUGIN = ProviderPlugin(

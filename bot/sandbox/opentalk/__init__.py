@@ -14,17 +14,12 @@ Control API (loopback only), besides the kit's: `GET|PUT /_sandbox/oidc` ({"toke
 
 from __future__ import annotations
 
-import sys
-
-import uvicorn
-
-from bot.devtools.serving import free_port
 from bot.sandbox.kit import EmulatorServer
 
 from .app import create_app
 from .world import OpenTalkWorld
 
-__all__ = ["OpenTalkWorld", "create_app", "serve_emulator", "start_emulator"]
+__all__ = ["OpenTalkWorld", "create_app", "start_emulator"]
 
 
 def _settings(world: OpenTalkWorld):
@@ -41,19 +36,3 @@ def start_emulator(world: OpenTalkWorld | None = None, host: str = "127.0.0.1", 
     server = EmulatorServer(create_app(world), world, settings=_settings(world), host=host, port=port)
     server.start()
     return server
-
-
-def serve_emulator(host: str = "127.0.0.1", port: int = 0) -> None:
-    """Serve it in the foreground until interrupted (`meetops sandbox --provider opentalk`)."""
-    port = port or free_port(host)
-    world = OpenTalkWorld()
-    settings = _settings(world)(f"http://{host}:{port}")
-    print(f"OpenTalk emulator: {settings['api_url']}")
-    for name in ("web_url", "client_id", "client_secret", "username", "password"):
-        print(f"  OPENTALK_{name.upper():<14} {settings[name]}")
-    print(f"  control API:           http://{host}:{port}/_sandbox", flush=True)
-    try:
-        uvicorn.run(create_app(world), host=host, port=port, log_level="warning")
-    except OSError as exc:  # pragma: no cover - depends on the machine
-        print(f"meetops sandbox: cannot listen on {host}:{port} ({exc}); choose another --port.", file=sys.stderr)
-        sys.exit(2)
