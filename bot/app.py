@@ -27,9 +27,8 @@ def build_app(services: Services) -> AsyncApp:
 
     @app.middleware
     async def provide_services(context, next) -> None:
-        # Handlers declare what they need by name (`services`, `meetings`, `db`).
+        # Handlers declare what they need by name (`services`, `db`); each acts through its room's provider.
         context["services"] = services
-        context["meetings"] = services.meetings
         context["db"] = services.db
         await next()
 

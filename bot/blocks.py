@@ -14,10 +14,13 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import ids
-from bot.text import mrkdwn_escape, people
+from bot.providers.base import Capabilities, Capability, JoinGrant
+from bot.text import mrkdwn_escape, natural_duration, people
 from storage.rooms import RoomRecord
 
-SANDBOX_NOTE = ":test_tube: Sandbox: a simulated Digital Samba, not a real meeting room."
+
+def sandbox_note(title: str) -> str:
+    return f":test_tube: Sandbox: a simulated {title}, not a real meeting room."
 
 
 def format_duration(seconds: int | None) -> str:
@@ -30,7 +33,7 @@ def format_duration(seconds: int | None) -> str:
     return f"{minutes} min" if minutes else "under a minute"
 
 
-def room_status_text(room: RoomRecord) -> str:
+def room_status_text(room: RoomRecord, *, knows_presence: bool = True) -> str:
     if room.status == "live":
         # Between "the session started" and "someone joined" the count is still 0: say only "Live".
         return f":red_circle: Live, {people(room.participants)} in the room" if room.participants else ":red_circle: Live"
@@ -48,47 +51,62 @@ def room_status_text(room: RoomRecord) -> str:
         return text
     if room.status == "deleted":
         return ":no_entry: This room no longer exists."
-    return ":large_green_circle: Open, nobody has joined yet"
+    # A provider that tells meetops nothing about who is in a meeting: never claim to know.
+    return ":large_green_circle: Open, nobody has joined yet" if knows_presence else ":large_green_circle: Open"
 
 
 def room_message_blocks(
     room: RoomRecord,
     *,
-    sandbox: bool,
+    capabilities: Capabilities,
+    provider_title: str,
+    emulated: bool,
     streaming_to: str | None = None,
+    stream_in_meeting: bool = False,
 ) -> list[dict]:
-    """The message a room lives in: what it is, what state it is in, and its buttons."""
+    """The message a room lives in: what it is, what state it is in, and the buttons its provider allows."""
     privacy = ":lock: Private (joinable with a personal link only)" if room.private else ":globe_with_meridians: Public"
-    blocks = [
-        HeaderBlock(text=room.name[:150]),
-        SectionBlock(fields=[
-            MarkdownTextObject(text=f"*Privacy*\n{privacy}"),
-            MarkdownTextObject(text=f"*Started by*\n<@{room.creator_id}>"),
-            MarkdownTextObject(text=f"*Status*\n{room_status_text(room)}"),
-            MarkdownTextObject(text=f"*Link name*\n`{room.friendly_url}`"),
-        ]),
+    knows = Capability.LIVE_STATUS in capabilities or Capability.WEBHOOKS in capabilities
+    fields = [
+        MarkdownTextObject(text=f"*Privacy*\n{privacy}"),
+        MarkdownTextObject(text=f"*Started by*\n<@{room.creator_id}>"),
+        MarkdownTextObject(text=f"*Status*\n{room_status_text(room, knows_presence=knows)}"),
+        MarkdownTextObject(text=f"*Link name*\n`{room.friendly_url}`"),
     ]
-    if streaming_to:
+    fields += [MarkdownTextObject(text=f"*{mrkdwn_escape(label)}*\n{mrkdwn_escape(value)}")
+               for label, value in room.facts][:10 - len(fields)]
+    blocks = [HeaderBlock(text=room.name[:150]), SectionBlock(fields=fields)]
+    if streaming_to and stream_in_meeting:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f":satellite_antenna: *{mrkdwn_escape(streaming_to)} is ready as the stream destination.* "
+                 "Start the stream from the meeting's own livestream control.")))
+    elif streaming_to:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":satellite_antenna: *Streaming live to {mrkdwn_escape(streaming_to)}*")))
     if room.status != "deleted":
-        blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK, elements=room_buttons(room, streaming_to)))
+        blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK, elements=room_buttons(room, capabilities, streaming_to)))
     notes = ["Everyone who clicks *Join* gets their own link, visible only to them."]
-    if sandbox:
-        notes.append(SANDBOX_NOTE)
+    if emulated:
+        notes.append(sandbox_note(provider_title))
+    elif provider_title:
+        notes.append(f"Meets on {provider_title}.")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=n) for n in notes]))
     return [b.to_dict() for b in blocks]
 
 
-def room_buttons(room: RoomRecord, streaming_to: str | None) -> list[ButtonElement]:
+def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str | None) -> list[ButtonElement]:
+    """Only what the room's provider can do: a button that could only answer "not available" is left out."""
     buttons = [ButtonElement(text="Join", action_id=ids.JOIN, value=room.id, style="primary")]
     if room.status != "ended":
+        # Providers without a poll API get polls that run in Slack, so Poll is always there.
         buttons.append(ButtonElement(text="Poll", action_id=ids.POLL, value=room.id))
-        if streaming_to:
-            buttons.append(ButtonElement(text="Stop stream", action_id=ids.STOP_STREAM, value=room.id))
-        else:
-            buttons.append(ButtonElement(text="Go live", action_id=ids.GO_LIVE, value=room.id))
-        buttons.append(ButtonElement(text="End", action_id=ids.END, value=room.id, style="danger"))
-    if room.status == "ended":
+        if Capability.RESTREAM in capabilities:
+            if streaming_to:
+                buttons.append(ButtonElement(text="Stop stream", action_id=ids.STOP_STREAM, value=room.id))
+            else:
+                buttons.append(ButtonElement(text="Go live", action_id=ids.GO_LIVE, value=room.id))
+        if Capability.END_SESSION in capabilities:
+            buttons.append(ButtonElement(text="End", action_id=ids.END, value=room.id, style="danger"))
+    if room.status == "ended" and Capability.SUMMARIES in capabilities:
         buttons.append(ButtonElement(text="Summary", action_id=ids.SUMMARY, value=room.id))
     return buttons
 
@@ -107,12 +125,27 @@ def room_message_text(room: RoomRecord) -> str:
     return f"Meeting room {mrkdwn_escape(room.name)}: {room_status_text(room)}"
 
 
-def join_reply_blocks(room: RoomRecord, link: str, role: str, hours: float) -> list[dict]:
+def join_validity(grant: JoinGrant, now: datetime) -> str:
+    """How long the link works and who can use it, in words."""
+    if grant.expires_at is None:
+        text = grant.note or "It works as long as the meeting runs."
+        return text + (" It is for you only: please don't share it." if grant.identity_bound else
+                       " Anyone holding it can get in, so please don't share it.")
+    lasts = natural_duration(grant.expires_at - now)
+    if grant.identity_bound:
+        text = f"It works for {lasts} and only for you: please don't share it."
+    else:
+        text = (f"Anyone holding this link can enter with it for the next {lasts} (it can't be tied to one "
+                "person), so please don't share it.")
+    return f"{text} {grant.note}".strip() if grant.note else text
+
+
+def join_reply_blocks(room: RoomRecord, grant: JoinGrant, role: str, now: datetime) -> list[dict]:
     return [
         SectionBlock(
             text=MarkdownTextObject(
                 text=f"Here is your personal link to *{mrkdwn_escape(room.name)}* (you join as *{role}*). "
-                     f"It works for {hours:g} hours and only for you: please don't share it."),
-            accessory=ButtonElement(text="Open meeting", url=link, action_id=ids.OPEN_LINK, style="primary"),
+                     f"{join_validity(grant, now)}"),
+            accessory=ButtonElement(text="Open meeting", url=grant.url, action_id=ids.OPEN_LINK, style="primary"),
         ).to_dict(),
     ]

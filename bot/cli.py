@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import secrets
 import sys
 
 from bot.config import ConfigError, Settings, load_settings
@@ -19,9 +18,32 @@ log = logging.getLogger("meetops")
 def _settings() -> Settings:
     settings = load_settings()
     secret_filter.add(*(s.get_secret_value() for s in (
-        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-        settings.ds_developer_key, settings.ds_webhook_token) if s is not None))
+        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token) if s is not None))
     return settings
+
+
+def _provider_problems() -> list[str]:
+    """What each configured provider still lacks (its own settings, its own env prefix)."""
+    from bot.providers import registry
+
+    problems = []
+    for name in registry.DRIVERS:
+        values = _provider_settings(name)
+        if registry.load(name).configured(values):
+            problems.extend(getattr(values, "problems", lambda: [])())
+    return problems
+
+
+def _provider_settings(name: str):
+    """A provider's own settings, its secrets masked in every log line from now on."""
+    from pydantic import SecretStr
+
+    from bot.providers import registry
+    from bot.runtime import provider_settings
+
+    values = provider_settings(registry.load(name))
+    secret_filter.add(*(v.get_secret_value() for v in values.__dict__.values() if isinstance(v, SecretStr)))
+    return values
 
 
 async def check_slack_token(settings: Settings) -> None:
@@ -53,7 +75,7 @@ def serve(args: argparse.Namespace) -> None:
     from bot.server import create_asgi_app
 
     settings = _settings()
-    settings.require_serving()
+    settings.require_serving(_provider_problems())
     asyncio.run(check_slack_token(settings))
     runtime = Runtime(settings)
     if settings.socket_mode:
@@ -74,12 +96,12 @@ async def _serve_socket_mode(runtime) -> None:
     app = await runtime.start()
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     tasks = [asyncio.create_task(handler.start_async())]
-    if runtime.services.webhook_token is not None:  # DS_WEBHOOK_TOKEN, or the sandbox's own
-        # Digital Samba still needs an HTTP endpoint for its webhooks.
+    if any(p.webhook_adapter() is not None for p in runtime.services.providers.providers.values()):
+        # Providers still need an HTTP endpoint for their webhooks.
         config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host, port=settings.port,
                                 log_config=None, access_log=False)
         tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
-        log.info("webhooks on http://%s:%s/webhooks/digitalsamba", settings.host, settings.port)
+        log.info("webhooks on http://%s:%s/webhooks/<provider>", settings.host, settings.port)
     log.info("connected to Slack over Socket Mode")
     try:
         await asyncio.gather(*tasks)
@@ -91,41 +113,64 @@ async def _serve_socket_mode(runtime) -> None:
 def console(args: argparse.Namespace) -> None:
     from bot.console import run_console
 
-    sys.exit(asyncio.run(run_console()))
+    sys.exit(asyncio.run(run_console(args.provider)))
 
 
 def sandbox(args: argparse.Namespace) -> None:
-    from bot.sandbox import serve_sandbox
+    from bot.providers import registry
 
-    serve_sandbox(host=args.host, port=args.port)
+    plugin = registry.load(args.provider)
+    if plugin.name == "digitalsamba":
+        from bot.sandbox import serve_sandbox
+
+        serve_sandbox(host=args.host, port=args.port)
+        return
+    import time
+
+    emulator = plugin.start_emulator(host=args.host, port=args.port) if args.port else plugin.start_emulator()
+    print(f"{plugin.title} emulator: {emulator.url}")
+    for name, value in emulator.client_settings().items():
+        prefix = plugin.settings_model.model_config.get("env_prefix", "")
+        print(f"  {prefix}{name.upper()}={value}")
+    print(f"  control API: {emulator.url}/_sandbox", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
 
 
 def register_webhook(args: argparse.Namespace) -> None:
-    from bot.runtime import digital_samba_client
-    from commands.webhooks import WEBHOOK_EVENTS
+    from bot.providers import registry
+    from bot.providers.base import Capability
 
-    settings = _settings()
-    if settings.sandbox:
-        raise ConfigError("`webhooks register` talks to the real Digital Samba: set DS_TEAM_ID and DS_DEVELOPER_KEY "
-                          "(and DS_API_URL to point it at `meetops sandbox`).")
-    if not settings.ds_team_id:
-        raise ConfigError("`webhooks register` needs DS_TEAM_ID (your Digital Samba team id) as well as "
-                          "DS_DEVELOPER_KEY.")
+    _settings()
+    plugin = registry.load(args.provider)
+    values = _provider_settings(plugin.name)
+    if Capability.WEBHOOKS not in plugin.capabilities:
+        raise ConfigError(f"{plugin.title} sends no webhooks: {plugin.capabilities.reason(Capability.WEBHOOKS)}")
+    if not plugin.configured(values):
+        raise ConfigError(f"`webhooks register` talks to the real {plugin.title}: set its credentials first. "
+                          f"{plugin.setup_help}")
+    problems = getattr(values, "problems", lambda: [])()
+    if problems:
+        raise ConfigError(f"`webhooks register` needs " + "; ".join(problems))
 
-    async def register() -> tuple[str, str]:
-        provider = digital_samba_client(settings)
-        token = secrets.token_urlsafe(32)
+    async def register():
+        provider = plugin.build(values)
         try:
-            webhook_id = await provider.create_webhook(endpoint=args.url, events=WEBHOOK_EVENTS,
-                                                       authorization_header=token, name="meetops")
+            return await provider.register_webhook(args.url)
         finally:
             await provider.aclose()
-        return webhook_id, token
 
-    webhook_id, token = asyncio.run(register())
-    print(f"Registered webhook {webhook_id} for {', '.join(WEBHOOK_EVENTS)} -> {args.url}")
-    print("Set this in the bot's environment (it is shown only now):")
-    print(f"DS_WEBHOOK_TOKEN={token}")
+    registration = asyncio.run(register())
+    print(f"Registered {plugin.title} webhook {registration.id} -> {args.url}")
+    if registration.note:
+        print(registration.note)
+    if registration.secret:
+        print("Set this in the bot's environment (it is shown only now):")
+        print(f"{registration.secret_setting}={registration.secret}" if registration.secret_setting
+              else registration.secret)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,18 +180,21 @@ def main(argv: list[str] | None = None) -> None:
 
     sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)").set_defaults(func=serve)
 
-    sub.add_parser("console", help="try meetops in the terminal: no Slack, no Digital Samba account"
-                   ).set_defaults(func=console)
+    p = sub.add_parser("console", help="try meetops in the terminal: no Slack, no provider account")
+    p.add_argument("--provider", default=None, help="the provider whose emulator to meet on (default: digitalsamba)")
+    p.set_defaults(func=console)
 
-    p = sub.add_parser("sandbox", help="serve the Digital Samba sandbox over HTTP")
+    p = sub.add_parser("sandbox", help="serve a provider's emulator over HTTP")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8600)
+    p.add_argument("--provider", default="digitalsamba", help="whose emulator (default: digitalsamba)")
     p.set_defaults(func=sandbox)
 
     p = sub.add_parser("webhooks", help="manage Digital Samba webhooks")
     webhooks = p.add_subparsers(dest="webhooks_command", required=True)
     p = webhooks.add_parser("register", help="register this bot's webhook endpoint with Digital Samba")
-    p.add_argument("--url", required=True, help="public URL of POST /webhooks/digitalsamba")
+    p.add_argument("--url", required=True, help="public URL of POST /webhooks/<provider>")
+    p.add_argument("--provider", default="digitalsamba", help="which provider (default: digitalsamba)")
     p.set_defaults(func=register_webhook)
 
     args = parser.parse_args(argv)

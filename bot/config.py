@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DS_API_URL = "https://api.digitalsamba.com/api/v1"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -36,11 +35,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
 
-    ds_team_id: str | None = None
-    ds_developer_key: SecretStr | None = None
-    ds_api_url: str = DEFAULT_DS_API_URL
-    ds_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    ds_webhook_token: SecretStr | None = None
+    # Each provider's own settings live in its folder (bot/providers/<name>/settings.py, own env prefix).
+    meetops_provider: str | None = None  # the default provider for new rooms
 
     meetops_db: str = "meetops.db"
     meetops_admins: str = ""
@@ -58,10 +54,17 @@ class Settings(BaseSettings):
         # slack-sdk joins method names onto the base URL verbatim.
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("ds_api_url")
+    @field_validator("meetops_provider")
     @classmethod
-    def _ds_api_url_without_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _known_provider(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from bot.providers.registry import DRIVERS
+
+        key = value.strip().lower()
+        if key not in DRIVERS:
+            raise ValueError(f"unknown provider {value!r}; choose one of {', '.join(DRIVERS)}")
+        return key
 
     @field_validator("meetops_timezone")
     @classmethod
@@ -76,11 +79,6 @@ class Settings(BaseSettings):
         return zone
 
     @property
-    def sandbox(self) -> bool:
-        """No developer key means: use the built-in Digital Samba sandbox."""
-        return self.ds_developer_key is None
-
-    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
@@ -92,7 +90,7 @@ class Settings(BaseSettings):
     def link_lifetime(self) -> timedelta:
         return timedelta(hours=self.meetops_link_hours)
 
-    def require_serving(self) -> None:
+    def require_serving(self, also: list[str] | tuple[str, ...] = ()) -> None:
         """Serving Slack for real needs its credentials, and a developer key needs its team: name, in one
         message, every setting that is missing."""
         missing = []
@@ -100,8 +98,7 @@ class Settings(BaseSettings):
             missing.append("SLACK_BOT_TOKEN (the bot token, xoxb-…)")
         if not self.socket_mode and self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode, xapp-…)")
-        if self.ds_developer_key is not None and not self.ds_team_id:
-            missing.append("DS_TEAM_ID (your Digital Samba team id; required when DS_DEVELOPER_KEY is set)")
+        missing.extend(also)  # the providers' own (e.g. a Digital Samba key without its team id)
         if missing:
             raise ConfigError("meetops cannot start; missing settings:\n  - " + "\n  - ".join(missing))
 

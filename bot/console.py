@@ -57,7 +57,8 @@ class Console:
         self.cursor = 0
         self.buttons: dict[int, Clickable] = {}
         self.next_number = 1
-        self.sandbox = httpx.AsyncClient(base_url=harness.sandbox_url, timeout=10)
+        self.sandbox = httpx.AsyncClient(timeout=10)
+        self.sim_target = harness.sandbox_url
         self.channels: dict[str, str] = {self.user.channel_name: self.user.channel_id}
 
     def say(self, text: str = "") -> None:
@@ -287,10 +288,12 @@ class Console:
                 voter = args[1] if len(args) > 1 else self.name_of(self.user.user_id)
                 poll_id, poll_type = self.last_poll()
                 choice = "answer" if poll_type == "free" else "option"  # free-text polls take answers
+                self.sim_target = self.h.sandbox_url  # polls run in a meeting on Digital Samba
                 await self._control(f"/_sandbox/polls/{poll_id}/votes", {choice: args[0], "voter": voter})
                 self.say(f"(sandbox) {voter} voted for {args[0]}.")
                 return
             room = self.room_id(args[0]) if args else None
+            self.sim_target = self.emulator_url(room)
             if room is None:
                 self.say("Which room? For example `sim join standup`.")
                 return
@@ -302,22 +305,25 @@ class Console:
                 await self._control(f"/_sandbox/rooms/{room}/end", {})
                 self.say("(sandbox) The meeting ended.")
             elif what in ("summary", "recording"):
-                session = await self.latest_session(room)
-                if session is None:
-                    self.say("That room has had no meeting yet: `sim join` it first.")
-                    return
-                await self._control(f"/_sandbox/sessions/{session}/{what}", {})
+                await self._control(f"/_sandbox/rooms/{room}/{what}", {})
                 self.say(f"(sandbox) The {what} is ready.")
             else:
                 self.say("sim what? join, end, vote, summary or recording.")
         except httpx.HTTPStatusError as exc:
-            self.say(f"(sandbox) refused: {exc.response.text}")
+            if exc.response.status_code == 404 and args:
+                self.say(f"There is no room {args[0]!r}; `/meet rooms` lists them.")
+                return
+            try:
+                reason = exc.response.json().get("message") or exc.response.reason_phrase
+            except ValueError:
+                reason = exc.response.reason_phrase
+            self.say(f"(sandbox) That didn't happen: {reason}")
         except ProviderNotFound:
             self.say(f"There is no room {args[0]!r}; `/meet rooms` lists them.")
 
     async def _control(self, path: str, body: dict) -> dict:
         _, cursor = self.h.double.events_since(0)
-        response = await self.sandbox.post(path, json=body)
+        response = await self.sandbox.post(self.sim_target + path, json=body)
         response.raise_for_status()
         if not path.startswith("/_sandbox/polls"):
             await self._bot_reacts(cursor)
@@ -337,9 +343,14 @@ class Console:
         room = rooms.find(self.h.services.db, self.h.double.team_id, ref)
         return room.id if room else ref
 
-    async def latest_session(self, room_id: str) -> str | None:
-        session = await self.h.services.meetings.latest_session(room_id)
-        return session.id if session else None
+    def emulator_url(self, room_id: str | None) -> str:
+        """The emulator of the room's provider (every emulator answers the kit's /_sandbox sim verbs)."""
+        from storage import rooms
+
+        room = rooms.get(self.h.services.db, room_id) if room_id else None
+        name = room.provider if room else self.h.services.providers.default_name
+        emulator = self.h.runtime.emulators.get(name)
+        return emulator.url if emulator is not None else self.h.sandbox_url
 
     def last_poll(self) -> tuple[str, str] | None:
         """(id, type) of the latest poll."""
@@ -386,7 +397,7 @@ async def drive(console: Console, read_line) -> None:
         await console.drain(read_line)
 
 
-async def run_console() -> int:
+async def run_console(provider: str | None = None) -> int:
     interactive = sys.stdin.isatty()
     loop = asyncio.get_running_loop()
 
@@ -403,8 +414,9 @@ async def run_console() -> int:
         return line
 
     with tempfile.TemporaryDirectory(prefix="meetops-console-") as tmp:
+        extra = {"meetops_provider": provider, "emulate": {provider}} if provider and provider != "digitalsamba" else {}
         harness = Harness(db_path=os.path.join(tmp, "console.db"), meetops_summary_poll_seconds=5,
-                          register_webhooks=True, label_sandbox=True)
+                          register_webhooks=True, label_sandbox=True, **extra)
         await harness.start()
         console = Console(harness)
         console.say(INTRO.format(user=console.name_of(console.user.user_id), channel=console.user.channel_name))

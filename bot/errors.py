@@ -41,12 +41,8 @@ class RoomDeleted(RoomNotFound):
         self.ref = name
 
 
-class NameTaken(MeetopsError):
-    """The provider already has a room with that link name (the caller tries the next suffix)."""
-
-    def __init__(self, slug: str):
-        super().__init__(f"The link name `{slug}` is taken.")
-        self.slug = slug
+class Unavailable(MeetopsError):
+    """Something meetops cannot do (yet) for this room."""
 
 
 class NotAllowed(MeetopsError):
@@ -86,3 +82,11 @@ class ProviderRateLimited(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, status: int = 429):
         super().__init__(message, status=status)
         self.retry_after = retry_after
+
+
+class NameTaken(ProviderRejected):
+    """The provider already has a room with that link name (the caller tries the next suffix)."""
+
+    def __init__(self, slug: str, message: str | None = None, **kwargs):
+        super().__init__(message or f"The link name `{slug}` is taken.", **kwargs)
+        self.slug = slug

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import room_message_blocks, room_message_text
 from bot.errors import NotAllowed, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
-from bot.providers.base import Room
+from bot.providers.base import Person, Role, Room
 from bot.messaging import slack_error
 from bot.services import Services
 from bot.text import mrkdwn_escape
@@ -25,7 +25,15 @@ PROVIDER_REF = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 def as_provider_room(room: RoomRecord) -> Room:
     return Room(id=room.id, friendly_url=room.friendly_url, description=room.description,
-                privacy=room.privacy, room_url=room.room_url)
+                privacy=room.privacy, room_url=room.room_url, extra=room.extra, facts=room.facts)
+
+
+async def person(services: Services, room: RoomRecord, user_id: str, team_id: str) -> Person:
+    """Who this Slack user is in this room: their name, avatar and e-mail, and their role."""
+    profile = await services.people.get(user_id)
+    role = Role.MODERATOR if is_moderator(services, room, user_id) else Role.ATTENDEE
+    return Person(slack_user_id=user_id, external_id=f"{team_id}:{user_id}", role=role, name=profile.name,
+                  avatar=profile.avatar, email=profile.email)
 
 
 async def resolve_room(services: Services, team_id: str, ref: str, channel_id: str = "") -> RoomRecord:
@@ -39,14 +47,22 @@ async def resolve_room(services: Services, team_id: str, ref: str, channel_id: s
         return room
     if not PROVIDER_REF.fullmatch(ref):
         raise RoomNotFound(ref)  # not a link name or an id, and no room of ours has that name
+    provider = services.providers.default
     try:
-        found = await services.meetings.get_room(ref)
+        found = await provider.get_room(ref)
     except ProviderNotFound:
         raise RoomNotFound(ref) from None
+    # The provider matched it another way (its lookups may ignore case): if it is one of ours, it keeps
+    # our record's channel, privacy and creator.
+    ours = rooms.by_provider_id(services.db, provider.name, found.id)
+    if ours is not None:
+        if ours.status == "deleted":
+            raise RoomNotFound(ref)
+        return ours
     # A room made outside meetops: usable, but only admins moderate it.
     return RoomRecord(id=found.id, team_id=team_id, channel_id="", creator_id="", name=found.friendly_url,
                       friendly_url=found.friendly_url, room_url=found.room_url, privacy=found.privacy,
-                      description=found.description)
+                      description=found.description, provider=provider.name)
 
 
 async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord:
@@ -55,13 +71,14 @@ async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord
     When the provider is unreachable we carry on with what we know: a join link
     signed now still works once it is back.
     """
+    provider = services.provider(room)
     try:
-        await services.meetings.get_room(room.id)
+        await provider.get_room(room.id)
     except ProviderNotFound:
         if rooms.get(services.db, room.id):
             room = rooms.update(services.db, room.id, status="deleted")
             await refresh_room_message(services, room)
-        raise RoomDeleted(room.name) from None
+        raise RoomDeleted(room.name, provider.title) from None
     except ProviderUnavailable:
         log.warning("provider unavailable while checking room %s; using the stored room", room.id)
     return room
@@ -81,6 +98,21 @@ def require_moderator(services: Services, room: RoomRecord, user_id: str, doing:
         who = f"<@{room.creator_id}>" if room.creator_id else "an admin"
         raise NotAllowed(f"Only the room's moderators can {doing} in *{mrkdwn_escape(room.name)}*. "
                          f"Ask {who} to do it.")
+
+
+def room_blocks(services: Services, room: RoomRecord) -> list[dict]:
+    """The room message as it stands: its provider's capabilities decide its buttons."""
+    provider = services.provider(room)
+    return room_message_blocks(room, capabilities=provider.capabilities, provider_title=provider.title,
+                               emulated=services.emulated(room), streaming_to=streaming_to(services, room.id),
+                               stream_in_meeting=stream_in_meeting(services, room.id))
+
+
+def stream_in_meeting(services: Services, room_id: str) -> bool:
+    """The stream destination is set up at the provider, and the meeting starts the stream itself."""
+    row = next(iter(services.db.query(
+        "select in_meeting from restreams where room_id = ? and state = 'live'", [room_id])), None)
+    return bool(row and row["in_meeting"])
 
 
 def streaming_to(services: Services, room_id: str) -> str | None:
@@ -105,8 +137,7 @@ async def refresh_room_message(services: Services, room: RoomRecord) -> None:
                 channel=room.message_channel,
                 ts=room.message_ts,
                 text=room_message_text(room),
-                blocks=room_message_blocks(room, sandbox=services.sandbox,
-                                           streaming_to=streaming_to(services, room.id)),
+                blocks=room_blocks(services, room),
             )
         except SlackApiError as exc:
             # The message may have been deleted by someone; the room itself is fine.

@@ -13,6 +13,18 @@ MIN_LENGTH = 3
 MAX_LENGTH = 32
 
 
+# Invisible and control characters: right-to-left overrides, zero-width spaces, NUL and the like.
+_INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))
+
+
+def clean(text: str) -> str:
+    """Text a person typed, without invisible or control characters (which can disguise a name), and with
+    runs of spaces folded."""
+    visible = "".join(ch if unicodedata.category(ch) not in _INVISIBLE else (" " if ch in "\t\n\r" else "")
+                      for ch in text or "")
+    return re.sub(r"\s+", " ", visible).strip()
+
+
 def slugify(name: str) -> str:
     # Apostrophes join rather than split: "Bob's room" is bob-s-room to no one.
     name = re.sub("['\u2019]", "", name)

@@ -20,6 +20,10 @@ class Profile:
     name: str | None
     avatar: str | None
     tz: str | None
+    email: str | None = None  # needs the users:read.email scope; None without it
+    is_bot: bool = False
+    deleted: bool = False
+    found: bool = True  # False: Slack does not know this user (or could not be asked)
 
 
 class People:
@@ -37,13 +41,16 @@ class People:
         except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             # A join link without a display name still works: Digital Samba asks for one.
             log.warning("users.info failed for %s: %s", user_id, getattr(exc, "response", {}).get("error") or exc)
-            return Profile(user_id, None, None, None)
+            return Profile(user_id, None, None, None, found=False)
         profile = user.get("profile") or {}
         result = Profile(
             user_id=user_id,
             name=profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name"),
             avatar=profile.get("image_192") or profile.get("image_72"),
             tz=user.get("tz"),
+            email=profile.get("email"),
+            is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
+            deleted=bool(user.get("deleted")),
         )
         self._cache[user_id] = (time.monotonic(), result)
         return result

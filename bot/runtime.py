@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import uuid
 from datetime import timezone
 
 import aiohttp
@@ -16,10 +15,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import commands
 from bot.app import build_app
-from bot.config import Settings
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.config import ConfigError, Settings
 from bot.people import People
-from bot.providers.base import MeetingProvider
-from bot.providers.digitalsamba.client import DigitalSambaClient, build_http as build_http_client
+from bot.providers import registry
+from bot.providers.base import Capability, ProviderPlugin
+from bot.providers.registry import ProviderSet
 from bot.services import Services, utc_now
 from storage.db import open_db
 
@@ -55,34 +59,53 @@ async def _finish_background(services: Services) -> None:
         await asyncio.gather(*unfinished, return_exceptions=True)
 
 
-def digital_samba_client(settings: Settings, *, base_url: str | None = None, team_id: str | None = None,
-                         key: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> DigitalSambaClient:
-    """The Digital Samba client for these settings (or for the given sandbox URL, team and key)."""
-    key = key or settings.ds_developer_key.get_secret_value()
-    http = build_http_client(base_url or settings.ds_api_url, key, timeout=settings.ds_timeout_seconds,
-                             transport=transport)
-    return DigitalSambaClient(http, team_id=team_id or settings.ds_team_id or "", developer_key=key)
+def provider_settings(plugin: ProviderPlugin, overrides: dict | None = None) -> Any:
+    """A provider's own settings: its env prefix, a .env file, and `overrides` (tests, the console)."""
+    try:
+        return plugin.settings_model(**(overrides or {}))
+    except ValidationError as exc:
+        prefix = plugin.settings_model.model_config.get("env_prefix", "")
+        lines = [f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg'].removeprefix('Value error, ')}"
+                 for err in exc.errors()]
+        raise ConfigError(f"meetops cannot start; invalid {plugin.title} settings:\n  - " + "\n  - ".join(lines)) from None
+
+
+def choose_default(settings: Settings, configured: list[str]) -> str:
+    """MEETOPS_PROVIDER, else the only configured provider, else the first one's emulator (Digital Samba)."""
+    if settings.meetops_provider:
+        return registry.load(settings.meetops_provider).name
+    if len(configured) == 1:
+        return configured[0]
+    return next(iter(registry.DRIVERS))
 
 
 class Runtime:
-    """Owns the database, the provider client, the Slack client and the scheduler for one app."""
+    """Owns the database, the providers, the Slack client and the scheduler for one app."""
 
-    def __init__(self, settings: Settings, *, provider: MeetingProvider | None = None, clock=utc_now,
-                 http_transport: httpx.AsyncBaseTransport | None = None, sandbox: bool | None = None):
-        """`sandbox=True` labels rooms as simulated although a provider URL was given (the console)."""
+    def __init__(self, settings: Settings, *, clock=utc_now, http_transport: httpx.AsyncBaseTransport | None = None,
+                 sandbox: bool | None = None, provider_overrides: dict[str, dict] | None = None,
+                 providers: ProviderSet | None = None, emulate: set[str] | None = None):
+        """`provider_overrides`: settings values per provider name (tests, the console). `emulate`: providers to
+        run on their local emulator even when not the default. `sandbox=True` labels the default provider's
+        rooms as simulated although a URL was given (the console)."""
         self.settings = settings
         self._sandbox_label = sandbox
-        self._provider = provider
         self._clock = clock
         self._http_transport = http_transport
-        self.sandbox_server = None
-        self.sandbox_state = None
+        self._overrides = provider_overrides or {}
+        self._providers = providers
+        self._emulate = set(emulate or ())
+        self.emulators: dict[str, Any] = {}
         self.services: Services | None = None
         self.app: AsyncApp | None = None
 
+    @property
+    def sandbox_server(self):
+        return self.emulators.get("digitalsamba")
+
     async def start(self) -> AsyncApp:
         settings = self.settings
-        provider = self._provider or self._build_provider()
+        providers = self._providers or self.build_providers()
         # One aiohttp session for every Web API call: slack-sdk otherwise opens a new one per call.
         self._slack_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         slack = AsyncWebClient(
@@ -94,47 +117,57 @@ class Runtime:
         self.services = services = Services(
             settings=settings,
             db=open_db(settings.meetops_db),
-            meetings=provider,
+            providers=providers,
             slack=slack,
             people=People(slack),
-            sandbox=settings.sandbox if self._sandbox_label is None else self._sandbox_label,
             clock=self._clock,
         )
         services.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
         services.scheduler.start()
-        services.webhook_token = settings.ds_webhook_token.get_secret_value() if settings.ds_webhook_token else None
-        if self.sandbox_server is not None:
-            await self._register_sandbox_webhook(services)
+        await self._connect_emulator_webhooks(services)
         self.app = build_app(services)
         await commands.start(services)
         return self.app
 
-    async def _register_sandbox_webhook(self, services: Services) -> None:
-        """Point the built-in sandbox's webhooks at this bot with a token made now and kept in memory, so
-        meetings ending in the sandbox reach the bot with no set-up."""
-        from commands.webhooks import WEBHOOK_EVENTS
-
+    async def _connect_emulator_webhooks(self, services: Services) -> None:
+        """Point each emulator's webhooks at this bot (the client keeps the secret it registered, in memory),
+        so meetings ending in an emulator reach the bot with no set-up."""
         host = self.settings.host if self.settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
-        services.webhook_token = secrets.token_urlsafe(32)
-        await services.meetings.create_webhook(endpoint=f"http://{host}:{self.settings.port}/webhooks/digitalsamba",
-                                               events=WEBHOOK_EVENTS, authorization_header=services.webhook_token,
-                                               name="meetops")
+        for name in self.emulators:
+            provider = services.providers.providers[name]
+            if Capability.WEBHOOKS in provider.capabilities:
+                await provider.register_webhook(f"http://{host}:{self.settings.port}/webhooks/{name}")
 
-    def _build_provider(self) -> MeetingProvider:
-        settings = self.settings
-        if settings.sandbox:
-            # No developer key: run the built-in Digital Samba sandbox on loopback and talk to it over HTTP.
-            from bot.sandbox import SandboxState, start_sandbox
-
-            self.sandbox_state = SandboxState(team_id=str(uuid.uuid4()), developer_key="sandbox-" + secrets.token_urlsafe(24))
-            self.sandbox_server = start_sandbox(self.sandbox_state)
-            log.warning("SANDBOX MODE: DS_DEVELOPER_KEY is not set, so rooms live in a simulated Digital Samba at %s",
-                        self.sandbox_server.url)
-            return digital_samba_client(settings, base_url=self.sandbox_server.url + "/api/v1",
-                                        team_id=self.sandbox_state.team_id, key=self.sandbox_state.developer_key,
-                                        transport=self._http_transport)
-        log.info("Digital Samba API at %s (team %s)", settings.ds_api_url, settings.ds_team_id)
-        return digital_samba_client(settings, transport=self._http_transport)
+    def build_providers(self) -> ProviderSet:
+        """Every provider with credentials, on its real API; the default (and any asked for) on its emulator
+        when it has none."""
+        built, emulated, configured = {}, set(), []
+        loaded = {}
+        for name in registry.DRIVERS:
+            plugin = registry.load(name)
+            loaded[name] = provider_settings(plugin, self._overrides.get(name))
+            if plugin.configured(loaded[name]):
+                configured.append(name)
+        default = choose_default(self.settings, configured)
+        for name, plugin_settings in loaded.items():
+            plugin = registry.load(name)
+            if name in configured:
+                problems = getattr(plugin_settings, "problems", lambda: [])()
+                if problems:
+                    raise ConfigError("meetops cannot start; missing settings:\n  - " + "\n  - ".join(problems))
+                log.info("%s: using its API", plugin.title)
+                built[name] = plugin.build(plugin_settings, self._http_transport)
+            elif name == default or name in self._emulate:
+                emulator = plugin.start_emulator()
+                self.emulators[name] = emulator
+                merged = {**plugin_settings.model_dump(), **emulator.client_settings()}
+                log.warning("SANDBOX MODE: %s has no credentials set, so its rooms live in a simulated %s at %s",
+                            plugin.title, plugin.title, emulator.url)
+                built[name] = plugin.build(plugin.settings_model(**merged), self._http_transport)
+                emulated.add(name)
+        if self._sandbox_label and default not in emulated:
+            emulated.add(default)
+        return ProviderSet(built, default, emulated)
 
     async def stop(self) -> None:
         services = self.services
@@ -144,10 +177,10 @@ class Runtime:
             # Pending work lives in the database and is re-armed by the next start.
             services.scheduler.shutdown(wait=False)
         await _finish_background(services)
-        await services.meetings.aclose()
+        await services.providers.aclose()
         await self._slack_session.close()
         services.db.close()
-        if self.sandbox_server is not None:
-            self.sandbox_server.stop()
-            self.sandbox_server = None
+        for emulator in self.emulators.values():
+            emulator.stop()
+        self.emulators.clear()
         self.services = None

@@ -39,13 +39,14 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
         ok = services is not None
         return JSONResponse({"ok": ok, "sandbox": bool(services and services.sandbox)}, status_code=200 if ok else 503)
 
-    async def digitalsamba_webhook(request: Request):
+    async def provider_webhook(request: Request):
         if runtime.services is None:
             return JSONResponse({"ok": False, "error": "starting"}, status_code=503)
-        return await handle_webhook(runtime.services, request)
+        return await handle_webhook(runtime.services, request.path_params["provider"], request)
 
     routes = [Route("/healthz", healthz, methods=["GET"]),
-              Route("/webhooks/digitalsamba", digitalsamba_webhook, methods=["POST"])]
+              # /webhooks/digitalsamba, /webhooks/eyeson, …: each verified its provider's way.
+              Route("/webhooks/{provider}", provider_webhook, methods=["POST"])]
     if serve_slack:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)

@@ -13,7 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.people import People
-from bot.providers.base import MeetingProvider
+from bot.providers.base import Provider
+from bot.providers.registry import ProviderSet
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +27,13 @@ def utc_now() -> datetime:
 class Services:
     settings: Settings
     db: sqlite_utils.Database
-    meetings: MeetingProvider
+    providers: ProviderSet
     slack: AsyncWebClient
     people: People
-    sandbox: bool = False
     clock: Callable[[], datetime] = utc_now
     scheduler: Any = None  # apscheduler AsyncIOScheduler, set by the runtime when it starts
     # Keys of clicks being handled right now, so a double click is handled once.
     in_flight: set[str] = field(default_factory=set)
-    # The Authorization value webhook deliveries must carry: DS_WEBHOOK_TOKEN, or in sandbox
-    # mode one generated at start-up and registered with the built-in sandbox (memory only).
-    webhook_token: str | None = None
     # Work started by a webhook after its fast 200, kept so it is not garbage-collected
     # mid-flight and so the runtime can let it finish before closing the database.
     background: set[asyncio.Task] = field(default_factory=set)
@@ -53,6 +50,19 @@ class Services:
         self.background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    def provider(self, room) -> Provider:
+        """The provider a room lives on (never a global one)."""
+        return self.providers.get(getattr(room, "provider", None))
+
+    def emulated(self, room) -> bool:
+        """Whether the room's provider is the local emulator (said on every room message)."""
+        return self.providers.emulated_here(getattr(room, "provider", None))
+
+    @property
+    def sandbox(self) -> bool:
+        """Whether the default provider runs on its emulator."""
+        return self.providers.default_name in self.providers.emulated
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.settings.admins

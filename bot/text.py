@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 def mrkdwn_escape(text: str) -> str:
@@ -21,3 +21,17 @@ def slack_date(moment: datetime) -> str:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def natural_duration(span: timedelta) -> str:
+    """A lifetime in the units people use: "1 hour", "30 minutes", "7 days", "1 hour 30 minutes"."""
+    minutes = max(1, round(span.total_seconds() / 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days and not rest:
+        return plural(days, "day")
+    if days:
+        return f"{plural(days, 'day')} {plural(hours, 'hour')}" if hours else plural(days, "day")
+    if hours and minutes:
+        return f"{plural(hours, 'hour')} {plural(minutes, 'minute')}"
+    return plural(hours, "hour") if hours else plural(minutes, "minute")

@@ -24,12 +24,14 @@ from bot.blocks import format_duration
 from bot.text import mrkdwn_escape, people, plural
 from bot.chunking import BLOCKS_PER_MESSAGE, Packer, section, shorten
 from bot.config import canonical_zone
-from bot.errors import BadInput, ProviderError
+from bot.errors import BadInput, MeetopsError, ProviderError
 from bot.messaging import cannot_post, once_at_a_time, send_private, slack_error
-from bot.providers.base import Session
+from bot.providers.base import Capability, Session
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
 from storage import digests as store
+from storage import rooms
+from storage import sessions as session_log
 from storage import summaries as summary_store
 from storage import webhooks as recording_store
 from storage.digests import DigestRecord
@@ -178,7 +180,7 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
     batch: list[Session] = []
 
     async def flush() -> None:
-        ids = [s.id for s in batch]
+        ids = [s.id for s in batch]  # the provider's session ids
         found = summary_store.for_sessions(services.db, ids)
         recorded = recording_store.recordings_for(services.db, ids)
         for session in batch:
@@ -190,11 +192,10 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
         batch.clear()
 
     if room_names:
-        # The API filters by start date; a session that began the day before and ended after `since` counts.
-        async for session in services.meetings.iter_sessions(since=(since - timedelta(days=1)).date(),
-                                                             until=until.date()):
-            if session.room_id not in room_names or session.live or not _ended_within(session, since, until):
-                continue
+        await reconcile(services, list(room_names), since, until)
+        for record in session_log.ended_between(services.db, list(room_names), _utc(since), _utc(until), batch=BATCH):
+            session = Session(id=record.session_id, room_id=record.room_id, started_at=record.started,
+                              ended_at=record.ended, live=False, participants=record.participants)
             if count == 0:
                 await poster.post(packer.add_block(section(digest_title(channel_id, since, until, zone))))
             count += 1
@@ -215,11 +216,41 @@ def _ended_within(session: Session, since: datetime, until: datetime) -> bool:
     return session.ended_at is not None and since < session.ended_at <= until
 
 
+def _utc(moment: datetime) -> str:
+    """The log's time format: ISO in UTC, so times compare as text."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+async def reconcile(services: Services, room_ids: list[str], since: datetime, until: datetime) -> None:
+    """Digests read meetops' own session log; providers that list past meetings fill in what no webhook
+    told (a delivery lost while the bot was down), page by page."""
+    by_provider: dict[str, set[str]] = {}
+    for room_id in room_ids:
+        if (room := rooms.get(services.db, room_id)) is not None:
+            by_provider.setdefault(room.provider, set()).add(room_id)
+    for name, ids in by_provider.items():
+        try:
+            provider = services.providers.get(name)
+        except MeetopsError:
+            continue
+        if Capability.SESSION_HISTORY not in provider.capabilities:
+            continue
+        # The API filters by start date; a session that began the day before and ended after `since` counts.
+        async for session in provider.iter_sessions(since=(since - timedelta(days=1)).date(), until=until.date()):
+            if session.room_id in ids and not session.live and _ended_within(session, since, until):
+                session_log.ended(services.db, provider=name, session_id=session.id, room_id=session.room_id,
+                                  at=_utc(session.ended_at),
+                                  started_at=_utc(session.started_at) if session.started_at else None,
+                                  participants=session.participants)
+
+
 async def _recording_link(services: Services, row: dict) -> str | None:
     """A fresh download link (they expire), else the thread post that had one."""
+    room = rooms.get(services.db, row["room_id"])
     try:
-        return await services.meetings.recording_link(row["id"]) or row.get("permalink")
-    except ProviderError:
+        provider = services.provider(room) if room else services.providers.default
+        return await provider.recording_link(row["id"]) or row.get("permalink")
+    except MeetopsError:
         return row.get("permalink") or row.get("link")
 
 

@@ -6,44 +6,44 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import ids
 from bot.blocks import join_reply_blocks
-from bot.text import mrkdwn_escape
 from bot.errors import BadInput, NotAllowed
-from bot.meetings import as_provider_room, check_still_exists, is_moderator, resolve_room
+from bot.meetings import as_provider_room, check_still_exists, person, resolve_room
 from bot.messaging import send_private
-from bot.providers.base import Participant
+from bot.providers.base import JoinGrant
 from bot.services import Services
+from bot.text import mrkdwn_escape
 from commands.router import Invocation, Router, Subcommand
-from storage import rooms
+from storage import grants, rooms
 from storage.rooms import RoomRecord
-
-MODERATOR = "moderator"
-DEFAULT_ROLE = "attendee"  # the room default: meetops creates rooms without overriding it
 
 
 async def personal_link(services: Services, room: RoomRecord, *, team_id: str, user_id: str,
-                        channel_id: str | None) -> tuple[str, str]:
-    """(link, role) for this person. The link is a secret: it goes to them and nowhere else."""
-    moderator = is_moderator(services, room, user_id)
-    if room.private and room.channel_id and channel_id != room.channel_id and not moderator:
+                        channel_id: str | None) -> tuple[JoinGrant, str]:
+    """(grant, role) for this person, from the room's provider (which may call its API to make it).
+    The grant's link is a secret: it goes to them and nowhere else."""
+    who = await person(services, room, user_id, team_id)
+    if room.private and room.channel_id and channel_id != room.channel_id and who.role != "moderator":
         # Private means: for the people of its channel (who see its room message), not the whole workspace.
         raise NotAllowed(f"*{mrkdwn_escape(room.name)}* is a private room of <#{room.channel_id}>. "
                          "Join it from there, or ask its moderators to let you in.")
     room = await check_still_exists(services, room)
-    role = MODERATOR if moderator else DEFAULT_ROLE
-    profile = await services.people.get(user_id)
-    participant = Participant(external_id=f"{team_id}:{user_id}", role=role, name=profile.name, avatar=profile.avatar)
-    link = services.meetings.join_link(as_provider_room(room), participant, lifetime=services.settings.link_lifetime)
-    rooms.audit(services.db, team_id=team_id, user_id=user_id, action="room.join", room_id=room.id, role=role)
-    return link, role
+    provider = services.provider(room)
+    now = services.clock()
+    grant = await provider.issue_join(as_provider_room(room), who, lifetime=services.settings.link_lifetime,
+                                      previous=grants.previous(services.db, room.id, user_id, now))
+    if grant.handle:
+        grants.remember(services.db, room.id, user_id, dict(grant.handle), grant.expires_at)
+    rooms.audit(services.db, team_id=team_id, user_id=user_id, action="room.join", room_id=room.id, role=str(who.role))
+    return grant, str(who.role)
 
 
 async def send_link(services: Services, room: RoomRecord, *, team_id: str, user_id: str, channel_id: str | None,
                     respond) -> None:
-    link, role = await personal_link(services, room, team_id=team_id, user_id=user_id, channel_id=channel_id)
+    grant, role = await personal_link(services, room, team_id=team_id, user_id=user_id, channel_id=channel_id)
     await send_private(
         services, user_id=user_id, channel_id=channel_id, respond=respond,
-        text=f"Your personal link to {mrkdwn_escape(room.name)} ({role}): {link}",
-        blocks=join_reply_blocks(room, link, role, services.settings.meetops_link_hours),
+        text=f"Your personal link to {mrkdwn_escape(room.name)} ({role}): {grant.url}",
+        blocks=join_reply_blocks(room, grant, role, services.clock()),
     )
 
 

@@ -23,9 +23,11 @@ from bot.poll_blocks import (
     poll_results_blocks,
     poll_results_text,
 )
-from bot.providers.base import PollType
+from bot.meetings import as_provider_room
+from bot.providers.base import Capability, PollType
 from bot.services import Services
-from commands.router import Invocation, Router, Subcommand
+from commands import slack_polls
+from commands.router import Invocation, Router, Subcommand, as_flag
 from storage import polls, rooms
 from storage.polls import PollRecord
 from storage.rooms import RoomRecord
@@ -39,8 +41,12 @@ async def ask_poll(services: Services, room: RoomRecord, draft: PollDraft, *, te
                    channel_id: str | None) -> str:
     """Create the poll and post it in the room's thread; returns what to tell the person."""
     require_moderator(services, room, user_id, DOING)
-    poll = await services.meetings.create_poll(room.id, question=draft.question, type=draft.type,
-                                               anonymous=draft.anonymous, options=list(draft.options))
+    provider = services.provider(room)
+    if Capability.POLLS not in provider.capabilities:
+        # No poll API at the provider: the poll runs in Slack, with a vote button per option.
+        return await slack_polls.ask(services, room, draft, team_id=team_id, user_id=user_id, channel_id=channel_id)
+    poll = await provider.create_poll(as_provider_room(room), question=draft.question, type=draft.type,
+                                      anonymous=draft.anonymous, options=list(draft.options))
     record = polls.insert(services.db, PollRecord(
         id=poll.id, room_id=room.id, team_id=team_id, question=draft.question, type=str(draft.type),
         anonymous=draft.anonymous, options=list(draft.options), created_by=user_id))
@@ -59,14 +65,6 @@ async def ask_poll(services: Services, room: RoomRecord, draft: PollDraft, *, te
     if thread:
         return f"Your poll is up in the thread of the *{mrkdwn_escape(room.name)}* room message."
     return "Your poll is up in the channel."
-
-
-def as_flag(word: str) -> str | None:
-    """`--anonymous`, also as typed with a smart dash (`—anonymous`, `–anonymous`); None for a plain word."""
-    for dash in ("--", "\u2014", "\u2013"):
-        if word.startswith(dash) and len(word) > len(dash):
-            return "--" + word[len(dash):].lower()
-    return None
 
 
 def draft_from_words(words: list[str]) -> PollDraft:
@@ -115,8 +113,12 @@ async def list_polls(inv: Invocation) -> None:
     services = inv.services
     room = await inv.room(" ".join(inv.args))
     known = polls.in_room(services.db, room.id)
+    provider = services.provider(room)
+    if Capability.POLLS not in provider.capabilities:
+        await slack_polls.list_in_room(inv, room, known)
+        return
     lines = []
-    async for poll in services.meetings.iter_polls(room.id):
+    async for poll in provider.iter_polls(as_provider_room(room)):
         mine = known.get(poll.id)
         kind = TYPE_LABELS[PollType(mine.type)] if mine else TYPE_LABELS[PollType.MULTIPLE if poll.multiple else PollType.SINGLE]
         anonymous = ", anonymous" if poll.anonymous else ""
@@ -134,7 +136,10 @@ async def show_results(services: Services, poll: PollRecord, *, channel: str | N
     async with once_at_a_time(services, f"results:{poll.id}") as first:
         if not first:
             return
-        results = await services.meetings.poll_results(poll.room_id, poll.id)
+        room = rooms.get(services.db, poll.room_id)
+        if room is None:
+            raise BadInput("The room of this poll no longer exists.")
+        results = await services.provider(room).poll_results(as_provider_room(room), poll.id)
         await services.slack.chat_update(channel=poll.channel or channel, ts=poll.message_ts or ts,
                                          text=poll_results_text(poll, results),
                                          blocks=poll_results_blocks(poll, results, at=services.clock()))

@@ -24,7 +24,8 @@ from bot.interactions import (
     submitted_values,
 )
 from bot.logs import secret_filter
-from bot.meetings import refresh_room_message, require_moderator
+from bot.meetings import as_provider_room, refresh_room_message, require_moderator
+from bot.providers.base import Capability, RestreamTarget
 from bot.restream_blocks import StreamTarget, restream_modal, target_from_form
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
@@ -48,6 +49,8 @@ def _without_key(error: Exception, key: str) -> Exception:
 async def start_stream(services: Services, room: RoomRecord, user_id: str, target: StreamTarget) -> str | None:
     """Start streaming the room; returns what to tell the person (None: another click is already on it)."""
     secret_filter.add(target.stream_key)  # masked in every log line, should one ever quote it
+    provider = services.provider(room)
+    provider.require(Capability.RESTREAM)
     require_moderator(services, room, user_id, START)
     if not restreams.claim(services.db, room.id, from_state=IDLE, to_state=STARTING, destination=target.label,
                            started_by=user_id, started_at=services.clock().isoformat(timespec="seconds")):
@@ -57,28 +60,34 @@ async def start_stream(services: Services, room: RoomRecord, user_id: str, targe
                     f"{mrkdwn_escape(current.destination or 'its destination')}.")
         return None
     try:
-        await services.meetings.start_restream(room.id, stream_key=target.stream_key, type=target.type,
-                                               server_url=target.server_url)
+        started = await provider.start_restream(as_provider_room(room), RestreamTarget(
+            label=target.label, stream_key=target.stream_key, type=target.type, server_url=target.server_url))
     except Exception as exc:
         restreams.settle(services.db, room.id, IDLE)
         raise _without_key(exc, target.stream_key) from None
-    restreams.settle(services.db, room.id, LIVE)
+    restreams.settle(services.db, room.id, LIVE, in_meeting=0 if started.live else 1)
     rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="restream.start", room_id=room.id,
                 destination=target.label)
     await refresh_room_message(services, room)
+    if not started.live:
+        return (f":satellite_antenna: {mrkdwn_escape(target.label)} is set up as the stream destination of "
+                f"*{mrkdwn_escape(room.name)}*. {started.note or 'Start the stream from the meeting itself.'} "
+                f"Remove it with *Stop stream* or `/meet restream {room.friendly_url} stop`.")
     return (f":satellite_antenna: *{mrkdwn_escape(room.name)}* is streaming live to {mrkdwn_escape(target.label)}. "
             f"Stop it with *Stop stream* on the room message or `/meet restream {room.friendly_url} stop`.")
 
 
 async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str | None:
     """Stop the room's stream; returns what to tell the person (None: another click is already on it)."""
+    provider = services.provider(room)
+    provider.require(Capability.RESTREAM)
     require_moderator(services, room, user_id, STOP)
     if not restreams.claim(services.db, room.id, from_state=LIVE, to_state=STOPPING):
         if restreams.get(services.db, room.id).state in (STARTING, STOPPING):
             return None
         return f"*{mrkdwn_escape(room.name)}* is not streaming."
     try:
-        await services.meetings.stop_restream(room.id)
+        await provider.stop_restream(as_provider_room(room))
     except ProviderRejected as exc:
         # Digital Samba says there is nothing to stop (the session ended, say): the message must stop saying live.
         restreams.settle(services.db, room.id, IDLE)
@@ -96,14 +105,18 @@ async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str
 async def ready_to_go_live(services: Services, room: RoomRecord) -> None:
     """Say what stands in the way before the form asks for a stream key: a stream already running, or an
     empty room (checked with the provider when it answers quickly)."""
+    provider = services.provider(room)
+    provider.require(Capability.RESTREAM)
     current = restreams.get(services.db, room.id)
     if current.state == LIVE:
         raise BadInput(f"*{mrkdwn_escape(room.name)}* is already streaming live to "
                        f"{mrkdwn_escape(current.destination or 'its destination')}. Stop it first with "
                        f"`/meet restream {room.friendly_url} stop`.")
+    if Capability.LIVE_STATUS not in provider.capabilities:
+        return  # can't tell: the provider refuses a start (or the meeting starts it) itself
     try:
         # Bounded: the form must open while Slack's trigger is still valid (3 s).
-        session = await asyncio.wait_for(services.meetings.live_session(room.id), timeout=1.5)
+        session = await asyncio.wait_for(provider.live_session(as_provider_room(room)), timeout=1.5)
     except (asyncio.TimeoutError, ProviderError):
         return  # can't tell in time; Digital Samba will refuse the start if the room is empty
     if session is None:

@@ -9,18 +9,26 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import ids
-from bot.blocks import room_message_blocks, room_message_text, superseded_message_blocks
+from bot.blocks import room_message_text, superseded_message_blocks
 from bot.text import mrkdwn_escape, people, plural
-from bot.errors import BadInput, ProviderNotFound, ProviderRejected, RoomDeleted
-from bot.meetings import check_still_exists, refresh_room_message, require_moderator, streaming_to, visible_here
+from bot.errors import BadInput, NameTaken, ProviderNotFound, RoomDeleted
+from bot.meetings import (
+    as_provider_room,
+    check_still_exists,
+    refresh_room_message,
+    require_moderator,
+    room_blocks,
+    visible_here,
+)
 from bot.interactions import answer_room_button
 from bot.messaging import cannot_post, once_at_a_time, slack_error
-from bot.names import friendly_url_for, slugify, with_suffix
-from bot.providers.base import Room
+from bot.names import clean, friendly_url_for, slugify, with_suffix
+from bot.providers.base import Capability, Provider, Room, RoomSpec
 from bot.services import Services
 from commands import summaries
-from commands.router import Invocation, Router, Subcommand
+from commands.router import MENTION, Invocation, Router, Subcommand, as_flag
 from storage import restreams, rooms
+from storage import sessions as session_log
 from storage.rooms import RoomRecord
 
 log = logging.getLogger(__name__)
@@ -29,31 +37,33 @@ MAX_SUFFIX = 50
 
 
 async def create_room(services: Services, *, team_id: str, channel_id: str, user_id: str, name: str,
-                      slug: str, description: str, private: bool) -> RoomRecord:
-    """Create the room with a free link name (suffixing on collision) and remember it."""
+                      slug: str, description: str, private: bool, provider: Provider | None = None,
+                      options: frozenset[str] = frozenset()) -> RoomRecord:
+    """Create the room on its provider with a free link name (suffixing on collision) and remember it."""
+    provider = provider or services.providers.default
+    if private and Capability.PRIVATE_ROOMS not in provider.capabilities:
+        raise provider.unsupported(Capability.PRIVATE_ROOMS)
     taken = rooms.friendly_urls_in_use(services.db, team_id)
     for n in range(1, MAX_SUFFIX + 1):
         candidate = slug if n == 1 else with_suffix(slug, n)
-        if candidate in taken:
+        if candidate.casefold() in taken:
             continue
+        spec = RoomSpec(name=name, slug=candidate, description=description, private=private,
+                        external_id=f"slack:{team_id}:{channel_id}", options=options)
         try:
-            created = await services.meetings.create_room(
-                friendly_url=candidate, description=description, private=private,
-                external_id=f"slack:{team_id}:{channel_id}")
-        except ProviderRejected as exc:
-            # Taken by a room meetops didn't make (or made a moment ago): a new, different request.
-            if "friendly_url" in exc.errors:
-                continue
-            raise
+            created = await provider.create_room(spec, idempotency_key=f"{team_id}:{channel_id}:{candidate}")
+        except NameTaken:
+            continue  # taken by a room meetops didn't make (or made a moment ago): try the next name
         return rooms.insert(services.db, _record(created, team_id=team_id, channel_id=channel_id,
-                                                 user_id=user_id, name=name))
+                                                 user_id=user_id, name=name, provider=provider.name))
     raise BadInput(f"Every link name from `{slug}` to `{with_suffix(slug, MAX_SUFFIX)}` is taken. Pick another name.")
 
 
-def _record(room: Room, *, team_id: str, channel_id: str, user_id: str, name: str) -> RoomRecord:
+def _record(room: Room, *, team_id: str, channel_id: str, user_id: str, name: str, provider: str) -> RoomRecord:
     return RoomRecord(id=room.id, team_id=team_id, channel_id=channel_id, creator_id=user_id, name=name,
                       friendly_url=room.friendly_url, room_url=room.room_url, privacy=room.privacy,
-                      description=room.description)
+                      description=room.description, provider=provider,
+                      provider_data=rooms.provider_data(dict(room.extra), room.facts))
 
 
 async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> None:
@@ -62,7 +72,7 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> No
     try:
         posted = await inv.client.chat_postMessage(
             channel=inv.channel_id, text=room_message_text(room),
-            blocks=room_message_blocks(room, sandbox=services.sandbox, streaming_to=streaming_to(services, room.id)))
+            blocks=room_blocks(services, room))
     except SlackApiError as exc:
         log.info("could not post the room message in %s: %s", inv.channel_id, slack_error(exc))
         await inv.reply(f"{intro}, but: {cannot_post(inv.channel_id, exc)} Meanwhile, "
@@ -107,28 +117,75 @@ def _standing_slug(channel: str) -> str:
     return slug if len(slug) >= 3 else f"{slug or 'room'}-room"
 
 
+def parse_new(words: list[str], services: Services) -> tuple[str, bool, str | None, frozenset[str], list[str]]:
+    """`/meet new <name> [private|--private] [--provider X] [--<provider option>] [@people]`:
+    (name, private, provider name, options, invitees)."""
+    private, provider_name, options, invitees, rest = False, None, set(), [], []
+    known_options = {opt for p in services.providers.providers.values() for opt in p.plugin.room_options}
+    it = iter(words)
+    for word in it:
+        flag = as_flag(word)
+        if flag == "--private":
+            private = True
+        elif flag == "--provider":
+            provider_name = next(it, None)
+            if not provider_name:
+                raise BadInput("Which provider? For example `/meet new standup --provider "
+                               f"{services.providers.default_name}`.")
+        elif flag is not None and flag[2:] in known_options:
+            options.add(flag[2:])
+        elif flag is not None:
+            raise BadInput(f"I don't know `{mrkdwn_escape(flag[:40])}`. `/meet new` takes `--private`"
+                           + (", `--provider <name>`" if len(services.providers.providers) > 1 else "")
+                           + "".join(f", `--{o}`" for o in sorted(known_options)) + ".")
+        elif MENTION.fullmatch(word):
+            invitees.append(MENTION.fullmatch(word).group(1))
+        else:
+            rest.append(word)
+    if rest and rest[-1].lower() == "private":  # the older spelling, as the last word
+        private = True
+        rest.pop()
+    return clean(" ".join(rest)), private, provider_name, frozenset(options), invitees
+
+
 async def new_room(inv: Invocation) -> None:
-    words = list(inv.args)
-    private = bool(words) and words[-1].lower() == "private"
-    if private:
-        words.pop()
-    name = " ".join(words).strip()
+    services = inv.services
+    name, private, provider_name, options, _invitees = parse_new(inv.args, services)
     if not name:
-        raise BadInput('Give the room a name, for example `/meet new standup` or `/meet new "Design review" private`.')
+        raise BadInput('Give the room a name, for example `/meet new standup` or `/meet new "Design review" --private`.')
+    provider = services.providers.pick(provider_name)
+    unknown = options - set(provider.plugin.room_options)
+    if unknown:
+        raise BadInput(f"`--{sorted(unknown)[0]}` isn't available on {provider.title} rooms.")
+    existing = rooms.named_in_channel(services.db, inv.team_id, inv.channel_id, name)
+    if existing is not None:
+        # The same name again in the same channel: bring that room back rather than make a silent twin.
+        await post_room_message(inv, existing, f"*{mrkdwn_escape(existing.name)}* already exists here")
+        await inv.reply(f"*{mrkdwn_escape(existing.name)}* already exists in this channel, so I posted its room "
+                        f"message again rather than make a second room with the same name. For another room, "
+                        "pick another name.")
+        return
     slug = friendly_url_for(name)
-    room = await create_room(inv.services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
+    room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
                              name=name, slug=slug, description=name if len(name) >= 3 else f"Room {name}",
-                             private=private)
-    rooms.audit(inv.services.db, team_id=inv.team_id, user_id=inv.user_id, action="room.create", room_id=room.id,
-                private=private)
+                             private=private, provider=provider, options=options)
+    rooms.audit(services.db, team_id=inv.team_id, user_id=inv.user_id, action="room.create", room_id=room.id,
+                private=private, provider=provider.name)
+    # The room message says which privacy the room got (and, when it isn't the only one, on which provider).
     await post_room_message(inv, room, f"I created *{mrkdwn_escape(room.name)}*")
+
+
+async def _all_rooms(services: Services):
+    for provider in services.providers.providers.values():
+        async for room in provider.iter_rooms():
+            yield room
 
 
 async def list_rooms(inv: Invocation) -> None:
     services = inv.services
     known = rooms.of_team(services.db, inv.team_id)
     lines = []
-    async for room in services.meetings.iter_rooms():
+    async for room in _all_rooms(services):
         mine = known.get(room.id)
         if mine is not None and not visible_here(services, mine, inv.user_id, inv.channel_id):
             continue
@@ -144,19 +201,30 @@ async def list_rooms(inv: Invocation) -> None:
 
 async def live_rooms(inv: Invocation) -> None:
     services = inv.services
-    lines = []
-    async for live in services.meetings.iter_live_rooms():
-        room = rooms.get(services.db, live.room_id)
-        if room is not None and not visible_here(services, room, inv.user_id, inv.channel_id):
+    lines, seen = [], set()
+    for provider in services.providers.with_capability(Capability.LIVE_STATUS):
+        async for live in provider.iter_live_rooms():
+            room = rooms.by_provider_id(services.db, provider.name, live.room_id)
+            if room is not None and not visible_here(services, room, inv.user_id, inv.channel_id):
+                continue
+            seen.add(live.room_id)
+            if room is not None:
+                name = room.name
+            else:
+                try:
+                    name = (await provider.get_room(live.room_id)).friendly_url
+                except ProviderNotFound:
+                    name = live.room_id
+            lines.append((live.participants, f"• :red_circle: *{mrkdwn_escape(name)}*: {people(live.participants)}"))
+    # Rooms on providers that can't be asked, but whose webhooks told meetops they are live.
+    for session in session_log.live_in(services.db):
+        room = rooms.get(services.db, session.room_id)
+        if (room is None or session.room_id in seen or room.team_id != inv.team_id
+                or Capability.LIVE_STATUS in services.provider(room).capabilities
+                or not visible_here(services, room, inv.user_id, inv.channel_id)):
             continue
-        if room is not None:
-            name = room.name
-        else:
-            try:
-                name = (await services.meetings.get_room(live.room_id)).friendly_url
-            except ProviderNotFound:
-                name = live.room_id
-        lines.append((live.participants, f"• :red_circle: *{mrkdwn_escape(name)}*: {people(live.participants)}"))
+        count = f": {people(session.participants)}" if session.participants else ""
+        lines.append((session.participants, f"• :red_circle: *{mrkdwn_escape(room.name)}*{count}"))
     if not lines:
         await inv.reply("No room has a live session right now.")
         return
@@ -166,27 +234,41 @@ async def live_rooms(inv: Invocation) -> None:
 
 async def end_session(services: Services, room: RoomRecord, user_id: str) -> str:
     """End the room's live session; returns what to tell the person."""
+    provider = services.provider(room)
+    provider.require(Capability.END_SESSION)
     require_moderator(services, room, user_id, "end the session")
     async with once_at_a_time(services, f"end:{room.id}") as first:
         if not first:
             return f"Already ending the session in *{mrkdwn_escape(room.name)}*."
-        session = await services.meetings.live_session(room.id)
-        if session is None:
-            return f"Nobody is in *{mrkdwn_escape(room.name)}* right now, so there is no session to end."
-        await services.meetings.end_session(session.id)
+        if Capability.LIVE_STATUS in provider.capabilities:
+            session = await provider.live_session(as_provider_room(room))
+            if session is None:
+                return f"Nobody is in *{mrkdwn_escape(room.name)}* right now, so there is no session to end."
+            session_id, started, count = session.id, session.started_at, session.participants
+        else:
+            known = session_log.latest_of_room(services.db, room.id)
+            live = known is not None and known.state == session_log.LIVE
+            session_id = known.session_id if live else None
+            started, count = (known.started if live else None), (known.participants if live else 0)
+        await provider.end_session(as_provider_room(room), session_id)
         now = services.clock()
-        started = session.started_at or now
+        started = started or now
+        session_id = session_id or f"{room.id}@{int(started.timestamp())}"
         restreams.stop_all_in_room(services.db, room.id)  # a stream ends with its session
+        session_log.ended(services.db, provider=provider.name, session_id=session_id, room_id=room.id,
+                          at=now.isoformat(timespec="seconds"), started_at=started.isoformat(timespec="seconds"),
+                          participants=count, ended_by=user_id)
         if rooms.get(services.db, room.id):
-            room = rooms.update(services.db, room.id, status="ended", session_id=session.id,
-                                participants=session.participants, ended_by=user_id,
+            room = rooms.update(services.db, room.id, status="ended", session_id=session_id,
+                                participants=count, ended_by=user_id,
                                 session_started_at=started.isoformat(timespec="seconds"),
                                 session_ended_at=now.isoformat(timespec="seconds"))
             await refresh_room_message(services, room)
             # Its summary then lands in the thread by itself, webhooks or not.
-            summaries.session_over(services, room, session.id)
+            if Capability.SUMMARIES in provider.capabilities:
+                summaries.session_over(services, room, session_id)
         rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="session.end", room_id=room.id,
-                    session_id=session.id)
+                    session_id=session_id)
         return f"The session in *{mrkdwn_escape(room.name)}* has ended."
 
 
@@ -199,8 +281,8 @@ async def end_command(inv: Invocation) -> None:
 
 def register(app: AsyncApp, router: Router) -> None:
     router.add(Subcommand("", standing_room, "/meet", "start (or reuse) this channel's room"), default=True)
-    router.add(Subcommand("new", new_room, "/meet new <name> [private]",
-                          "create a named room; `private` rooms need a personal link"))
+    router.add(Subcommand("new", new_room, "/meet new <name> [--private] [--provider <name>]",
+                          "create a named room; private rooms need a personal link"))
     router.add(Subcommand("rooms", list_rooms, "/meet rooms", "list the team's rooms"))
     router.add(Subcommand("live", live_rooms, "/meet live", "rooms with a live session, and how many people are in each"))
     router.add(Subcommand("end", end_command, "/meet end <room>", "end the room's live session (moderators)"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Awaitable, Callable
@@ -18,6 +19,18 @@ from storage.rooms import RoomRecord
 
 # Slack clients "smarten" straight double quotes; people also paste them from documents.
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+
+
+# A person mentioned in a command, as Slack sends it with `should_escape`: <@U123> or <@U123|name>.
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def as_flag(word: str) -> str | None:
+    """`--anonymous`, also as typed with a smart dash (`—anonymous`, `–anonymous`); None for a plain word."""
+    for dash in ("--", "\u2014", "\u2013"):
+        if word.startswith(dash) and len(word) > len(dash):
+            return "--" + word[len(dash):].lower()
+    return None
 
 
 def slack_unescape(text: str) -> str:

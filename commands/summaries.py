@@ -23,10 +23,12 @@ from bot.text import mrkdwn_escape, slack_date
 from bot.chunking import section, shorten, text_messages
 from bot.errors import BadInput, ProviderError
 from bot.interactions import answer_room_button
-from bot.providers.base import SummaryStatus
+from bot.meetings import as_provider_room
+from bot.providers.base import Capability, Session, SummaryStatus
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
 from storage import rooms
+from storage import sessions as session_log
 from storage import summaries as store
 from storage.rooms import RoomRecord
 from storage.summaries import GAVE_UP, NO_TRANSCRIPT, PENDING, POSTED, POSTING, SummaryRecord
@@ -147,7 +149,9 @@ async def poll_summary(services: Services, session_id: str) -> None:
 
 async def check(services: Services, record: SummaryRecord) -> SummaryStatus:
     """One GET of the summary; a READY one is posted, a missing transcript noted. Provider errors propagate."""
-    summary = await services.meetings.get_summary(record.session_id)
+    room = rooms.get(services.db, record.room_id)
+    provider = services.provider(room) if room is not None else services.providers.default
+    summary = await provider.get_summary(record.session_id)
     store.record_poll(services.db, record.session_id, None)
     if summary.status == SummaryStatus.READY:
         await post_summary(services, record, summary.text)
@@ -213,10 +217,24 @@ async def permalink(services: Services, channel: str, ts: str | None) -> str | N
 # -- asking for it ----------------------------------------------------------------------
 
 
+async def latest_session(services: Services, room: RoomRecord) -> Session | None:
+    """The room's latest meeting: from the provider when it lists them, else from meetops' own log."""
+    provider = services.provider(room)
+    if Capability.SESSION_HISTORY in provider.capabilities:
+        return await provider.latest_session(as_provider_room(room))
+    known = session_log.latest_of_room(services.db, room.id)
+    if known is None:
+        return None
+    return Session(id=known.session_id, room_id=room.id, started_at=known.started, ended_at=known.ended,
+                   live=known.state == session_log.LIVE, participants=known.participants)
+
+
 async def request_summary(services: Services, room: RoomRecord, *, user_id: str, channel_id: str | None) -> str:
     """What `/meet summary` and the Summary button do; returns what to tell the person."""
     name = mrkdwn_escape(room.name)
-    session = await services.meetings.latest_session(room.id)
+    provider = services.provider(room)
+    provider.require(Capability.SUMMARIES)
+    session = await latest_session(services, room)
     if session is None:
         return f"*{name}* hasn't had a meeting yet, so there is nothing to summarise."
     if session.live:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
-from storage.migrations import MIGRATIONS
+from storage.migrations import migrations
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,25 @@ def open_db(path: str = ":memory:") -> sqlite_utils.Database:
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply, in order, every numbered migration the database has not seen yet."""
-    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
-    done = {row["name"] for row in db["_migrations"].rows}
-    applied = []
-    for migration in sorted(MIGRATIONS, key=lambda fn: fn.__name__):
-        if migration.__name__ in done:
-            continue
-        with db.atomic():
-            migration(db)
-            db["_migrations"].insert({"name": migration.__name__, "applied_at": utcnow()})
-        log.info("applied migration %s", migration.__name__)
-        applied.append(migration.__name__)
-    return applied
+    """Apply every migration the database has not seen yet; returns their names."""
+    _adopt_legacy_records(db)
+    pending = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    for name in pending:
+        log.info("applied migration %s", name)
+    return pending
+
+
+def _adopt_legacy_records(db: sqlite_utils.Database) -> None:
+    """Databases from before `sqlite_utils.Migrations` listed applied migrations in `_migrations`:
+    record them in Migrations' own table so they are not applied again."""
+    if not db["_migrations"].exists():
+        return
+    migrations.ensure_migrations_table(db)
+    known = {m.name for m in migrations.applied(db)}
+    with db.atomic():
+        for row in db["_migrations"].rows:
+            if row["name"] not in known:
+                db[migrations.migrations_table].insert(
+                    {"migration_set": migrations.name, "name": row["name"], "applied_at": row["applied_at"]})
+        db["_migrations"].drop()

@@ -1,23 +1,19 @@
-"""Schema changes as numbered functions, applied once each, in name order.
+"""Schema changes, applied once each in the order they are registered, by `sqlite_utils.Migrations`.
 
-Add a new `mNNN_what` function at the end; never edit one that has shipped.
+Add a new `mNNN_what` function at the end; never edit one that has shipped. Databases made before
+meetops used `Migrations` recorded their migrations in `_migrations`; `storage.db.migrate` adopts those
+records first, so an existing database is never migrated twice.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import sqlite_utils
+from sqlite_utils import Migrations
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
-
-
-def migration(fn: Callable[[sqlite_utils.Database], None]):
-    MIGRATIONS.append(fn)
-    return fn
+migrations = Migrations("meetops")
 
 
-@migration
+@migrations()
 def m001_rooms_and_audit(db: sqlite_utils.Database) -> None:
     db["rooms"].create(
         {
@@ -59,7 +55,43 @@ def m001_rooms_and_audit(db: sqlite_utils.Database) -> None:
     db["audit_log"].create_index(["room_id"])
 
 
-@migration
+@migrations()
+def m002_polls_and_restreams(db: sqlite_utils.Database) -> None:
+    # No foreign key to rooms: admins may run polls and streams in rooms meetops did not create.
+    db["polls"].create(
+        {
+            "id": str,  # the provider's poll id
+            "room_id": str,
+            "team_id": str,
+            "question": str,
+            "type": str,  # single | multiple | free
+            "anonymous": int,
+            "options": str,  # JSON list of the option texts, in the order asked
+            "channel": str,  # the poll message, updated in place with the results
+            "message_ts": str,
+            "created_by": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"room_id", "team_id", "question", "type", "created_by", "created_at"},
+    )
+    db["polls"].create_index(["room_id"])
+    # One row per room that ever streamed. The stream key is never stored.
+    db["restreams"].create(
+        {
+            "room_id": str,
+            "state": str,  # idle | starting | live | stopping
+            "destination": str,  # "YouTube", or a custom server's scheme and host only
+            "started_by": str,
+            "started_at": str,
+        },
+        pk="room_id",
+        not_null={"state"},
+        defaults={"state": "idle"},
+    )
+
+
+@migrations()
 def m003_summaries_webhooks_digests(db: sqlite_utils.Database) -> None:
     # One row per session whose summary someone (a person or the session_ended webhook) wants.
     # `state` moves pending -> posting -> posted | gave_up | no_transcript; whoever posts first
@@ -120,37 +152,64 @@ def m003_summaries_webhooks_digests(db: sqlite_utils.Database) -> None:
     )
 
 
-@migration
-def m002_polls_and_restreams(db: sqlite_utils.Database) -> None:
-    # No foreign key to rooms: admins may run polls and streams in rooms meetops did not create.
-    db["polls"].create(
+@migrations()
+def m004_providers_sessions_grants_votes(db: sqlite_utils.Database) -> None:
+    # Rooms remember their provider; rooms made before there was a choice are Digital Samba's.
+    db["rooms"].add_column("provider", str, not_null_default="digitalsamba")
+    db["rooms"].add_column("provider_data", str)  # JSON: the provider's own data (never a secret)
+    db["rooms"].add_column("name_key", str)  # casefolded name, for lookups in any case
+    db["rooms"].add_column("slug_key", str)  # casefolded link name
+    for row in db.query("select id, name, friendly_url from rooms"):
+        db["rooms"].update(row["id"], {"name_key": row["name"].casefold(), "slug_key": row["friendly_url"].casefold()})
+    db["rooms"].create_index(["team_id", "name_key"])
+    db["rooms"].create_index(["team_id", "slug_key"])
+    # meetops' own log of meetings, fed by webhooks, pollers and its own actions, so digests, /meet live
+    # and room messages work the same on every provider.
+    db["sessions"].create(
         {
-            "id": str,  # the provider's poll id
+            "id": str,  # "<provider>:<provider's session id>"
+            "provider": str,
+            "session_id": str,  # the provider's
             "room_id": str,
-            "team_id": str,
-            "question": str,
-            "type": str,  # single | multiple | free
-            "anonymous": int,
-            "options": str,  # JSON list of the option texts, in the order asked
-            "channel": str,  # the poll message, updated in place with the results
-            "message_ts": str,
-            "created_by": str,
-            "created_at": str,
+            "state": str,  # live | ended
+            "started_at": str,
+            "ended_at": str,
+            "participants": int,  # now (live) or in all (ended)
+            "recording": str,  # none | recording
+            "ended_by": str,
+            "updated_at": str,
         },
         pk="id",
-        not_null={"room_id", "team_id", "question", "type", "created_by", "created_at"},
+        not_null={"provider", "session_id", "room_id", "state", "updated_at"},
+        defaults={"participants": 0},
     )
-    db["polls"].create_index(["room_id"])
-    # One row per room that ever streamed. The stream key is never stored.
-    db["restreams"].create(
-        {
-            "room_id": str,
-            "state": str,  # idle | starting | live | stopping
-            "destination": str,  # "YouTube", or a custom server's scheme and host only
-            "started_by": str,
-            "started_at": str,
-        },
-        pk="room_id",
-        not_null={"state"},
-        defaults={"state": "idle"},
+    db["sessions"].create_index(["room_id"])
+    db["sessions"].create_index(["ended_at"])
+    for row in db.query("select * from rooms where session_id is not null"):
+        db["sessions"].insert({
+            "id": f"digitalsamba:{row['session_id']}", "provider": "digitalsamba", "session_id": row["session_id"],
+            "room_id": row["id"], "state": "live" if row["status"] == "live" else "ended",
+            "started_at": row["session_started_at"], "ended_at": row["session_ended_at"],
+            "participants": row["participants"] or 0, "ended_by": row["ended_by"],
+            "updated_at": row["session_ended_at"] or row["created_at"]}, replace=True)
+    # What a provider wants back the next time a person joins a room (a participant id, an invite's
+    # expiry): never the link or a token.
+    db["join_grants"].create(
+        {"room_id": str, "user_id": str, "handle": str, "expires_at": str, "updated_at": str},
+        pk=("room_id", "user_id"),
     )
+    # Polls that run in Slack (providers without a poll API): one vote per person per option.
+    db["polls"].add_column("hosted", str, not_null_default="provider")  # provider | slack
+    db["polls"].add_column("closed_at", str)
+    db["poll_votes"].create(
+        {"poll_id": str, "user_id": str, "option": int, "voted_at": str},
+        pk=("poll_id", "user_id", "option"),
+    )
+    # A destination stored at the provider that the meeting starts itself (not streaming yet).
+    db["restreams"].add_column("in_meeting", int, not_null_default=0)
+    # Webhook deliveries of any provider, each by its own dedupe key.
+    db["provider_events"].create(
+        {"provider": str, "dedupe_key": str, "received_at": str},
+        pk=("provider", "dedupe_key"),
+    )
+    db["provider_events"].create_index(["received_at"])

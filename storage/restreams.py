@@ -20,6 +20,7 @@ class Restream:
     destination: str | None = None
     started_by: str | None = None
     started_at: str | None = None
+    in_meeting: int = 0  # the destination is set up at the provider; the meeting starts the stream
 
 
 def get(db: sqlite_utils.Database, room_id: str) -> Restream:

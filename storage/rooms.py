@@ -33,14 +33,43 @@ class RoomRecord(Record):
     ended_by: str | None = None
     auto_summary: int = 1
     created_at: str = ""
+    provider: str = "digitalsamba"
+    provider_data: str | None = None  # JSON {"extra": {...}, "facts": [[label, value], ...]}
+    name_key: str | None = None
+    slug_key: str | None = None
 
     @property
     def private(self) -> bool:
         return self.privacy == "private"
 
+    @property
+    def extra(self) -> dict:
+        return (self._data().get("extra") or {}) if self.provider_data else {}
+
+    @property
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        return tuple((str(a), str(b)) for a, b in self._data().get("facts") or ()) if self.provider_data else ()
+
+    def _data(self) -> dict:
+        try:
+            data = json.loads(self.provider_data or "{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+def provider_data(extra: dict, facts: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps({"extra": dict(extra), "facts": [list(f) for f in facts]}, sort_keys=True)
+
+
+def fold(text: str) -> str:
+    """How names compare: Unicode case-folding (`Ünïcödé` = `ünïcödé`, `STRASSE` = `straße`)."""
+    return (text or "").strip().casefold()
+
 
 def insert(db: sqlite_utils.Database, room: RoomRecord) -> RoomRecord:
     room.created_at = room.created_at or utcnow()
+    room.name_key, room.slug_key = fold(room.name), fold(room.friendly_url)
     db["rooms"].insert(asdict(room))
     return room
 
@@ -53,7 +82,7 @@ def get(db: sqlite_utils.Database, room_id: str) -> RoomRecord | None:
 
 
 def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = "") -> RoomRecord | None:
-    """A room by id, link name (friendly_url) or the name it was posted with.
+    """A room by id, link name (friendly_url) or the name it was posted with, in any case.
 
     Names may repeat across channels: a room of `channel_id` wins, then a link name, then the newest.
     """
@@ -61,11 +90,11 @@ def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = ""
     rows = db.query(
         """
         select * from rooms
-        where status != 'deleted' and (id = :ref or (team_id = :team and (friendly_url = :ref or name = :ref collate nocase)))
-        order by (id = :ref) desc, (channel_id = :channel) desc, (friendly_url = :ref) desc, created_at desc
+        where status != 'deleted' and (id = :ref or (team_id = :team and (slug_key = :key or name_key = :key)))
+        order by (id = :ref) desc, (channel_id = :channel) desc, (slug_key = :key) desc, created_at desc
         limit 1
         """,
-        {"ref": ref, "team": team_id, "channel": channel_id},
+        {"ref": ref, "key": fold(ref), "team": team_id, "channel": channel_id},
     )
     row = next(iter(rows), None)
     return RoomRecord.from_row(row) if row else None
@@ -82,6 +111,8 @@ def by_session(db: sqlite_utils.Database, session_id: str) -> RoomRecord | None:
 
 
 def update(db: sqlite_utils.Database, room_id: str, **values) -> RoomRecord:
+    if "name" in values:
+        values["name_key"] = fold(values["name"])
     with db.atomic():
         db["rooms"].update(room_id, values)
     room = get(db, room_id)
@@ -90,7 +121,20 @@ def update(db: sqlite_utils.Database, room_id: str, **values) -> RoomRecord:
 
 
 def friendly_urls_in_use(db: sqlite_utils.Database, team_id: str) -> set[str]:
-    return {r["friendly_url"] for r in db.query("select friendly_url from rooms where team_id = ?", [team_id])}
+    return {r["slug_key"] for r in db.query("select slug_key from rooms where team_id = ?", [team_id])}
+
+
+def named_in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str, name: str) -> RoomRecord | None:
+    """This channel's room with this name (in any case), if there is one."""
+    row = next(iter(db.query(
+        "select * from rooms where team_id = ? and channel_id = ? and name_key = ? and status != 'deleted' "
+        "order by created_at desc limit 1", [team_id, channel_id, fold(name)])), None)
+    return RoomRecord.from_row(row) if row else None
+
+
+def by_provider_id(db: sqlite_utils.Database, provider: str, room_id: str) -> RoomRecord | None:
+    row = next(iter(db.query("select * from rooms where provider = ? and id = ? limit 1", [provider, room_id])), None)
+    return RoomRecord.from_row(row) if row else None
 
 
 def in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str) -> list[RoomRecord]:

@@ -17,18 +17,26 @@ def first_delivery(db: sqlite_utils.Database, event: str, session_id: str, ref: 
     return cursor.rowcount == 1
 
 
-def prune_deliveries(db: sqlite_utils.Database, before: str) -> int:
-    """Forget deliveries received before `before` (ISO time): Digital Samba doesn't redeliver that late."""
+def first_event(db: sqlite_utils.Database, provider: str, dedupe_key: str) -> bool:
+    """Record a provider's event; False when the same (provider, dedupe key) was seen before."""
     with db.atomic():
-        return db.execute("delete from webhook_events where received_at < ?", [before]).rowcount
+        cursor = db.execute("insert or ignore into provider_events (provider, dedupe_key, received_at) "
+                            "values (?, ?, ?)", [provider, dedupe_key, utcnow()])
+    return cursor.rowcount == 1
 
 
-def forget_recording(db: sqlite_utils.Database, recording_id: str, *, event: str, session_id: str, ref: str) -> None:
+def prune_deliveries(db: sqlite_utils.Database, before: str) -> int:
+    """Forget deliveries received before `before` (ISO time): no provider redelivers that late."""
+    with db.atomic():
+        return (db.execute("delete from webhook_events where received_at < ?", [before]).rowcount
+                + db.execute("delete from provider_events where received_at < ?", [before]).rowcount)
+
+
+def forget_recording(db: sqlite_utils.Database, recording_id: str, *, provider: str, dedupe_key: str) -> None:
     """Posting the link failed before anything went out: let a redelivery of the event try again."""
     with db.atomic():
         db.execute("delete from recordings where id = ?", [recording_id])
-        db.execute("delete from webhook_events where event = ? and session_id = ? and ref = ?",
-                   [event, session_id, ref or ""])
+        db.execute("delete from provider_events where provider = ? and dedupe_key = ?", [provider, dedupe_key])
 
 
 def claim_recording(db: sqlite_utils.Database, recording_id: str, *, session_id: str, room_id: str) -> bool:

@@ -11,11 +11,12 @@ import jwt
 import pytest
 
 from bot.errors import ProviderAuthError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
-from bot.providers.base import Participant, Room, SummaryStatus
-from bot.providers.digitalsamba import DigitalSambaClient, build_http_client
+from bot.providers.base import Person, Role, Room, RoomSpec, SummaryStatus
+from bot.providers.digitalsamba.client import DigitalSambaClient, build_http as build_http_client
 
 KEY = "dev-key-0123456789-0123456789-0123456789"
 TEAM = "team-uuid"
+A_ROOM = Room(id="r-1", friendly_url="standup", description=None, privacy="public", room_url="https://x.test/s")
 ROOM = {"id": "r-1", "friendly_url": "standup", "description": "Standup", "privacy": "public",
         "room_url": "https://team.digitalsamba.com/standup"}
 
@@ -48,7 +49,7 @@ async def test_rate_limit_waits_for_retry_after_then_succeeds():
 
     client, seen = client_for(handler)
     started = time.monotonic()
-    await client.create_room(friendly_url="standup", description="Standup", private=False, external_id="x")
+    await client.create_room(RoomSpec(name="Standup", slug="standup", description="Standup", private=False, external_id="x"))
     assert len(seen) == 2, "a 429 was refused unprocessed, so even a POST is sent again"
     assert time.monotonic() - started >= 0.3
 
@@ -70,7 +71,7 @@ async def test_get_retries_server_errors_with_backoff():
 async def test_post_is_never_repeated_after_a_server_error():
     client, seen = client_for(lambda req, n: httpx.Response(500, json={"message": "Server Error"}))
     with pytest.raises(ProviderUnavailable) as info:
-        await client.create_room(friendly_url="standup", description="Standup", private=False, external_id="x")
+        await client.create_room(RoomSpec(name="Standup", slug="standup", description="Standup", private=False, external_id="x"))
     assert len(seen) == 1, "the room may have been created: a second POST could make two"
     assert "internal error" in info.value.user_message
 
@@ -82,7 +83,7 @@ async def test_post_is_retried_when_the_connection_was_never_made():
         return httpx.Response(200, json=ROOM)
 
     client, seen = client_for(handler)
-    await client.create_room(friendly_url="standup", description="Standup", private=False, external_id="x")
+    await client.create_room(RoomSpec(name="Standup", slug="standup", description="Standup", private=False, external_id="x"))
     assert len(seen) == 2
 
 
@@ -92,7 +93,7 @@ async def test_post_timeout_is_not_repeated_and_says_so():
 
     client, seen = client_for(handler)
     with pytest.raises(ProviderUnavailable) as info:
-        await client.end_session("s-1")
+        await client.end_session(A_ROOM, "s-1")
     assert len(seen) == 1
     assert "not answering" in info.value.user_message
 
@@ -110,7 +111,7 @@ async def test_validation_errors_are_passed_on_in_words():
             "errors": {"friendly_url": ["The friendly url has already been taken."]}}
     client, _ = client_for(lambda req, n: httpx.Response(422, json=body))
     with pytest.raises(ProviderRejected) as info:
-        await client.create_room(friendly_url="standup", description="Standup", private=False, external_id="x")
+        await client.create_room(RoomSpec(name="Standup", slug="standup", description="Standup", private=False, external_id="x"))
     assert "already been taken" in info.value.user_message
     assert "friendly_url" in info.value.errors
 
@@ -135,12 +136,14 @@ async def test_summary_without_transcript_is_its_own_status():
     assert (await client.get_summary("s-1")).status is SummaryStatus.NO_TRANSCRIPT
 
 
-def test_join_link_is_signed_locally_with_the_documented_claims():
+async def test_join_link_is_signed_locally_with_the_documented_claims():
     client, seen = client_for(lambda req, n: httpx.Response(500))
     room = Room(id="r-1", friendly_url="standup", description=None, privacy="private",
                 room_url="https://team.digitalsamba.com/standup")
-    link = client.join_link(room, Participant(external_id="T1:U1", role="moderator", name="Ada", avatar=None),
-                            lifetime=timedelta(hours=4))
+    grant = await client.issue_join(room, Person("U1", "T1:U1", Role.MODERATOR, name="Ada"),
+                                    lifetime=timedelta(hours=4))
+    link = grant.url
+    assert grant.identity_bound
     assert not seen, "no API round trip"
     assert link.startswith("https://team.digitalsamba.com/standup?token=")
     claims = jwt.decode(link.split("token=")[1], KEY, algorithms=["HS256"])
@@ -156,7 +159,7 @@ async def test_poll_results_add_up_sessions_and_keep_voters():
         {"id": "o2", "text": "Sushi", "voted": 1, "voters": [{"name": "linus"}]}]},
         {"question": "Lunch?", "options": [{"id": "o1", "text": "Pizza", "voted": 1, "voters": [{"name": "alan"}]}]}]
     client, _ = client_for(lambda req, n: httpx.Response(200, content=json.dumps(body)))
-    results = await client.poll_results("r-1", "p-1")
+    results = await client.poll_results(A_ROOM, "p-1")
     assert results.total_votes == 4
     assert [(o.text, o.votes) for o in results.options] == [("Pizza", 3), ("Sushi", 1)]
     assert results.options[0].voters == ("ada", "grace", "alan")
@@ -168,7 +171,7 @@ async def test_real_transport_refused_connection_is_retried_then_reported():
     http = build_http_client(f"http://127.0.0.1:{free_port()}/api/v1", KEY, timeout=1.0)
     client = DigitalSambaClient(http, team_id=TEAM, developer_key=KEY)
     with pytest.raises(ProviderUnavailable, match="can't reach"):
-        await client.create_room(friendly_url="standup", description="Standup", private=False, external_id="x")
+        await client.create_room(RoomSpec(name="Standup", slug="standup", description="Standup", private=False, external_id="x"))
     await client.aclose()
 
 
@@ -188,7 +191,7 @@ async def test_real_transport_connection_dropped_mid_post_is_not_repeated():
     client = DigitalSambaClient(build_http_client(f"http://127.0.0.1:{port}/api/v1", KEY, timeout=1.0),
                                 team_id=TEAM, developer_key=KEY)
     with pytest.raises(ProviderUnavailable):
-        await client.create_room(friendly_url="standup", description="Standup", private=False, external_id="x")
+        await client.create_room(RoomSpec(name="Standup", slug="standup", description="Standup", private=False, external_id="x"))
     assert attempts == 1
     await client.aclose()
     server.close()

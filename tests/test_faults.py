@@ -144,7 +144,7 @@ async def test_unexpected_errors_get_a_reference_not_a_crash(harness, ada, monke
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(harness.services.meetings, "iter_rooms", broken)
+    monkeypatch.setattr(harness.services.providers.default, "iter_rooms", broken)
     await ada.acommand("rooms")
     reply = await reply_to(harness)
     assert "Something went wrong on my side" in reply.text and "reference" in reply.text

@@ -37,13 +37,32 @@ async def test_meet_new_creates_a_room_and_posts_its_message(harness, ada):
 
 async def test_private_room_and_name_collisions_get_a_suffix(harness, ada):
     await ada.acommand("new standup")
-    await ada.acommand("new standup private")
-    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
-    urls = sorted(r.friendly_url for r in rooms.in_channel(harness.services.db, "T0001", "C0001"))
+    await ada.as_user("U0001", channel_id="C0002", channel_name="random").acommand("new standup private")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) + len(harness.double.messages("C0002")) == 2)
+    urls = sorted(r.friendly_url for r in rooms.of_team(harness.services.db, "T0001").values())
     assert urls == ["standup", "standup-2"]
     private = rooms.find(harness.services.db, "T0001", "standup-2")
-    assert private.privacy == "private"
-    assert "Private" in str(room_messages(harness)[1].blocks)
+    assert private.privacy == "private" and private.channel_id == "C0002"
+    assert "Private" in str(harness.double.messages("C0002")[-1].blocks)
+
+
+async def test_the_same_name_again_in_a_channel_brings_that_room_back(harness, ada):
+    await ada.acommand('new "Design Review"')
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    await ada.acommand('new "design review"')  # any case
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
+    assert len(rooms.in_channel(harness.services.db, "T0001", "C0001")) == 1, "no silent twin"
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "already exists" in e.text), None))
+    assert "posted its room message again" in reply.text
+
+
+async def test_private_is_accepted_anywhere_as_a_flag(harness, ada):
+    await ada.acommand("new --private secret plans")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    room = rooms.find(harness.services.db, "T0001", "secret plans")
+    assert room.private and room.name == "secret plans"
+    assert "Private" in str(room_messages(harness)[-1].blocks)
 
 
 async def test_plain_meet_reuses_the_channel_room(harness, ada, grace):

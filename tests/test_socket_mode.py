@@ -25,11 +25,11 @@ async def test_commands_and_clicks_arrive_over_socket_mode(tmp_path):
         socket = SocketModeDouble().start()
         double.socket_url = socket.url
         settings = Settings(_env_file=None, slack_bot_token=double.bot_token, slack_app_token=double.app_token,
-                            slack_api_url=double.api_url, ds_team_id=state.team_id,
-                            ds_developer_key=state.developer_key, ds_api_url=sandbox.api_url,
-                            ds_webhook_token="hook-token", meetops_db=str(tmp_path / "db"), port=port)
+                            slack_api_url=double.api_url, meetops_db=str(tmp_path / "db"), port=port)
+        ds = {"_env_file": None, "team_id": state.team_id, "developer_key": state.developer_key,
+              "api_url": sandbox.api_url, "webhook_token": "hook-token"}
         assert settings.socket_mode and settings.slack_signing_secret is None
-        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings)))
+        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings, provider_overrides={"digitalsamba": ds})))
         try:
             await socket.connected()
             # A person is only a payload here: Socket Mode envelopes carry no signature.

@@ -79,19 +79,23 @@ def test_serving_slack_requires_its_credentials():
 
 
 def test_everything_missing_for_serving_is_named_at_once():
-    settings = load_settings(_env_file=None, ds_developer_key="k")  # loading alone does not refuse it
+    from bot.providers.digitalsamba.settings import DigitalSambaSettings
+
+    settings = load_settings(_env_file=None)
+    ds = DigitalSambaSettings(_env_file=None, developer_key="k")  # loading alone does not refuse it
     with pytest.raises(ConfigError) as info:
-        settings.require_serving()
+        settings.require_serving(ds.problems())
     message = str(info.value)
     assert "DS_TEAM_ID" in message and "SLACK_BOT_TOKEN" in message and "SLACK_SIGNING_SECRET" in message
 
 
 def test_a_developer_key_without_team_is_refused_when_serving():
-    settings = Settings(_env_file=None, ds_developer_key="k", slack_bot_token="xoxb-1", slack_signing_secret="s")
+    from bot.providers.digitalsamba.settings import DigitalSambaSettings
+
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-1", slack_signing_secret="s")
     with pytest.raises(ConfigError, match="DS_TEAM_ID"):
-        settings.require_serving()
-    Settings(_env_file=None, ds_developer_key="k", ds_team_id="t", slack_bot_token="xoxb-1",
-             slack_signing_secret="s").require_serving()
+        settings.require_serving(DigitalSambaSettings(_env_file=None, developer_key="k").problems())
+    settings.require_serving(DigitalSambaSettings(_env_file=None, developer_key="k", team_id="t").problems())
 
 
 def test_registering_webhooks_needs_a_team(monkeypatch, capsys):
@@ -140,8 +144,10 @@ def test_sandbox_on_a_busy_port_says_so_before_printing_credentials(capsys):
 
 
 def test_no_developer_key_means_sandbox():
-    assert Settings(_env_file=None).sandbox
-    assert not Settings(_env_file=None, ds_developer_key="k", ds_team_id="t").sandbox
+    from bot.providers.digitalsamba.settings import DigitalSambaSettings
+
+    assert not DigitalSambaSettings(_env_file=None).configured
+    assert DigitalSambaSettings(_env_file=None, developer_key="k", team_id="t").configured
 
 
 def test_log_filter_masks_known_secrets_tokens_and_join_links():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from bot.devtools.harness import WEBHOOK_TOKEN, Harness
 from commands.summaries import job_id
-from commands.webhooks import WEBHOOK_EVENTS, parse
+from bot.providers.digitalsamba.webhooks import EVENTS as WEBHOOK_EVENTS, DigitalSambaWebhooks
 from storage import rooms
 from tests.scheduling import clock, harness, meeting, new_room, thread_replies  # noqa: F401
 
@@ -95,7 +97,9 @@ async def test_lenient_payloads(harness, ada):
     response = await deliver(harness, {"type": "session_started", "room_id": room.id, "session_id": "s-2"})
     assert response.status_code == 200
     assert rooms.get(harness.services.db, room.id).status == "live"
-    assert parse({"event": "session.ended", "data": {"session": {"id": "s"}, "room": {"id": "r"}}}).session_id == "s"
+    [event] = DigitalSambaWebhooks("t").parse(
+        json.dumps({"event": "session.ended", "data": {"session": {"id": "s"}, "room": {"id": "r"}}}).encode())
+    assert event.session_id == "s" and event.room_id == "r"
 
 
 def current(harness, room):
@@ -106,14 +110,15 @@ async def test_sandbox_mode_registers_its_own_webhook(tmp_path):
     from bot.config import Settings
     from bot.runtime import Runtime
 
-    settings = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret="s", ds_developer_key=None,
-                        ds_webhook_token=None, meetops_db=str(tmp_path / "m.db"), host="0.0.0.0", port=3999)
-    runtime = Runtime(settings)
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_signing_secret="s",
+                        meetops_db=str(tmp_path / "m.db"), host="0.0.0.0", port=3999)
+    runtime = Runtime(settings, provider_overrides={"digitalsamba": {"_env_file": None}})
     await runtime.start()
     try:
-        [hook] = runtime.sandbox_state.webhooks.values()
+        [hook] = runtime.sandbox_server.state.webhooks.values()
         assert hook.endpoint == "http://127.0.0.1:3999/webhooks/digitalsamba"
-        assert hook.authorization_header == runtime.services.webhook_token and len(hook.authorization_header) > 30
+        token = runtime.services.providers.get("digitalsamba").webhook_token
+        assert hook.authorization_header == token and len(hook.authorization_header) > 30
         assert sorted(hook.events) == sorted(WEBHOOK_EVENTS)
     finally:
         await runtime.stop()

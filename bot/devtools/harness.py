@@ -41,6 +41,8 @@ class Harness:
         sandbox_url: str | None = None,
         register_webhooks: bool = False,
         label_sandbox: bool = False,
+        providers: dict[str, dict] | None = None,
+        emulate: set[str] | tuple[str, ...] = (),
         **settings: object,
     ):
         self.db_path = db_path
@@ -50,6 +52,8 @@ class Harness:
             team_id=str(uuid.uuid4()), developer_key="test-dev-key-" + secrets.token_hex(16))
         self._sandbox_url = sandbox_url  # talk to an already running sandbox (another process)
         self.extra_settings = settings
+        self.providers = dict(providers or {})  # other providers' settings, by provider name
+        self.emulate = set(emulate)  # other providers to run on their emulators
         self.register_webhooks = register_webhooks
         self.label_sandbox = label_sandbox
         self.webhook_id: str | None = None
@@ -59,6 +63,7 @@ class Harness:
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task | None = None
         self.url = ""
+        self.port = 0
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -75,24 +80,32 @@ class Harness:
 
     def settings(self) -> Settings:
         values = dict(
+            port=self.port,
             slack_bot_token=self.double.bot_token,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=self.double.api_url,
-            ds_team_id=self.sandbox_state.team_id,
-            ds_developer_key=self.sandbox_state.developer_key,
-            ds_api_url=self.sandbox_url + "/api/v1",
-            ds_webhook_token=WEBHOOK_TOKEN,
             meetops_db=self.db_path,
             meetops_admins=self.admins,
-            ds_timeout_seconds=2.0,
         )
-        values.update(self.extra_settings)
+        values.update({k: v for k, v in self.extra_settings.items() if not k.startswith("ds_")})
         return Settings(_env_file=None, **values)
+
+    def provider_overrides(self) -> dict[str, dict]:
+        """Digital Samba on the sandbox this harness runs (DS_* given to the harness as ds_* win), and the
+        other providers' settings as given (`providers={"eyeson": {...}}`)."""
+        ds = dict(team_id=self.sandbox_state.team_id, developer_key=self.sandbox_state.developer_key,
+                  api_url=self.sandbox_url + "/api/v1", webhook_token=WEBHOOK_TOKEN, timeout_seconds=2.0,
+                  _env_file=None)
+        ds.update({k.removeprefix("ds_"): v for k, v in self.extra_settings.items() if k.startswith("ds_")})
+        overrides = {name: {"_env_file": None, **values} for name, values in self.providers.items()}
+        overrides["digitalsamba"] = ds
+        return overrides
 
     async def start_bot(self) -> None:
         """Start (or, after `stop_bot`, restart) the bot on the same database, double and sandbox."""
-        self.runtime = Runtime(self.settings(), clock=self.clock, sandbox=self.label_sandbox or None)
-        port = free_port()
+        self.port = port = free_port()
+        self.runtime = Runtime(self.settings(), clock=self.clock, sandbox=self.label_sandbox or None,
+                               provider_overrides=self.provider_overrides(), emulate=set(self.emulate))
         config = uvicorn.Config(create_asgi_app(self.runtime), host="127.0.0.1", port=port, lifespan="on",
                                 log_level="warning", access_log=False, backlog=2048)
         self._server = quiet_server(config)
@@ -108,14 +121,14 @@ class Harness:
 
     async def _register_webhook(self) -> None:
         """Point the sandbox's webhooks at this bot, as `meetops webhooks register` does for real."""
-        from commands.webhooks import WEBHOOK_EVENTS
+        from bot.providers.digitalsamba.webhooks import EVENTS
 
         headers = {"Authorization": f"Bearer {self.sandbox_state.developer_key}"}
         async with httpx.AsyncClient(base_url=self.sandbox_url + "/api/v1", headers=headers, timeout=10) as api:
             if self.webhook_id:
                 await api.delete(f"/webhooks/{self.webhook_id}")
             response = await api.post("/webhooks", json={
-                "endpoint": f"{self.url}/webhooks/digitalsamba", "name": "meetops", "events": WEBHOOK_EVENTS,
+                "endpoint": f"{self.url}/webhooks/digitalsamba", "name": "meetops", "events": list(EVENTS),
                 "authorization_header": WEBHOOK_TOKEN})
             response.raise_for_status()
             self.webhook_id = response.json()["id"]

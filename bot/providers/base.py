@@ -338,6 +338,7 @@ class WebhookRegistration:
     id: str
     url: str
     secret: str | None = None  # shown once to the operator when the provider hands one out
+    secret_setting: str = ""   # the setting to put it in, e.g. DS_WEBHOOK_TOKEN
     note: str = ""             # e.g. "Eyeson keeps one webhook per API key"
 
 
@@ -415,7 +416,15 @@ class Provider:
         raise self.unsupported(Capability.LIVE_STATUS)
 
     async def live_session(self, room: Room) -> Session | None:
-        raise self.unsupported(Capability.LIVE_STATUS)
+        """The room's running meeting, found among the live rooms (providers with a direct call override)."""
+        if Capability.LIVE_STATUS not in self.capabilities:
+            raise self.unsupported(Capability.LIVE_STATUS)
+        async for live in self.iter_live_rooms():
+            if live.room_id == room.id:
+                started = live.started_at
+                return Session(id=f"{room.id}@{int(started.timestamp()) if started else 'live'}", room_id=room.id,
+                               started_at=started, ended_at=None, live=True, participants=live.participants)
+        return None
 
     async def latest_session(self, room: Room) -> Session | None:
         raise self.unsupported(Capability.SESSION_HISTORY)

@@ -164,7 +164,7 @@ class DigitalSambaClient(Provider):
             if "friendly_url" in exc.errors:
                 from bot.errors import NameTaken
 
-                raise NameTaken(spec.slug) from None
+                raise NameTaken(spec.slug, exc.user_message, status=exc.status, errors=exc.errors) from None
             raise
 
     async def get_room(self, ref: str) -> Room:
@@ -323,8 +323,9 @@ class DigitalSambaClient(Provider):
         token = secrets.token_urlsafe(32)
         webhook_id = await self.create_webhook(endpoint=url, events=list(EVENTS), authorization_header=token,
                                                name=WEBHOOK_NAME)
-        return WebhookRegistration(id=webhook_id, url=url, secret=token,
-                                   note="Set it as DS_WEBHOOK_TOKEN in the bot's environment.")
+        self.webhook_token = token  # this client now accepts the deliveries it asked for
+        return WebhookRegistration(id=webhook_id, url=url, secret=token, secret_setting="DS_WEBHOOK_TOKEN",
+                                   note=f"Subscribed to {', '.join(EVENTS)}.")
 
     # -- join links ----------------------------------------------------------------
 
