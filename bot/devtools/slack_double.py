@@ -63,6 +63,7 @@ class DirectoryUser:
     tz: str
     image: str | None
     is_admin: bool
+    email: str | None = None  # what users:read.email shows; None: not shared
 
 
 @dataclass(frozen=True)
@@ -261,9 +262,10 @@ class SlackDouble:
         tz: str = "Europe/Madrid",
         image: str | None = None,
         is_admin: bool = False,
+        email: str | None = None,
     ) -> DirectoryUser:
         # Slack leaves display_name empty unless the person set one; bots must fall back.
-        user = DirectoryUser(user_id, name, display_name or "", real_name or name, tz, image, is_admin)
+        user = DirectoryUser(user_id, name, display_name or "", real_name or name, tz, image, is_admin, email)
         with self._lock:
             self._users[user_id] = user
         return user
@@ -614,6 +616,7 @@ class SlackDouble:
                     "real_name": user.real_name,
                     "image_72": image,
                     "image_192": image,
+                    **({"email": user.email} if user.email else {}),
                 },
             }
         }
