@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=0, le=65535)
 
+    # Recordings meetops serves itself (providers whose recordings have no shareable link, e.g. OpenTalk):
+    # how people reach this server (default http://HOST:PORT), the secret that signs the links (unset: a
+    # new one at each start, so links end with a restart), and how long a link works.
+    meetops_public_url: str | None = None
+    meetops_download_secret: SecretStr | None = None
+    meetops_download_hours: float = Field(default=24.0, gt=0, le=24 * 7)
+
     @field_validator("slack_api_url")
     @classmethod
     def _slack_api_url_ends_with_slash(cls, value: str) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from commands import delete, digest, join, meet, polls, restream, rooms, summaries, webhooks
+from commands import delete, digest, join, meet, polls, recordings, restream, rooms, summaries, webhooks
 from commands.router import Router
 
-FEATURES = (rooms, join, polls, restream, summaries, webhooks, digest, delete, meet)
+FEATURES = (rooms, join, polls, restream, summaries, webhooks, digest, delete, recordings, meet)
 
 
 def register(app: AsyncApp) -> Router:

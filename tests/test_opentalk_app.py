@@ -95,3 +95,43 @@ async def test_a_room_deleted_in_opentalk_is_said_when_joined(harness, ada, grac
     await grace.aclick(message, ids.JOIN)
     reply = await ephemeral(harness, "U0002", "no longer exists")
     assert "OpenTalk" in reply.text + str(reply.blocks)
+
+
+def asset_downloads(opentalk) -> list[dict]:
+    return [r for r in httpx.get(opentalk.url + "/_sandbox/requests").json()
+            if r["method"] == "GET" and "/assets/" in r["path"]]
+
+
+async def test_recordings_are_served_by_meetops_through_signed_links(harness, ada, opentalk):
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    room = rooms.find(harness.services.db, "T0001", "standup")
+    await ada.acommand("recordings standup")
+    await ephemeral(harness, "U0001", "no recordings yet")
+    httpx.post(f"{opentalk.url}/_sandbox/rooms/{room.id}/recording").raise_for_status()
+    await ada.acommand("recordings standup")
+    reply = await ephemeral(harness, "U0001", "1 recording")
+    text = reply.text + str(reply.blocks)
+    link = next(part.split("|")[0] for part in text.split("<") if "/downloads/" in part)
+    assert link.startswith(harness.url + "/downloads/") and opentalk.url not in text
+    async with httpx.AsyncClient() as web:
+        answer = await web.get(link)
+        assert answer.status_code == 200 and answer.content.startswith(b"WEBM")
+        assert "attachment" in answer.headers["content-disposition"]
+        state = ot_state(opentalk)["rooms"][room.id]["assets"][0]
+        assert len(answer.content) == state["size"]
+        before = len(asset_downloads(opentalk))
+        tampered = link[:-3] + ("xyz" if not link.endswith("xyz") else "abc")
+        refused = await web.get(tampered)
+        assert refused.status_code == 403 and b"WEBM" not in refused.content
+        from datetime import timedelta
+
+        from bot import downloads
+        from commands.recordings import download_secret
+
+        token = downloads.sign(download_secret(harness.services), room_id=room.id,
+                               recording_id=state["id"], expires_at=harness.services.clock() - timedelta(seconds=1))
+        expired = await web.get(f"{harness.url}/downloads/{token}")
+        assert expired.status_code == 403 and "expired" in expired.text
+        assert len(asset_downloads(opentalk)) == before, "nothing streamed for a refused link"
+
