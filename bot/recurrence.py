@@ -6,7 +6,7 @@ saving changes, so occurrences are expanded on local wall-clock times and then g
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -86,6 +86,21 @@ def expand(rules: list[_rrule.rrule] | None, start: datetime, zone: str, since: 
             if len(found) >= MAX_OCCURRENCES:
                 break
     return sorted(local.replace(tzinfo=tz) for local in found if since <= local.replace(tzinfo=tz) <= until)
+
+
+def next_start(repeat: Repeat, start: datetime, zone: str, after: datetime) -> datetime | None:
+    """The first start of the meeting strictly after `after` (aware, in `zone`), or None when there is none."""
+    tz = ZoneInfo(zone)
+    if repeat is Repeat.NEVER:
+        return start.astimezone(tz) if start > after else None
+    built = rule(repeat, start, zone)
+    local = built.after(_local(after, zone) - timedelta(hours=3))  # a margin for clock changes
+    while local is not None:
+        aware = local.replace(tzinfo=tz)
+        if aware > after:
+            return aware
+        local = built.after(local)
+    return None
 
 
 def describe(repeat: Repeat, start: datetime, zone: str) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from commands import delete, digest, join, meet, polls, recordings, restream, rooms, summaries, webhooks
+from commands import (
+    delete, digest, join, meet, polls, recordings, restream, rooms, schedule, summaries, webhooks,
+)
 from commands.router import Router
 
-FEATURES = (rooms, join, polls, restream, summaries, webhooks, digest, delete, recordings, meet)
+FEATURES = (rooms, join, polls, restream, summaries, webhooks, digest, delete, recordings, schedule, meet)
 
 
 def register(app: AsyncApp) -> Router:

@@ -135,3 +135,120 @@ async def test_recordings_are_served_by_meetops_through_signed_links(harness, ad
         assert expired.status_code == 403 and "expired" in expired.text
         assert len(asset_downloads(opentalk)) == before, "nothing streamed for a refused link"
 
+
+
+# -- scheduled meetings -------------------------------------------------------------------
+
+from datetime import datetime, timedelta  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from bot import schedule_blocks as forms  # noqa: E402
+from commands import schedule as schedule_feature  # noqa: E402
+from storage import schedules  # noqa: E402
+
+
+def schedule_values(*, day: str, at: str = "10:00", duration: str = "45 min", zone: str = "Europe/Berlin",
+                    repeat: str = "weekly", invitees=("U0002",), title: str = "Sprint planning") -> dict:
+    return {forms.TITLE: {forms.TITLE: title}, forms.DATE: {forms.DATE: day}, forms.TIME: {forms.TIME: at},
+            forms.DURATION: {forms.DURATION: duration}, forms.ZONE: {forms.ZONE: zone},
+            forms.REPEAT: {forms.REPEAT: repeat}, forms.INVITEES: {forms.INVITEES: list(invitees)}}
+
+
+def next_monday() -> str:
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    return (today + timedelta(days=7 - today.weekday())).isoformat()
+
+
+async def open_schedule_form(harness, user):
+    before = len(harness.double.views)
+    await user.acommand("schedule")
+    return await harness.double.wait_for(lambda: len(harness.double.views) > before and harness.double.views[-1])
+
+
+async def test_a_weekly_meeting_is_scheduled_announced_and_reminded(harness, ada, opentalk):
+    form = await open_schedule_form(harness, ada)
+    zone_input = next(b for b in form.view["blocks"] if b.get("block_id") == forms.ZONE)
+    assert zone_input["element"]["initial_value"] == "Europe/Madrid"  # Ada's Slack zone
+    response = await ada.asubmit(form, schedule_values(day=next_monday()))
+    assert response.status_code == 200 and not response.content, "the form closes"
+    reply = await ephemeral(harness, "U0001", "Scheduled *Sprint planning*")
+    assert "1 invitation sent" in reply.text
+    message = await harness.double.wait_for(lambda: next(
+        (m for m in room_messages(harness) if "Scheduled meeting" in str(m.blocks)), None))
+    text = str(message.blocks)
+    start = datetime.fromisoformat(next_monday() + "T10:00").replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    assert f"<!date^{int(start.timestamp())}^" in text and "every Monday" in text
+    assert ids.JOIN in str(message.blocks)
+    event = ot_state(opentalk)["events"][0]
+    assert event["recurrence_pattern"] == ["FREQ=WEEKLY;BYDAY=MO"]
+    assert event["starts_at"] == {"datetime": start.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                  "timezone": "Europe/Berlin"}
+    assert ot_state(opentalk)["emails_sent"] == [{"to": "grace@example.com", "event": "Sprint planning"}]
+    [record] = schedules.active(harness.services.db)
+    job = harness.services.scheduler.get_job(schedule_feature.job_id(record.id))
+    assert job.next_run_time == start - timedelta(minutes=10)
+    # ten minutes before: the reminder, with Join, and the next one armed a week later
+    await schedule_feature.run_reminder(*job.args)
+    reminder = await harness.double.wait_for(lambda: next(
+        (m for m in room_messages(harness) if "starts" in str(m.blocks) and ":alarm_clock:" in str(m.blocks)), None))
+    assert ids.JOIN in str(reminder.blocks)
+    again = harness.services.scheduler.get_job(schedule_feature.job_id(record.id))
+    assert again.next_run_time == (start + timedelta(weeks=1)) - timedelta(minutes=10)
+    # Join from the scheduled meeting's message works like any room's
+    await ada.as_user("U0002").aclick(message, ids.JOIN)
+    await ephemeral(harness, "U0002", "?invite=")
+    # /meet upcoming lists the next occurrences, expanded
+    await ada.acommand("upcoming")
+    listing = await ephemeral(harness, "U0001", "in the next 30 days")
+    assert (listing.text + str(listing.blocks)).count("Sprint planning") >= 4
+
+
+async def test_reminders_are_rearmed_after_a_restart(harness, ada):
+    form = await open_schedule_form(harness, ada)
+    await ada.asubmit(form, schedule_values(day=next_monday(), repeat="daily", invitees=()))
+    await ephemeral(harness, "U0001", "Scheduled")
+    [record] = schedules.active(harness.services.db)
+    await harness.stop_bot()
+    await harness.start_bot()
+    assert harness.services.scheduler.get_job(schedule_feature.job_id(record.id)) is not None
+
+
+async def test_the_form_refuses_bad_input_in_words(harness, ada):
+    form = await open_schedule_form(harness, ada)
+    past = (await ada.asubmit(form, schedule_values(day="2020-01-06"))).json()
+    assert past["response_action"] == "errors" and "already passed" in past["errors"][forms.TIME]
+    backwards = (await ada.asubmit(form, schedule_values(day=next_monday(), duration="until 09:00"))).json()
+    assert "end before it starts" in backwards["errors"][forms.DURATION]
+    zone = (await ada.asubmit(form, schedule_values(day=next_monday(), zone="Atlantis/Capital"))).json()
+    assert "Atlantis/Capital" in zone["errors"][forms.ZONE]
+    # linus shares no e-mail address in Slack
+    nobody = (await ada.asubmit(form, schedule_values(day=next_monday(), invitees=("U0003",)))).json()
+    assert "e-mail address for linus" in nobody["errors"][forms.INVITEES]
+    assert schedules.active(harness.services.db) == []
+
+
+async def test_a_recurrence_opentalk_refuses_is_said_in_words(harness, ada, monkeypatch):
+    from bot.providers.opentalk import client as client_module
+
+    monkeypatch.setattr(client_module, "rrule_line", lambda *args: "FREQ=MINUTELY")
+    form = await open_schedule_form(harness, ada)
+    await ada.asubmit(form, schedule_values(day=next_monday(), invitees=()))
+    reply = await ephemeral(harness, "U0001", "OpenTalk said no")
+    assert "The repeat rule repeats more often than hourly." in reply.text
+    assert "recurrence_pattern" not in reply.text and schedules.active(harness.services.db) == []
+
+
+async def test_scheduling_on_a_provider_that_cannot_says_why(harness, ada):
+    await ada.acommand("schedule --provider digitalsamba")
+    reply = await ephemeral(harness, "U0001", "Digital Samba")
+    assert "scheduling" in reply.text.lower() and "/meet schedule --provider opentalk" in reply.text
+    assert harness.double.views == []
+
+
+async def test_opentalk_down_while_scheduling_is_said_and_nothing_is_half_written(harness, ada, opentalk):
+    form = await open_schedule_form(harness, ada)
+    httpx.put(opentalk.url + "/_sandbox/faults", json={"status": 503, "paths": "/v1/events"}).raise_for_status()
+    await ada.asubmit(form, schedule_values(day=next_monday(), invitees=()))
+    reply = await ephemeral(harness, "U0001", "try again")
+    assert "OpenTalk" in reply.text and "{" not in reply.text
+    assert schedules.active(harness.services.db) == [] and ot_state(opentalk)["events"] == []
