@@ -170,7 +170,9 @@ def read_form(values: dict[str, Any], *, now: datetime) -> tuple[ScheduleDraft |
             errors[DURATION] = "The meeting would end before it starts. Give an end time after the start."
         elif duration > MAX_DURATION:
             errors[DURATION] = "A meeting can last at most 24 hours."
-    invitees = tuple(values.get(INVITEES) or ())
+    chosen = values.get(INVITEES) or ()
+    # Slack sends a list of user ids; a typed answer (the console) may be "U0002 U0003" or "<@U0002>".
+    invitees = tuple(re.findall(r"[UW][A-Z0-9]{2,}", chosen) if isinstance(chosen, str) else chosen)
     if errors or start is None or duration is None:
         return None, errors
     return ScheduleDraft(title=title, starts_at=start, duration=duration, zone=zone, repeat=repeat,
