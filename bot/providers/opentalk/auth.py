@@ -23,9 +23,15 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import warnings
+
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+with warnings.catch_warnings():
+    # authlib >= 1.7 nudges towards the httpx2 fork; meetops uses plain httpx everywhere.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from bot.errors import ProviderAuthError, ProviderUnavailable
 
