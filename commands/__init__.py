@@ -5,11 +5,13 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from commands import (
-    delete, digest, join, meet, polls, recordings, restream, rooms, schedule, summaries, webhooks,
+    delete, digest, join, meet, polls, presence, recordings, restream, rooms, schedule, slack_polls, summaries,
+    webhooks,
 )
 from commands.router import Router
 
-FEATURES = (rooms, join, polls, restream, summaries, webhooks, digest, delete, recordings, schedule, meet)
+FEATURES = (rooms, join, polls, slack_polls, restream, summaries, webhooks, digest, presence, delete, recordings,
+            schedule, meet)
 
 
 def register(app: AsyncApp) -> Router:
