@@ -373,8 +373,7 @@ class OpenTalkClient(Provider):
             url=f"{room.room_url or self.room_url(room.id)}?invite={code}",
             expires_at=expires,
             identity_bound=False,
-            note="OpenTalk invite codes cannot be tied to a name (so anyone holding the link can enter until it "
-                 "expires): you type your name when you open it.",
+            note="OpenTalk invite codes carry no name: you type yours when you open the link.",
             handle={"kind": "invite", "digest": _digest(code), "expires_at": _iso(expires)})
 
     async def _find_invite(self, room: Room, digest: str) -> tuple[str | None, datetime | None]:
