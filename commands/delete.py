@@ -11,8 +11,9 @@ from bot.meetings import as_provider_room, refresh_room_message, require_moderat
 from bot.messaging import once_at_a_time
 from bot.providers.base import Capability
 from bot.text import mrkdwn_escape
+from commands import schedule
 from commands.router import Invocation, Router, Subcommand
-from storage import restreams, rooms
+from storage import grants, restreams, rooms, schedules
 
 DOING = "delete the room"
 DELETE_MODAL = "delete_room_modal"
@@ -57,6 +58,10 @@ def register(app: AsyncApp, router: Router) -> None:
             provider.require(Capability.DELETE_ROOM)
             await provider.delete_room(as_provider_room(room))  # already gone there counts as done
             restreams.stop_all_in_room(services.db, room.id)
+            grants.forget_room(services.db, room.id)  # the invites went with the room
+            for meeting in schedules.of_room(services.db, room.id):  # no more reminders for its meetings
+                schedules.update(services.db, meeting.id, status="cancelled")
+                schedule.disarm(services, meeting.id)
             rooms.audit(services.db, team_id=sent.team_id, user_id=sent.user_id, action="room.delete",
                         room_id=room.id, provider=provider.name)
             if rooms.get(services.db, room.id):

@@ -70,3 +70,8 @@ def in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str) -> list
     return [ScheduleRecord.from_row(r) for r in db.query(
         "select * from scheduled_meetings where team_id = ? and channel_id = ? and status = ? order by starts_at",
         [team_id, channel_id, SCHEDULED])]
+
+
+def of_room(db: sqlite_utils.Database, room_id: str) -> list[ScheduleRecord]:
+    return [ScheduleRecord.from_row(r) for r in db.query(
+        "select * from scheduled_meetings where room_id = ? and status = ?", [room_id, SCHEDULED])]

@@ -53,7 +53,7 @@ async def test_join_gives_guests_an_invite_link_and_account_holders_the_room(har
     await grace.aclick(message, ids.JOIN)
     reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
     print(reply.text, reply.blocks)
-    assert "?invite=" in str(reply.blocks) and "anyone holding" in str(reply.blocks)
+    assert "?invite=" in str(reply.blocks) and "anyone holding" in str(reply.blocks).lower()
     await ada.aclick(message, ids.JOIN)
     mine = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
     print(mine.text, mine.blocks)
@@ -252,3 +252,19 @@ async def test_opentalk_down_while_scheduling_is_said_and_nothing_is_half_writte
     reply = await ephemeral(harness, "U0001", "try again")
     assert "OpenTalk" in reply.text and "{" not in reply.text
     assert schedules.active(harness.services.db) == [] and ot_state(opentalk)["events"] == []
+
+
+async def test_deleting_a_scheduled_meetings_room_stops_its_reminders(harness, ada, opentalk):
+    form = await open_schedule_form(harness, ada)
+    await ada.asubmit(form, schedule_values(day=next_monday(), invitees=()))
+    await ephemeral(harness, "U0001", "Scheduled")
+    [record] = schedules.active(harness.services.db)
+    room = rooms.get(harness.services.db, record.room_id)
+    await ada.acommand(f"delete {room.friendly_url}")
+    form = await harness.double.wait_for(lambda: harness.double.views[-1].view["callback_id"] == "delete_room_modal"
+                                         and harness.double.views[-1])
+    await ada.asubmit(form)
+    await ephemeral(harness, "U0001", "is deleted")
+    assert schedules.active(harness.services.db) == []
+    assert harness.services.scheduler.get_job(schedule_feature.job_id(record.id)) is None
+    assert ot_state(opentalk)["events"] == []
