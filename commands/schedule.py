@@ -107,7 +107,7 @@ async def schedule_meeting(services: Services, *, provider: Provider, draft: for
                            team_id: str, user_id: str, channel_id: str) -> str:
     """Create the meeting at the provider, remember it, post its message and arm its reminder."""
     plan = MeetingPlan(title=draft.title, starts_at=draft.starts_at, duration=draft.duration, timezone=draft.zone,
-                       repeat=draft.repeat, invitees=tuple(emails), description=f"Scheduled from Slack by meetops")
+                       repeat=draft.repeat, invitees=tuple(emails), description="Scheduled from Slack by meetops")
     meeting = await provider.schedule_meeting(plan)
     room = meeting.room
     record = rooms.insert(services.db, RoomRecord(

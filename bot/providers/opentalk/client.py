@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -43,7 +44,7 @@ from bot.providers.http import ErrorWords, ProviderHTTP, json_body, parse_time
 from bot.providers.http import path as _path
 from bot.providers.opentalk.auth import OidcTokens, OpenTalkAuthError
 from bot.providers.scheduling import MeetingPlan, Occurrence, RecordingDownload, ScheduledMeeting
-from bot.recurrence import Repeat, expand, parse_rrule_line, rrule_line
+from bot.recurrence import expand, parse_rrule_line, rrule_line
 
 PAGE_SIZE = 100  # OpenTalk's maximum per_page (larger values are clamped)
 TARGET_PREFIX = "meetops: "  # streaming targets meetops made (Stop removes only those)
@@ -378,16 +379,13 @@ class OpenTalkClient(Provider):
 
     async def _find_invite(self, room: Room, digest: str) -> tuple[str | None, datetime | None]:
         """The still-active invite whose code hashes to `digest` (codes are never kept in clear)."""
-        try:
-            async for invite in self._pages(_path("rooms", room.id, "invites")):
-                code = str(invite.get("invite_code") or "")
-                if code and hmac.compare_digest(_digest(code), digest):
-                    expires = parse_time(invite.get("expiration"))
-                    active = invite.get("active", True) and (
-                        expires is None or expires - datetime.now(timezone.utc) > REUSE_MARGIN)
-                    return (code, expires) if active else (None, None)
-        except ProviderNotFound:
-            raise
+        async for invite in self._pages(_path("rooms", room.id, "invites")):
+            code = str(invite.get("invite_code") or "")
+            if code and hmac.compare_digest(_digest(code), digest):
+                expires = parse_time(invite.get("expiration"))
+                active = invite.get("active", True) and (
+                    expires is None or expires - datetime.now(timezone.utc) > REUSE_MARGIN)
+                return (code, expires) if active else (None, None)
         return None, None
 
     # -- streaming targets ---------------------------------------------------------
@@ -519,9 +517,7 @@ class OpenTalkClient(Provider):
 
 
 def _with(room: Room, **changes: Any) -> Room:
-    from dataclasses import replace
-
     return replace(room, **changes)
 
 
-__all__ = ["OpenTalkClient", "Repeat", "describe_validation", "error_message"]
+__all__ = ["OpenTalkClient", "describe_validation", "error_message"]
