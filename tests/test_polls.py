@@ -69,9 +69,10 @@ async def test_the_poll_form_creates_the_poll_and_posts_it_in_the_rooms_thread(h
     [request] = poll_posts(harness)
     assert request.json == {"question": QUESTION, "type": "single", "anonymous": False,
                             "options": [{"text": "Pizza"}, {"text": "Sushi"}]}
+    # The bot remembers the message once Slack has answered the post: after it, the person is told.
+    assert "Your poll is up" in (await reply_to(harness, "U0001")).text
     stored = polls.get(harness.services.db, buttons(poll_message)[ids.POLL_RESULTS]["value"])
     assert stored.message_ts == poll_message.ts and stored.options == ["Pizza", "Sushi"]
-    assert "Your poll is up" in (await reply_to(harness, "U0001")).text
 
 
 async def test_the_form_points_at_the_field_at_fault_and_calls_nothing(harness, ada):
