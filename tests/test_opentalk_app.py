@@ -268,3 +268,41 @@ async def test_deleting_a_scheduled_meetings_room_stops_its_reminders(harness, a
     assert schedules.active(harness.services.db) == []
     assert harness.services.scheduler.get_job(schedule_feature.job_id(record.id)) is None
     assert ot_state(opentalk)["events"] == []
+
+
+async def test_go_live_stores_the_destination_and_says_the_meeting_starts_it(harness, ada, opentalk, caplog):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    room = rooms.find(harness.services.db, "T0001", "standup")
+    await ada.aclick(message, ids.GO_LIVE)
+    form = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
+    key = "live-key-7f3a9c"
+    await ada.asubmit(form, {ids.RESTREAM_DESTINATION_BLOCK: {ids.RESTREAM_DESTINATION: "youtube"},
+                             ids.RESTREAM_KEY_BLOCK: {ids.RESTREAM_KEY: key}})
+    reply = await ephemeral(harness, "U0001", "livestream control")
+    targets = ot_state(opentalk)["rooms"][room.id]["streaming_targets"]
+    assert [t["streaming_endpoint"] for t in targets] == ["rtmp://a.rtmp.youtube.com/live2"]
+    updated = await harness.double.wait_for(lambda: (m := room_messages(harness)[0]).updates and m)
+    assert "ready as the stream destination" in str(updated.blocks)
+    await ada.acommand("restream standup stop")
+    await ephemeral(harness, "U0001", "has stopped")
+    assert ot_state(opentalk)["rooms"][room.id]["streaming_targets"] == []
+    everything = str(harness.double.calls) + caplog.text + reply.text + httpx.get(opentalk.url + "/_sandbox/requests").text
+    assert key not in everything
+
+
+async def test_join_while_opentalk_is_down_says_so_and_gives_no_link(harness, ada, grace, opentalk):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    httpx.put(opentalk.url + "/_sandbox/faults", json={"status": 503, "paths": "/v1/rooms"}).raise_for_status()
+    await grace.aclick(message, ids.JOIN)
+    reply = await ephemeral(harness, "U0002", "try again")
+    assert "OpenTalk" in reply.text and "?invite=" not in reply.text + str(reply.blocks)
+
+
+async def test_rooms_lists_opentalk_rooms_by_name(harness, ada):
+    await ada.acommand('new "Design review"')
+    await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    await ada.acommand("rooms")
+    listing = await ephemeral(harness, "U0001", "1 room")
+    assert "Design review" in listing.text + str(listing.blocks)

@@ -410,8 +410,8 @@ class OpenTalkClient(Provider):
                             params={"suppress_email_notification": "true"}, json=body)
         return RestreamStarted(
             live=False,
-            note=f"The destination ({target.label}) is ready in OpenTalk. OpenTalk starts streams only from inside "
-                 "the meeting: a moderator starts it from the meeting's livestream control.")
+            note="OpenTalk starts streams only from inside the meeting: a moderator in the meeting starts it "
+                 "from the meeting's livestream control.")
 
     async def stop_restream(self, room: Room) -> None:
         for target_id in await self._meetops_targets(room):
