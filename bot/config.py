@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=0, le=65535)
 
-    # Recordings meetops serves itself (providers whose recordings have no shareable link, e.g. OpenTalk):
+    # Recordings meetops serves itself (providers whose recordings have no shareable link):
     # how people reach this server (default http://HOST:PORT), the secret that signs the links (unset: a
     # new one at each start, so links end with a restart), and how long a link works.
     meetops_public_url: str | None = None

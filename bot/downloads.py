@@ -1,6 +1,6 @@
 """Signed, expiring download links that meetops serves itself.
 
-Some providers (OpenTalk) keep recordings behind the bot's own credentials, with no shareable link.
+Some providers keep recordings behind the bot's own credentials, with no shareable link.
 meetops then hands out `<base>/downloads/<token>`: the token names the room and the recording and when
 the link expires, signed with HMAC-SHA256 under a server secret. The route checks the signature in
 constant time and the expiry BEFORE it looks anything up, answers 403 when either is wrong (nothing is

@@ -1,7 +1,7 @@
 """`/meet recordings <room>`: the room's recordings, each with a download link.
 
 Where the provider has shareable recording links they are handed out as they are. Where it has none
-(OpenTalk keeps recordings behind the bot's own credentials), meetops serves the file itself: the link
+(some keep recordings behind the bot's own credentials), meetops serves the file itself: the link
 is a signed, expiring meetops URL (`bot.downloads`), and `serve_download` streams the file from the
 provider with the bot's credentials, so no provider token ever reaches Slack.
 """

@@ -57,7 +57,7 @@ def _provider_flag(words: list[str]) -> str | None:
         at = flags.index("--provider")
         if at + 1 < len(words):
             return words[at + 1]
-        raise BadInput("Which provider? For example `/meet schedule --provider opentalk`.")
+        raise BadInput("Which provider? For example `/meet schedule --provider <name>`; `/meet help` lists them.")
     if words:
         raise BadInput("`/meet schedule` opens a form; it takes no other words (only `--provider <name>`).")
     return None
