@@ -258,3 +258,15 @@ async def test_opentalk_down_then_back(provider, emulator):
     with pytest.raises(ProviderUnavailable) as info:
         await new_room(provider, "Down")
     assert "try again" in info.value.user_message and "{" not in info.value.user_message
+
+
+async def test_an_account_holder_is_invited_once_and_again_when_their_role_changes(provider, emulator):
+    room = await new_room(provider)
+    attendee = Person("U1", "T1:U1", Role.ATTENDEE, "Ada", email="ada@example.com")
+    first = await provider.issue_join(room, attendee, lifetime=timedelta(hours=1))
+    before = len(requests(emulator))
+    again = await provider.issue_join(room, attendee, lifetime=timedelta(hours=1), previous=first.handle)
+    assert again.url == first.url and len(requests(emulator)) == before  # reused: no call at all
+    await provider.issue_join(room, ADA, lifetime=timedelta(hours=1), previous=first.handle)  # now a moderator
+    [invitee] = state(emulator)["events"][0]["invitees"]
+    assert invitee["role"] == "moderator"

@@ -338,15 +338,18 @@ class OpenTalkClient(Provider):
     async def issue_join(self, room: Room, person: Person, *, lifetime: timedelta,
                          previous: Mapping[str, Any] | None = None) -> JoinGrant:
         previous = previous or {}
-        if previous.get("kind") == "account":
-            return self._account_grant(room, person)
+        if previous.get("kind") == "account" and previous.get("role") == str(person.role):
+            return self._account_grant(room, person)  # invited before, in this role: nothing to ask
         if person.email:
             user_id = await self._find_account(person.email)
             if user_id:
                 role = "moderator" if person.role is Role.MODERATOR else "user"
-                await self._request("POST", _path("events", await self._event_id(room), "invites"),
-                                    params={"suppress_email_notification": "true"},
-                                    json={"invitee": user_id, "role": role})
+                event_id = await self._event_id(room)
+                made = await self._request("POST", _path("events", event_id, "invites"),
+                                           params={"suppress_email_notification": "true"},
+                                           json={"invitee": user_id, "role": role})
+                if made is None:  # 204: invited before, maybe in another role
+                    await self._request("PATCH", _path("events", event_id, "invites", user_id), json={"role": role})
                 return self._account_grant(room, person)
         return await self._invite_grant(room, lifetime, previous)
 
@@ -354,7 +357,7 @@ class OpenTalkClient(Provider):
         role = "a moderator" if person.role is Role.MODERATOR else "a participant"
         return JoinGrant(url=room.room_url or self.room_url(room.id), expires_at=None, identity_bound=True,
                          note=f"You are invited as {role} with your OpenTalk account: sign in with it to enter.",
-                         handle={"kind": "account"})
+                         handle={"kind": "account", "role": str(person.role)})
 
     async def _invite_grant(self, room: Room, lifetime: timedelta, previous: Mapping[str, Any]) -> JoinGrant:
         now = datetime.now(timezone.utc)

@@ -376,16 +376,24 @@ class Routes:
         else:
             raise invalid((None, "value_required", "Either a user or an e-mail address is required"))
         if event["created_by"] == key or any(i["key"] == key for i in event["invitees"]):
-            for invitee in event["invitees"]:
-                if invitee["key"] == key:
-                    invitee["role"] = role
-                    if "role" in invitee["profile"]:
-                        invitee["profile"]["role"] = role
-            return None  # 204: already invited
+            return None  # 204: already invited (the role stays: PATCH changes it)
         event["invitees"].append({"key": key, "profile": profile, "role": role})
         if profile["kind"] == "email" and not suppress:
             self.w.emails_sent.append({"to": profile["email"], "event": event["title"]})
         return JSONResponse([self.event_resource(event)], status_code=201)
+
+    def patch_event_invite(self, req: Request) -> Any:
+        event = self.w.event(req.param("event_id"))
+        _only(req.body, {"role"})
+        role = req.body.get("role")
+        if role is not None and role not in ("user", "moderator"):
+            raise invalid(("role", "invalid_value", "Must be user or moderator"))
+        invitee = next((i for i in event["invitees"] if i["key"] == req.param("user_id")), None)
+        if invitee is None:
+            raise Refusal(404, "A requested resource could not be found", {"code": "not_found"})
+        if role is not None:
+            invitee["role"] = invitee["profile"]["role"] = role
+        return None
 
     # -- rooms -----------------------------------------------------------------------
 
@@ -598,6 +606,7 @@ def create_app(world: OpenTalkWorld) -> Starlette:
     api("/v1/events/{event_id}", ["GET"], r.get_event)
     api("/v1/events/{event_id}", ["DELETE"], r.delete_event)
     api("/v1/events/{event_id}/invites", ["POST"], r.post_event_invite)
+    api("/v1/events/{event_id}/invites/{user_id}", ["PATCH"], r.patch_event_invite)
     api("/v1/invite/verify", ["POST"], r.verify_invite, public=True)
     api("/v1/rooms", ["GET"], r.get_rooms)
     api("/v1/rooms/{room_id}", ["GET"], r.get_room)
