@@ -263,7 +263,9 @@ class OpenTalkClient(Provider):
         try:
             sip = await self._request("PUT", _path("rooms", room.id, "sip"), json={"lobby": False})
             again = await self._request("GET", _path("events", room.extra["event_id"]))
-        except ProviderError:
+        except ProviderUnavailable:
+            return _with(room, facts=(("Phone", "dial-in could not be switched on: OpenTalk did not answer"),))
+        except ProviderError:  # 403 without the call-in feature, or refused
             return _with(room, facts=(("Phone", "not available: this OpenTalk has no phone dial-in (call-in)"),))
         facts = self._call_in_facts((again.get("room") or {}).get("call_in") if isinstance(again, dict) else None)
         if not facts:
