@@ -237,7 +237,7 @@ async def _exercise(emulator) -> tuple[list[httpx.Request], set[str]]:
     await call("iter_upcoming", client.iter_upcoming(since=now, until=now + timedelta(days=14)))
     await call("delete_room", client.delete_room(room))
     await call("aclose", client.aclose())
-    called |= {"room_url", "invite", "require", "unsupported"}  # no requests of their own
+    called |= {"room_url", "invite", "require", "unsupported", "recording_link"}  # no requests of their own
     _exercise.answers = answers
     return sent, called
 

@@ -23,6 +23,7 @@ import httpx
 
 from bot.config import ConfigError
 from bot.errors import (
+    MeetopsError,
     ProviderAuthError,
     ProviderError,
     ProviderNotFound,
@@ -434,6 +435,11 @@ class OpenTalkClient(Provider):
     @property
     def serves_recordings_through_meetops(self) -> bool:
         return True
+
+    async def recording_link(self, recording_id: str) -> str:
+        """OpenTalk has no shareable recording link: meetops serves the file (`open_recording`)."""
+        raise MeetopsError("OpenTalk recordings have no link of their own: `/meet recordings <room>` gives you a "
+                           "download link through meetops.")
 
     @asynccontextmanager
     async def open_recording(self, room: Room, recording_id: str) -> AsyncIterator[RecordingDownload]:
