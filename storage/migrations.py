@@ -216,7 +216,21 @@ def m004_providers_sessions_grants_votes(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m005_scheduled_meetings(db: sqlite_utils.Database) -> None:
+def m005_slack_poll_votes_answers_closer(db: sqlite_utils.Database) -> None:
+    # A vote row stays once a person has clicked that option: `active` says whether it counts now, and
+    # `voted_at` is when they last clicked it, so a second click a moment later (a double click) counts once.
+    db["poll_votes"].add_column("active", int, not_null_default=1)
+    # Free-text polls run in Slack: one answer per person, which they may change until the poll closes.
+    db["poll_answers"].create(
+        {"poll_id": str, "user_id": str, "text": str, "answered_at": str},
+        pk=("poll_id", "user_id"),
+        not_null={"text", "answered_at"},
+    )
+    db["polls"].add_column("closed_by", str)
+
+
+@migrations()
+def m006_scheduled_meetings(db: sqlite_utils.Database) -> None:
     # Meetings scheduled from Slack (on providers that can), their channel message and reminders.
     db["scheduled_meetings"].create(
         {

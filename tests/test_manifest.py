@@ -58,3 +58,27 @@ def test_scopes_are_the_ones_the_bot_uses_and_no_more():
 
 def test_socket_mode_is_on_so_it_installs_without_a_public_url():
     assert MANIFEST["settings"]["socket_mode_enabled"] is True
+
+
+def test_the_usage_hint_lists_every_subcommand_as_the_router_has_it():
+    from bot.devtools import manifest
+
+    usages = manifest.router_usages()
+    hint = MANIFEST["features"]["slash_commands"][0]["usage_hint"]
+    assert hint == manifest.usage_hint(usages), "stale: run `python -m bot.devtools.manifest` to refresh manifest.yml"
+    for usage in usages:
+        name = usage.removeprefix("/meet").split()[0]
+        assert f"[{name} " in hint or f"| {name} " in hint or f"| {name}]" in hint, name
+    assert len(hint) <= 1000, "Slack's limit for a usage hint"
+
+
+def test_the_generator_rewrites_only_the_hint_line(tmp_path):
+    from bot.devtools import manifest
+
+    stale = tmp_path / "manifest.yml"
+    original = (Path(__file__).resolve().parents[1] / "manifest.yml").read_text()
+    stale.write_text(original.replace("| post <room> ", ""))
+    assert manifest.main(["--check", "--manifest", str(stale)]) == 1, "a hint missing a subcommand is stale"
+    assert manifest.main(["--manifest", str(stale)]) == 0
+    assert stale.read_text() == original, "regenerated exactly, comments and all"
+    assert manifest.main(["--check", "--manifest", str(stale)]) == 0
