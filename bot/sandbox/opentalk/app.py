@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import re
 import secrets
 import uuid
@@ -554,7 +555,7 @@ class Routes:
         room = self.w.rooms.get(req.param("room_id"))
         if room is None:
             return HTMLResponse("<p>This meeting room does not exist (any more).</p>", status_code=404)
-        title = (self.w.events.get(room.event_id or "") or {}).get("title", "meeting")
+        title = html.escape((self.w.events.get(room.event_id or "") or {}).get("title", "meeting"))
         code = req.query.get("invite")
         if code is None:
             return HTMLResponse(f"<p>Sign in with your OpenTalk account to enter {title}.</p>")
