@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 DRIVERS: dict[str, str] = {
     "digitalsamba": "bot.providers.digitalsamba",
     "chalk": "bot.providers.chalk",
+    "opentalk": "bot.providers.opentalk",
 }
 
 
