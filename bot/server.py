@@ -14,6 +14,7 @@ from starlette.routing import Route
 from bot.acks import ACK_QUEUE, ACK_WRITTEN, AckQueue
 from bot.edge import SlackEdge
 from bot.runtime import Runtime
+from commands.recordings import serve_download
 from commands.webhooks import handle_webhook
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,14 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
             return JSONResponse({"ok": False, "error": "starting"}, status_code=503)
         return await handle_webhook(runtime.services, request.path_params["provider"], request)
 
+    async def download(request: Request):
+        if runtime.services is None:
+            return JSONResponse({"ok": False, "error": "starting"}, status_code=503)
+        return await serve_download(runtime.services, request)
+
     routes = [Route("/healthz", healthz, methods=["GET"]),
+              # Recordings meetops serves itself: signed, expiring links (commands.recordings).
+              Route("/downloads/{token}", download, methods=["GET"]),
               # /webhooks/digitalsamba, /webhooks/eyeson, …: each verified its provider's way.
               Route("/webhooks/{provider}", provider_webhook, methods=["POST"])]
     if serve_slack:

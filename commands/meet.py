@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.acks import ack_written
 from bot.providers.base import CORE, LABELS, Capabilities, Capability
 from bot.text import mrkdwn_escape
-from commands.router import Invocation, Router, Subcommand, slack_unescape, tokenize
+from commands.router import Invocation, Router, Subcommand, slack_plain, tokenize
 
 COMMAND = "/meet"
 
@@ -77,7 +77,7 @@ async def _run(router: Router, command: dict, services, client, respond) -> None
         channel_name=command.get("channel_name") or "",
         trigger_id=command.get("trigger_id") or "",
         args=[],
-        text=slack_unescape(command.get("text") or ""),
+        text=slack_plain(command.get("text") or ""),
     )
     words = tokenize(command.get("text") or "")
     sub, inv.args = router.route(words)
