@@ -154,11 +154,13 @@ class ViewState(_Model):
 
 
 class Metadata(_Model):
-    """What meetops modals keep in private_metadata (bot.interactions.modal_metadata; the poll answer form)."""
+    """What meetops modals keep in private_metadata (bot.interactions.modal_metadata, the poll answer and
+    schedule forms)."""
 
     channel: Id | None = None
     room: Id | None = None
     poll: Id | None = None
+    provider: Id | None = None
 
 
 class View(_Model):
