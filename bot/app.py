@@ -10,6 +10,7 @@ from slack_bolt.authorization import AuthorizeResult
 
 import commands
 from bot.boundary import GuardedApp, reply_with_error
+from bot.payloads import ValidatePayloads
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ def build_app(services: Services, *, authorize: Callable[..., Awaitable[Authoriz
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("meetops.bolt"),
     )
+
+    app.use(ValidatePayloads())  # payloads checked against bot.payloads' models (Socket Mode too)
 
     @app.middleware
     async def provide_services(context, next) -> None:

@@ -10,13 +10,13 @@ registers runs inside `guarded`, which catches the error itself and replies;
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import secrets
 from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import safejson
 from bot.errors import MeetopsError, ProviderAuthError, ProviderUnavailable
 from bot.messaging import send_private
 from bot.services import Services
@@ -25,8 +25,10 @@ from bot.slack_auth import is_slack_unreachable
 log = logging.getLogger(__name__)
 
 
-async def reply_with_error(services: Services, error: Exception, body: dict, respond) -> None:
-    """Tell the person what went wrong and what to do; log what the person can't act on."""
+async def reply_with_error(services: Services, error: Exception, body: Any, respond) -> None:
+    """Tell the person what went wrong and what to do; log what the person can't act on.
+
+    Never raises, whatever shape `body` has: it may be what a failed request carried."""
     link = services.slack_link
     if link is not None and is_slack_unreachable(error):
         # Slack itself is out of reach: logged once per outage (bot.slack_auth), not per request, and
@@ -44,10 +46,11 @@ async def reply_with_error(services: Services, error: Exception, body: dict, res
         log.error("unhandled error (ref %s)", ref, exc_info=error)
         text = (f":boom: Something went wrong on my side (reference `{ref}`). Please try again; "
                 "if it keeps happening, give your admin that reference.")
-    user_id = body.get("user_id") or (body.get("user") or {}).get("id")
+    user_id = _text(body, "user_id") or _text(body, "user", "id")
     if not user_id:
+        log.info("no one to tell about this error: the request names no user")
         return
-    channel_id = body.get("channel_id") or (body.get("channel") or {}).get("id") or _channel_from_view(body)
+    channel_id = _text(body, "channel_id") or _text(body, "channel", "id") or _channel_from_view(body)
     try:
         await send_private(services, user_id=user_id, channel_id=channel_id, text=text, respond=respond)
     except Exception as exc:
@@ -57,11 +60,23 @@ async def reply_with_error(services: Services, error: Exception, body: dict, res
             log.exception("could not tell %s about an error", user_id)
 
 
-def _channel_from_view(body: dict) -> str | None:
+def _text(body: Any, *path: str) -> str | None:
+    """body[path[0]][path[1]]... if every step is a dict and the end is a non-empty string, else None."""
+    for key in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(key)
+    return body if isinstance(body, str) and body else None
+
+
+def _channel_from_view(body: Any) -> str | None:
     """Modal submissions carry no channel; every modal's private_metadata is JSON with a `channel`."""
+    metadata = _text(body, "view", "private_metadata")
+    if metadata is None:
+        return None
     try:
-        return json.loads((body.get("view") or {}).get("private_metadata") or "{}").get("channel")
-    except (ValueError, AttributeError):
+        return _text(safejson.loads(metadata, max_depth=4), "channel")
+    except ValueError:
         return None
 
 

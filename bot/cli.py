@@ -186,8 +186,9 @@ async def _serve_socket_mode(runtime) -> None:
         await handler.connect_async()
         log.info("connected to Slack over Socket Mode")  # only now that it is
         tasks = [asyncio.create_task(asyncio.Event().wait())]  # the Socket Mode client runs in its own tasks
-        if any(p.webhook_adapter() is not None for p in runtime.services.providers.providers.values()):
-            # Providers still need an HTTP endpoint for their webhooks.
+        providers = runtime.services.providers.providers.values()
+        if any(p.webhook_adapter() is not None or p.serves_recordings_through_meetops for p in providers):
+            # Providers still need an HTTP endpoint for their webhooks, and recordings meetops serves itself.
             config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host,
                                     port=settings.port, log_config=None, access_log=False)
             tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from commands import (digest, invite, join, kick, meet, polls, presence, recording, restream, rooms, slack_polls,
-                      snapshot, summaries, webhooks)
+from commands import (
+    delete, digest, invite, join, kick, meet, polls, presence, recording, recordings, restream, rooms, schedule,
+    slack_polls, snapshot, summaries, webhooks,
+)
 from commands.router import Router
 
 FEATURES = (rooms, join, invite, kick, polls, slack_polls, restream, recording, snapshot, summaries, webhooks, digest,
-            presence, meet)
+            presence, delete, recordings, schedule, meet)
 
 
 def register(app: AsyncApp) -> Router:

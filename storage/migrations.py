@@ -230,7 +230,37 @@ def m005_slack_poll_votes_answers_closer(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m006_recording_state(db: sqlite_utils.Database) -> None:
+def m006_scheduled_meetings(db: sqlite_utils.Database) -> None:
+    # Meetings scheduled from Slack (on providers that can), their channel message and reminders.
+    db["scheduled_meetings"].create(
+        {
+            "id": str,  # "<provider>:<the provider's meeting id>"
+            "provider": str,
+            "meeting_id": str,
+            "team_id": str,
+            "channel_id": str,
+            "room_id": str,  # the meeting's own room (a row of rooms)
+            "title": str,
+            "starts_at": str,  # the first meeting, ISO 8601 with its offset
+            "ends_at": str,
+            "timezone": str,  # IANA zone the meeting repeats in
+            "repeat": str,  # never | daily | weekdays | weekly | monthly
+            "created_by": str,
+            "message_ts": str,
+            "status": str,  # scheduled | cancelled
+            "reminded_for": str,  # the start of the last occurrence reminded
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"provider", "meeting_id", "team_id", "channel_id", "room_id", "title", "starts_at", "ends_at",
+                  "timezone", "repeat", "created_by", "status", "created_at"},
+        defaults={"status": "scheduled"},
+    )
+    db["scheduled_meetings"].create_index(["team_id", "channel_id"])
+
+
+@migrations()
+def m007_recording_state(db: sqlite_utils.Database) -> None:
     # Whether meetops is recording a room's meeting (started from Slack): idle | starting | on | stopping.
     db["recording_state"].create(
         {"room_id": str, "state": str, "started_by": str, "started_at": str},

@@ -66,6 +66,7 @@ class DirectoryUser:
     is_bot: bool = False
     deleted: bool = False  # deactivated
     team_id: str | None = None  # another workspace's person (Slack Connect); None: this workspace
+    email: str | None = None  # what users:read.email shows; None: not shared
 
 
 @dataclass(frozen=True)
@@ -267,10 +268,11 @@ class SlackDouble:
         is_bot: bool = False,
         deleted: bool = False,
         team_id: str | None = None,
+        email: str | None = None,
     ) -> DirectoryUser:
         # Slack leaves display_name empty unless the person set one; bots must fall back.
         user = DirectoryUser(user_id, name, display_name or "", real_name or name, tz, image, is_admin,
-                             is_bot=is_bot, deleted=deleted, team_id=team_id)
+                             is_bot=is_bot, deleted=deleted, team_id=team_id, email=email)
         with self._lock:
             self._users[user_id] = user
         return user
@@ -630,6 +632,7 @@ class SlackDouble:
                     "real_name": user.real_name,
                     "image_72": image,
                     "image_192": image,
+                    **({"email": user.email} if user.email else {}),
                 },
             }
         }

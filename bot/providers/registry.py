@@ -22,6 +22,7 @@ DRIVERS: dict[str, str] = {
     "digitalsamba": "bot.providers.digitalsamba",
     "eyeson": "bot.providers.eyeson",
     "chalk": "bot.providers.chalk",
+    "opentalk": "bot.providers.opentalk",
 }
 
 
