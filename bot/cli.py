@@ -72,7 +72,7 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from bot.runtime import Runtime
-    from bot.server import create_asgi_app
+    from bot.server import ServingServer, create_asgi_app
 
     settings = _settings()
     settings.require_serving(_provider_problems())
@@ -81,9 +81,10 @@ def serve(args: argparse.Namespace) -> None:
     if settings.socket_mode:
         asyncio.run(_serve_socket_mode(runtime))
         return
-    log.info("serving Slack over HTTP on http://%s:%s/slack/events", settings.host, settings.port)
-    uvicorn.run(create_asgi_app(runtime), host=settings.host, port=settings.port, log_level="info",
-                access_log=False, log_config=None)
+    # ServingServer starts the scheduler and logs "serving" only once the port is bound.
+    config = uvicorn.Config(create_asgi_app(runtime), host=settings.host, port=settings.port, log_level="info",
+                            access_log=False, log_config=None)
+    ServingServer(config, runtime, where=f"Slack over HTTP on http://{settings.host}:{settings.port}/slack/events").run()
 
 
 async def _serve_socket_mode(runtime) -> None:
@@ -95,16 +96,24 @@ async def _serve_socket_mode(runtime) -> None:
     settings = runtime.settings
     app = await runtime.start()
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-    tasks = [asyncio.create_task(handler.start_async())]
-    if any(p.webhook_adapter() is not None for p in runtime.services.providers.providers.values()):
-        # Providers still need an HTTP endpoint for their webhooks.
-        config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host, port=settings.port,
-                                log_config=None, access_log=False)
-        tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
-        log.info("webhooks on http://%s:%s/webhooks/<provider>", settings.host, settings.port)
-    log.info("connected to Slack over Socket Mode")
+    tasks = []
     try:
-        await asyncio.gather(*tasks)
+        if any(p.webhook_adapter() is not None for p in runtime.services.providers.providers.values()):
+            # Providers still need an HTTP endpoint for their webhooks: bound before anything runs (a busy
+            # port ends the process here, before the scheduler starts).
+            config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host,
+                                    port=settings.port, log_config=None, access_log=False)
+            server = uvicorn.Server(config)
+            tasks.append(asyncio.create_task(server.serve()))
+            while not server.started:
+                if tasks[0].done():
+                    tasks[0].result()
+                    return
+                await asyncio.sleep(0.01)
+            log.info("webhooks on http://%s:%s/webhooks/<provider>", settings.host, settings.port)
+        await handler.connect_async()
+        await runtime.serving("Slack over Socket Mode")
+        await asyncio.gather(*tasks, asyncio.Event().wait())
     finally:
         await handler.close_async()
         await runtime.stop()
