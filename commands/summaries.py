@@ -358,7 +358,7 @@ async def on_serving(services: Services) -> None:
     if interrupted:
         log.warning("%d summary post(s) were interrupted; looking for them in their threads", len(interrupted))
     for record in interrupted:
-        arm_verification(services, record.session_id, delay=0)
+        services.spawn(verify_posting(services, record.session_id), name="interrupted summary check")
 
 
 def register(app: AsyncApp, router: Router) -> None:

@@ -1,6 +1,7 @@
 """Rooms asked for and not yet finished: the row is written before the provider is called.
 
 `creating`: the provider may or may not have the room (a crash can come between its answer and ours).
+`unsure`: the provider didn't answer in time and the person was told it failed; it may exist after all.
 `created`: the room is in `rooms` and its room message is still owed (Slack refused it, or a crash came
 first). The row goes once the message is posted, or once the person is told the room could not be made.
 """
@@ -15,7 +16,7 @@ import sqlite_utils
 from storage.db import utcnow
 from storage.records import Record
 
-CREATING, CREATED = "creating", "created"
+CREATING, UNSURE, CREATED = "creating", "unsure", "created"
 
 
 @dataclass
@@ -66,6 +67,12 @@ def trying(db: sqlite_utils.Database, intent_id: int, slug: str) -> None:
     """The link name about to be asked for (the one to look up should the process die now)."""
     with db.atomic():
         db.execute("update room_intents set slug = ?, updated_at = ? where id = ?", [slug, utcnow(), intent_id])
+
+
+def unsure(db: sqlite_utils.Database, intent_id: int) -> None:
+    with db.atomic():
+        db.execute("update room_intents set state = ?, updated_at = ? where id = ? and state = ?",
+                   [UNSURE, utcnow(), intent_id, CREATING])
 
 
 def created(db: sqlite_utils.Database, intent_id: int, room_id: str) -> None:

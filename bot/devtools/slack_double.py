@@ -355,7 +355,8 @@ class SlackDouble:
              when: Callable[[dict[str, Any]], bool] | None = None, count: int | None = 1) -> None:
         """Answer the next `count` calls of `method` (those `when(args)` accepts) `seconds` late; with
         stage="after" the call takes effect at once and only its answer is late (a post in flight when the
-        bot dies), with "before" nothing happens until then (a post that never reached Slack)."""
+        bot dies), with "before" nothing happens until then, and nothing at all if `release_holds()` comes
+        first (a post that never reached Slack)."""
         with self._lock:
             self._holds.append(_Hold(method, seconds, stage, when, count))
 
@@ -486,23 +487,26 @@ class SlackDouble:
                 self._calls.append(Call(method, args, time.time()))
                 hold = next((h for h in self._holds if h.matches(method, args)), None)
             await self._delay()
-            if hold is not None and hold.stage == "before":
-                await self._held(hold.seconds)
+            if hold is not None and hold.stage == "before" and await self._held(hold.seconds):
+                # Released early: the request never reached Slack (the caller died with it in flight).
+                return JSONResponse({"ok": False, "error": "request_dropped"}, 503)
             with self._lock:
                 answer = self._answer(method, args, token)
             if hold is not None and hold.stage == "after":
                 await self._held(hold.seconds)
             return answer
 
-    async def _held(self, seconds: float) -> None:
+    async def _held(self, seconds: float) -> bool:
+        """Wait `seconds`; True when release_holds() ended the wait early."""
         with self._lock:
             release = self._release
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with self._lock:
                 if self._release != release:
-                    return
+                    return True
             await asyncio.sleep(0.02)
+        return False
 
     def _answer(self, method: str, args: dict[str, Any], token: str | None) -> Response:
         limit = self._rate_limits.get(method)
