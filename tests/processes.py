@@ -70,13 +70,20 @@ class BotProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_serving(self) -> None:
+        """Until it says "serving" and answers /healthz."""
         deadline = time.monotonic() + START_TIMEOUT
-        while "serving" not in self.log:
+        while not ("serving" in self.log and self._healthy()):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"meetops serve exited with {self.proc.returncode}:\n{self.log}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"meetops serve did not start:\n{self.log}")
             time.sleep(0.05)
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def wait_exit(self, timeout: float = START_TIMEOUT) -> int:
         return self.proc.wait(timeout)

@@ -178,9 +178,9 @@ async def test_serve_on_a_busy_port_fails_before_running_any_job(world):
         busy.listen()
         bot.start(wait=False)
         assert bot.wait_exit() != 0
-    assert "serving" not in bot.log
     assert query(bot, "select next_run, last_covered_until from digests") == before, "no digest job ran"
     assert {c.method for c in double.calls} <= {"auth.test"}, "nothing was sent to Slack"
+    assert "serving" not in bot.log
 
     bot.start()
     # No meetings since: the digest says so (once), and the next one is armed.
