@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.triggers.date import DateTrigger
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -29,7 +30,7 @@ from bot.messaging import cannot_post, once_at_a_time, send_private, slack_error
 from bot.names import clean, friendly_url_for, slugify, with_suffix
 from bot.providers.base import Capability, Provider, Room, RoomSpec
 from bot.services import Services
-from commands import summaries
+from commands import reconcile, summaries
 from commands.router import MENTION, Invocation, Router, Subcommand, as_flag
 from storage import intents, restreams, rooms
 from storage import sessions as session_log
@@ -142,6 +143,7 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> No
         return
     rooms.update(services.db, room.id, message_channel=posted["channel"], message_ts=posted["ts"])
     intents.done_for_room(services.db, room.id)
+    disarm_message_retry(services, room.id)
     if room.message_ts and room.message_channel:
         # Only the newest message follows the room; the older one must not show a stale state.
         try:
@@ -167,6 +169,13 @@ def arm_message_retry(services: Services, room_id: str, attempts: int = 0) -> No
     services.scheduler.add_job(post_owed_message, DateTrigger(run_date=services.clock() + timedelta(seconds=delay)),
                                args=[services, room_id], id=message_job_id(room_id), name="room message",
                                replace_existing=True)
+
+
+def disarm_message_retry(services: Services, room_id: str) -> None:
+    try:
+        services.scheduler.remove_job(message_job_id(room_id))
+    except JobLookupError:
+        pass  # none armed, or the one-shot job is running now
 
 
 def arm_intent_check(services: Services, intent_id: int) -> None:
@@ -204,6 +213,7 @@ async def post_owed_message(services: Services, room_id: str) -> None:
     if found:
         rooms.update(services.db, room_id, message_channel=owed.channel_id, message_ts=found[0]["ts"])
         intents.done_for_room(services.db, room_id)
+        disarm_message_retry(services, room_id)
         return
     blocks = room_blocks(services, room) + [late_note(owed)]
     intents.attempted(services.db, owed.id)
@@ -223,6 +233,7 @@ async def post_owed_message(services: Services, room_id: str) -> None:
         return
     rooms.update(services.db, room_id, message_channel=posted["channel"], message_ts=posted["ts"])
     intents.done_for_room(services.db, room_id)
+    disarm_message_retry(services, room_id)
 
 
 async def finish_create(services: Services, intent_id: int) -> None:
@@ -267,7 +278,8 @@ async def finish_create(services: Services, intent_id: int) -> None:
 
 
 async def on_serving(services: Services) -> None:
-    """Finish (or undo) every create a crash interrupted, and post every room message still owed."""
+    """Finish (or undo) every create a crash interrupted, post every room message still owed, and correct
+    room messages that say live for meetings that ended while meetops was down."""
     unfinished = intents.unfinished(services.db)
     if unfinished:
         log.warning("%d room create(s) were left unfinished; finishing them", len(unfinished))
@@ -276,6 +288,8 @@ async def on_serving(services: Services) -> None:
             services.spawn(post_owed_message(services, intent.room_id), name="owed room message")
         else:
             services.spawn(finish_create(services, intent.id), name="unfinished room create")
+    # Meetings that ended while meetops was down (their webhooks lost): room messages corrected.
+    services.spawn(reconcile.reconcile_all(services), name="live rooms check")
 
 
 async def standing_room(inv: Invocation) -> None:
@@ -393,7 +407,9 @@ async def live_rooms(inv: Invocation) -> None:
     services = inv.services
     lines, seen = [], set()
     for provider in services.providers.with_capability(Capability.LIVE_STATUS):
+        live_ids: set[str] = set()
         async for live in provider.iter_live_rooms():
+            live_ids.add(live.room_id)
             room = rooms.by_provider_id(services.db, provider.name, live.room_id)
             if room is not None and not visible_here(services, room, inv.user_id, inv.channel_id):
                 continue
@@ -406,6 +422,8 @@ async def live_rooms(inv: Invocation) -> None:
                 except ProviderNotFound:
                     name = live.room_id
             lines.append((live.participants, f"• :red_circle: *{mrkdwn_escape(name)}*: {people(live.participants)}"))
+        # A room message still saying "Live" for a meeting that ended unseen (a lost webhook) is corrected.
+        await reconcile.correct_stale(services, provider, live_ids, team_id=inv.team_id)
     # Rooms on providers that can't be asked, but whose webhooks told meetops they are live.
     for session in session_log.live_in(services.db):
         room = rooms.get(services.db, session.room_id)
@@ -433,6 +451,12 @@ async def end_session(services: Services, room: RoomRecord, user_id: str) -> str
         if Capability.LIVE_STATUS in provider.capabilities:
             session = await provider.live_session(as_provider_room(room))
             if session is None:
+                current = rooms.get(services.db, room.id)
+                if current is not None and reconcile.is_stale(services, current, set()):
+                    # Its message still says live: the meeting ended unseen (a lost webhook).
+                    await reconcile.correct(services, provider, current)
+                    return (f"Nobody is in *{mrkdwn_escape(room.name)}* right now: its meeting had already ended. "
+                            "I've corrected its room message.")
                 return f"Nobody is in *{mrkdwn_escape(room.name)}* right now, so there is no session to end."
             session_id, started, count = session.id, session.started_at, session.participants
         else:
