@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     meetops_admins: str = ""
     meetops_link_hours: float = Field(default=4.0, gt=0, le=24 * 7)
     meetops_summary_poll_seconds: int = Field(default=60, ge=1)
+    meetops_presence_seconds: int = Field(default=30, ge=1)  # live counts, on platforms that don't report them
     meetops_summary_max_wait_minutes: int = Field(default=180, ge=1)
     meetops_timezone: str = "UTC"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from commands import digest, join, meet, polls, restream, rooms, summaries, webhooks
+from commands import digest, join, meet, polls, presence, restream, rooms, slack_polls, summaries, webhooks
 from commands.router import Router
 
-FEATURES = (rooms, join, polls, restream, summaries, webhooks, digest, meet)
+FEATURES = (rooms, join, polls, slack_polls, restream, summaries, webhooks, digest, presence, meet)
 
 
 def register(app: AsyncApp) -> Router:

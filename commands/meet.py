@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from slack_bolt.async_app import AsyncApp
+
+from bot.providers.base import CORE, LABELS, Capabilities, Capability
 
 from bot.text import mrkdwn_escape
 from commands.router import Invocation, Router, Subcommand, slack_unescape, tokenize
@@ -10,14 +14,42 @@ from commands.router import Invocation, Router, Subcommand, slack_unescape, toke
 COMMAND = "/meet"
 
 
-def help_text(router: Router, *, unknown: str | None = None) -> str:
+def help_text(router: Router, *, unknown: str | None = None, providers: list[ProviderLine] = ()) -> str:
     lead = f"I don't know `{mrkdwn_escape(unknown[:40])}`. " if unknown else ""
-    return lead + "Here is what `/meet` can do:\n" + "\n".join(f"• {line}" for line in router.usage_lines())
+    text = lead + "Here is what `/meet` can do:\n" + "\n".join(f"• {line}" for line in router.usage_lines())
+    if providers and not unknown:
+        text += "\n\n*What each meeting platform here can do*\n" + "\n".join(provider_help(p) for p in providers)
+    return text
+
+
+@dataclass(frozen=True)
+class ProviderLine:
+    title: str
+    capabilities: Capabilities
+    default: bool = False
+    emulated: bool = False
+
+
+def provider_help(line: ProviderLine) -> str:
+    """One provider's line: what it can and can't do, from its declared capabilities."""
+    optional = [c for c in Capability if c not in CORE]
+    can = [LABELS[c] for c in optional if c in line.capabilities]
+    cannot = [LABELS[c] for c in optional if c not in line.capabilities]
+    notes = ", ".join(n for n, on in (("default", line.default), ("simulated", line.emulated)) if on)
+    head = f"• *{line.title}*" + (f" ({notes})" if notes else "")
+    return (head + f": :white_check_mark: {', '.join(can) or 'rooms and personal links'}"
+            + (f"; :heavy_minus_sign: not {', '.join(cannot)}" if cannot else ""))
+
+
+def provider_lines(services) -> list[ProviderLine]:
+    providers = services.providers
+    return [ProviderLine(p.title, p.capabilities, name == providers.default_name, name in providers.emulated)
+            for name, p in providers.providers.items()]
 
 
 def register(app: AsyncApp, router: Router) -> None:
     async def show_help(inv: Invocation) -> None:
-        await inv.reply(help_text(router))
+        await inv.reply(help_text(router, providers=provider_lines(inv.services)))
 
     router.add(Subcommand("help", show_help, "/meet help", "this list"))
 

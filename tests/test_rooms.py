@@ -290,3 +290,28 @@ async def test_another_channels_private_room_does_not_exist_for_its_commands(har
     assert all("can't find a room called `board-talks`" in a.text for a in answers[:4])
     assert answers[4].text == "No room has a live session right now."
     assert not harness.sandbox_state.requests_matching("GET", "/polls")
+
+
+async def test_a_private_room_stays_in_its_channel_whatever_the_case_typed(harness, ada):
+    """Issue 7: `Secret-Plans` (other capitals than the link name) used to leak a join link to #random."""
+    await ada.acommand('new "Secret Plans" private')
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    grace_elsewhere = ada.as_user("U0002", channel_id="C0002", channel_name="random")
+    for typed in ("Secret-Plans", "SECRET-PLANS", "secret plans"):
+        await grace_elsewhere.acommand(f"join {typed}")
+        await grace_elsewhere.acommand(f"polls {typed}")
+    replies = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) >= 6
+                                            and harness.double.ephemerals("U0002"))
+    assert all("I can't find a room called" in r.text for r in replies), [r.text for r in replies]
+    assert "token=" not in str([r.blocks for r in replies])
+
+
+async def test_the_creator_moderates_their_room_whatever_the_case_typed(harness, ada):
+    await ada.acommand("new Team Sync")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    await ada.acommand("join Team-Sync")
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "personal link" in e.text), None))
+    assert "moderator" in str(reply.blocks)
+    await ada.acommand("join ünïcödé")  # no such room: found in any case only when it exists
+    await harness.double.wait_for(lambda: any("I can't find" in e.text for e in harness.double.ephemerals("U0001")))

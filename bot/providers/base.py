@@ -358,6 +358,12 @@ class Provider:
     implements them (and declares them in its plugin's capabilities)."""
 
     plugin: "ProviderPlugin"
+    # The provider keeps rooms between meetings, so one it no longer knows was deleted. False for platforms
+    # whose meetings exist only while someone is in them (meetops alone remembers the room).
+    rooms_persist: bool = True
+    # Its webhooks report people joining and leaving; without them meetops asks for the live count now and
+    # then while a meeting runs (providers with live status only).
+    participant_events: bool = False
 
     @property
     def name(self) -> str:

@@ -129,15 +129,32 @@ class ProviderConformance:
 
     async def test_webhook_adapter_refuses_an_unsigned_delivery(self, plugin, provider):
         self.skip_unless(plugin, Capability.WEBHOOKS)
-        adapter = provider.webhook_adapter()
-        if adapter is None:
-            pytest.skip("no webhook secret configured for the emulator client")
         from datetime import datetime, timezone
 
-        assert not adapter.verify({}, b'{"event": "x"}', datetime.now(timezone.utc))
+        await provider.register_webhook("http://127.0.0.1:9/webhooks/" + plugin.name)
+        adapter = provider.webhook_adapter()
+        assert adapter is not None, "a client that registered a webhook verifies its deliveries"
+        now = datetime.now(timezone.utc)
+        assert not adapter.verify({}, b'{"event": "x"}', now)
+        assert not adapter.verify({"authorization": "forged", "x-signature": "forged"}, b'{"event": "x"}', now)
 
     async def test_errors_never_leak_raw_bodies(self, provider, control):
         (await control.put("/faults", json={"status": 400, "count": 1})).raise_for_status()
         with pytest.raises(ProviderError) as info:
             await provider.create_room(spec("Refused"), idempotency_key=secrets.token_hex(8))
         assert "{" not in info.value.user_message and "Traceback" not in info.value.user_message
+
+    async def test_recording_starts_and_stops_in_a_running_meeting(self, plugin, provider, control):
+        self.skip_unless(plugin, Capability.RECORDING)
+        room = await provider.create_room(spec("Recorded"), idempotency_key=secrets.token_hex(8))
+        await provider.issue_join(room, ADA, lifetime=timedelta(hours=1))
+        (await control.post(f"/rooms/{room.id}/join", json={"name": "Grace"})).raise_for_status()
+        await provider.start_recording(room)
+        await provider.stop_recording(room)
+
+    async def test_recording_an_empty_room_is_refused_in_words(self, plugin, provider):
+        self.skip_unless(plugin, Capability.RECORDING)
+        room = await provider.create_room(spec("Nobody here"), idempotency_key=secrets.token_hex(8))
+        with pytest.raises(ProviderError) as info:
+            await provider.start_recording(room)
+        assert "{" not in info.value.user_message

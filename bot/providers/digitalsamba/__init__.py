@@ -30,11 +30,10 @@ PLUGIN = ProviderPlugin(
     name="digitalsamba",
     title="Digital Samba",
     capabilities=Capabilities.of(
-        {Capability.PRIVATE_ROOMS, Capability.LIVE_STATUS, Capability.END_SESSION, Capability.POLLS,
+        {Capability.PRIVATE_ROOMS, Capability.LIVE_STATUS, Capability.END_SESSION, Capability.POLLS, Capability.RECORDING,
          Capability.RESTREAM, Capability.SUMMARIES, Capability.RECORDING_LINKS, Capability.WEBHOOKS,
          Capability.DELETE_ROOM, Capability.SESSION_HISTORY},
         {
-            Capability.RECORDING: "meetops does not start recordings there yet; start one in the meeting.",
             Capability.SNAPSHOTS: "Digital Samba has no snapshot API.",
             Capability.SCHEDULING: "Digital Samba has no scheduling API.",
             Capability.KICK: "Digital Samba's API has no way to remove one person.",

@@ -88,6 +88,8 @@ def build_http(base_url: str, key: str, *, timeout: float = 10.0,
 class DigitalSambaClient(Provider):
     """The Digital Samba provider."""
 
+    participant_events = True  # participant_joined / participant_left webhooks
+
     def __init__(self, http: httpx.AsyncClient, *, team_id: str, developer_key: str, attempts: int = 3,
                  webhook_token: str | None = None):
         from bot.providers.digitalsamba import PLUGIN
@@ -289,6 +291,13 @@ class DigitalSambaClient(Provider):
         await self._request("POST", _path("rooms", room.id, "restreamers", "stop"))
 
     # -- recordings and webhooks ---------------------------------------------------
+
+    async def start_recording(self, room: Room) -> None:
+        # The answer is text/plain ("HTTP/1.1 200 OK"), not JSON.
+        await self._api.request("POST", _path("rooms", room.id, "recordings", "start"), raw=True)
+
+    async def stop_recording(self, room: Room) -> None:
+        await self._api.request("POST", _path("rooms", room.id, "recordings", "stop"), raw=True)
 
     async def recording_link(self, recording_id: str) -> str:
         body = await self._request("GET", _path("recordings", recording_id, "download"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 from typing import Any
 
+from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from .endpoints import Call, Handler, api_endpoint, no_content
@@ -171,6 +172,16 @@ def start_restream(call: Call) -> Any:
     return None
 
 
+def start_recording(call: Call) -> Any:
+    call.state.start_recording(call.room())
+    return PlainTextResponse("HTTP/1.1 200 OK")  # as the spec documents it
+
+
+def stop_recording(call: Call) -> Any:
+    call.state.stop_recording(call.room())
+    return PlainTextResponse("HTTP/1.1 200 OK")
+
+
 def stop_restream(call: Call) -> Any:
     call.state.stop_restream(call.room())
     return None
@@ -259,6 +270,8 @@ routes = [
     _route("/rooms/{room}/polls/{poll}/results", get_poll_results, "GET"),
     _route("/rooms/{room}/restreamers/start", start_restream, "POST"),
     _route("/rooms/{room}/restreamers/stop", stop_restream, "POST"),
+    _route("/rooms/{room}/recordings/start", start_recording, "POST"),
+    _route("/rooms/{room}/recordings/stop", stop_recording, "POST"),
     _route("/sessions", list_sessions, "GET"),
     _route("/sessions/{session}", get_session, "GET"),
     _route("/sessions/{session}/statistics", get_session, "GET"),

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.sandbox.kit.world import Faults as KitFaults
+
 API_PREFIX = "/api/v1"
 
 DEFAULT_ROLES = ("moderator", "speaker", "attendee")
@@ -238,31 +240,14 @@ class Delivery:
 
 
 @dataclass
-class Faults:
-    """Trouble to inject into API calls (paths under /api/v1), set by tests or /_sandbox/faults."""
-
-    latency_ms: int = 0
-    status: int | None = None
-    count: int | None = None  # calls left to fail; None fails every call until cleared
-    retry_after: int = 1
-    paths: str | None = None  # only paths starting with this; "/rooms" means "/api/v1/rooms"
+class Faults(KitFaults):
+    """The kit's faults, with Digital Samba's path rule: "/rooms" means "/api/v1/rooms", a prefix."""
 
     def applies_to(self, path: str) -> bool:
         if self.paths is None:
             return True
         prefix = self.paths if self.paths.startswith(API_PREFIX) else API_PREFIX + self.paths
         return path.startswith(prefix)
-
-    def take_status(self, path: str) -> int | None:
-        """The status to answer this call with instead of serving it, using up one of `count`."""
-        if self.status is None or not self.applies_to(path):
-            return None
-        status = self.status
-        if self.count is not None:
-            self.count -= 1
-            if self.count <= 0:
-                self.status = self.count = None
-        return status
 
 
 @dataclass

@@ -99,6 +99,7 @@ class SandboxState:
         self.rooms: dict[str, Room] = {}  # by id, in creation order
         self._rooms_by_url: dict[str, Room] = {}  # by lower-cased friendly_url
         self.sessions: dict[str, Session] = {}
+        self.recording_rooms: dict[str, str] = {}  # room id -> the session being recorded
         # Sessions sorted by start time, overall and per room (deleted rooms included), so
         # a page or a date range out of tens of thousands is a bisect and a slice.
         self._sessions_by_start: list[Session] = []
@@ -474,6 +475,20 @@ class SandboxState:
         restream = Restream(room_id=room.id, session_id=session.id, destination=destination, started_at=self.now())
         self.restreams[room.id] = restream
         return restream
+
+    def start_recording(self, room: Room) -> None:
+        session = self._live.get(room.id)
+        if session is None:
+            raise Rejected("The room has no live session.")
+        if room.id in self.recording_rooms:
+            raise Rejected("The room is already being recorded.")
+        self.recording_rooms[room.id] = session.id
+
+    def stop_recording(self, room: Room) -> Recording:
+        session_id = self.recording_rooms.pop(room.id, None)
+        if session_id is None:
+            raise Rejected("The room is not being recorded.")
+        return self.create_recording(self.sessions[session_id])
 
     def stop_restream(self, room: Room) -> None:
         if self.restreams.pop(room.id, None) is None:
