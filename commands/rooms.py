@@ -184,15 +184,14 @@ def arm_intent_check(services: Services, intent_id: int) -> None:
                                replace_existing=True)
 
 
-def late_note(intent: intents.IntentRecord) -> dict:
-    why = ("Slack wasn't taking messages" if intent.state == intents.CREATED and intent.attempts
-           else "meetops was interrupted")
+def late_note(intent: intents.IntentRecord, why: str | None = None) -> dict:
+    why = why or ("Slack wasn't taking messages" if intent.attempts else "meetops was interrupted")
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": (
         f":hourglass_flowing_sand: This room message is late: {why} when <@{intent.user_id}> asked for the room "
         f"({slack_date(datetime.fromisoformat(intent.created_at))}). Sorry for the wait.")}]}
 
 
-async def post_owed_message(services: Services, room_id: str) -> None:
+async def post_owed_message(services: Services, room_id: str, why: str | None = None) -> None:
     """Post the room message a new room is still owed (after a crash, or once Slack takes messages again),
     once: a post whose answer never came is looked for in the channel first."""
     owed = intents.owing_message(services.db, room_id)
@@ -215,7 +214,7 @@ async def post_owed_message(services: Services, room_id: str) -> None:
         intents.done_for_room(services.db, room_id)
         disarm_message_retry(services, room_id)
         return
-    blocks = room_blocks(services, room) + [late_note(owed)]
+    blocks = room_blocks(services, room) + [late_note(owed, why)]
     intents.attempted(services.db, owed.id)
     try:
         posted = await services.slack.chat_postMessage(channel=owed.channel_id, text=room_message_text(room),
@@ -263,7 +262,8 @@ async def finish_create(services: Services, intent_id: int) -> None:
         rooms.audit(services.db, team_id=intent.team_id, user_id=intent.user_id, action="room.create",
                     room_id=room.id, recovered=True, standing=bool(intent.standing))
         log.warning("room %s was made at %s but not remembered (interrupted); kept it", room.id, intent.provider)
-        await post_owed_message(services, room.id)
+        await post_owed_message(services, room.id, why=(
+            f"{provider.title} answered too late" if intent.state == intents.UNSURE else None))
         return
     told_already = intent.state == intents.UNSURE
     intents.done(services.db, intent_id)
