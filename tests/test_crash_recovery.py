@@ -151,3 +151,35 @@ async def test_a_summary_cut_between_its_parts_posts_only_the_missing_part(harne
     words = " ".join(b["text"]["text"] for m in thread_replies(harness, room) for b in m.blocks[0 if m.metadata[
         "event_payload"]["part"] else 1:]).split()
     assert words == text.split()
+
+
+# -- item 8: a create the provider answered too late -----------------------------------------
+
+
+async def test_a_room_the_provider_made_after_its_timeout_is_kept_and_announced(harness, ada, sandbox, clock):
+    """Digital Samba answers the create after the bot stopped waiting (2 s): the person hears it failed, and a
+    minute later the bot finds the room was made after all, keeps it and posts its message, no `slow-2`."""
+    from commands.rooms import intent_job_id
+
+    (await sandbox.put("/_sandbox/faults", json={"latency_ms": 3000, "paths": "/rooms"})).raise_for_status()
+    await ada.acommand("new slow")
+    failed = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None), 10)
+    assert "slow" not in [r.friendly_url for r in rooms.of_team(harness.services.db, "T0001").values()]
+    [unsure] = intents.unfinished(harness.services.db)
+    assert unsure.state == intents.UNSURE and unsure.slug == "slow", failed.text
+    await harness.double.wait_for(lambda: [r for r in harness.sandbox_state.rooms.values() if r.friendly_url == "slow"])
+    (await sandbox.delete("/_sandbox/faults")).raise_for_status()
+
+    await run_job(harness.services, clock, intent_job_id(unsure.id))
+    [message] = await harness.double.wait_for(lambda: room_messages(harness))
+    assert "Digital Samba answered too late" in str(message.blocks) and "<@U0001>" in str(message.blocks)
+    assert rooms.find(harness.services.db, "T0001", "slow").message_ts == message.ts
+    assert not intents.unfinished(harness.services.db)
+    assert len(harness.sandbox_state.rooms) == 1
+
+
+async def test_a_create_the_provider_refused_leaves_nothing_behind(harness, ada, sandbox):
+    (await sandbox.put("/_sandbox/faults", json={"status": 422, "count": 1, "paths": "/rooms"})).raise_for_status()
+    await ada.acommand("new refused")
+    await harness.double.wait_for(lambda: harness.double.ephemerals("U0001"))
+    assert not intents.unfinished(harness.services.db), "a refusal is final: nothing to finish later"
