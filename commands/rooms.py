@@ -56,7 +56,7 @@ async def create_room(services: Services, *, team_id: str, channel_id: str, user
     if private and Capability.PRIVATE_ROOMS not in provider.capabilities:
         raise provider.unsupported(Capability.PRIVATE_ROOMS)
     taken = rooms.friendly_urls_in_use(services.db, team_id)
-    intent = intents.record(services.db, team_id=team_id, channel_id=channel_id, user_id=user_id, name=name,
+    intent_id = intents.record(services.db, team_id=team_id, channel_id=channel_id, user_id=user_id, name=name,
                             slug=slug, description=description, private=private, standing=standing,
                             provider=provider.name, options=options)
     try:
@@ -64,25 +64,25 @@ async def create_room(services: Services, *, team_id: str, channel_id: str, user
             candidate = slug if n == 1 else with_suffix(slug, n)
             if candidate.casefold() in taken:
                 continue
-            intents.trying(services.db, intent, candidate)  # the name to look up should the process die now
+            intents.trying(services.db, intent_id, candidate)  # the name to look up should the process die now
             spec = RoomSpec(name=name, slug=candidate, description=description, private=private,
                             external_id=f"slack:{team_id}:{channel_id}", options=options)
             try:
                 created = await provider.create_room(spec, idempotency_key=f"{team_id}:{channel_id}:{candidate}")
             except NameTaken:
                 continue  # taken by a room meetops didn't make (or made a moment ago): try the next name
-            return remember_created(services, intents.get(services.db, intent), created)
+            return remember_created(services, intents.get(services.db, intent_id), created)
         raise BadInput(f"Every link name from `{slug}` to `{with_suffix(slug, MAX_SUFFIX)}` is taken. Pick another name.")
     except ProviderUnavailable:
         # No answer in time: the provider may have made it anyway. The person hears it failed now; a check in a
         # minute keeps the room (and posts its message) if it exists after all.
-        intents.unsure(services.db, intent)
-        arm_intent_check(services, intent)
+        intents.unsure(services.db, intent_id)
+        arm_intent_check(services, intent_id)
         raise
     except asyncio.CancelledError:
         raise  # the process is stopping: the next start finishes this one
     except BaseException:
-        intents.done(services.db, intent)  # refused: nothing was made, and the person is told why
+        intents.done(services.db, intent_id)  # refused: nothing was made, and the person is told why
         raise
 
 
