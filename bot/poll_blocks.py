@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
@@ -20,6 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
+from bot.names import clean
 from bot.text import mrkdwn_escape
 from bot.providers.base import PollResults, PollType
 from storage.polls import PollRecord
@@ -85,9 +87,10 @@ def poll_problems(question: str, type_: str | None, options: list[str | None]) -
 
 def draft_from_form(values: dict[str, Any]) -> tuple[PollDraft | None, dict[str, str]]:
     """The poll the form describes, or the inline errors to show, keyed by block id."""
-    question = values.get(ids.POLL_QUESTION_BLOCK) or ""
+    # Invisible and control characters (right-to-left overrides, zero-width spaces) can disguise text.
+    question = clean(values.get(ids.POLL_QUESTION_BLOCK) or "")
     type_ = values.get(ids.POLL_TYPE_BLOCK)
-    options = [values.get(option_block(n)) for n in range(1, MAX_OPTIONS + 1)]
+    options = [clean(values.get(option_block(n)) or "") for n in range(1, MAX_OPTIONS + 1)]
     problems = poll_problems(question, type_, options)
     errors: dict[str, str] = {}
     for key, message in problems.items():
@@ -167,10 +170,19 @@ def poll_message_text(poll: PollRecord) -> str:
     return f"Poll: {mrkdwn_escape(poll.question)}"
 
 
-def poll_message_blocks(poll: PollRecord) -> list[dict]:
-    """The poll as first posted in the room's thread: question, options, a Results button."""
-    blocks = [_question(poll), _options_list(poll), ContextBlock(elements=[MarkdownTextObject(text=_about(poll))]),
-              _results_button("Results", poll)]
+def launch_note(provider_title: str) -> str:
+    """Where a poll that runs in the meeting is started: until then the provider lists it as not started."""
+    return (f":point_right: A moderator launches it from the *Polls* panel in the {mrkdwn_escape(provider_title)} "
+            "meeting; until then it shows as not started yet.")
+
+
+def poll_message_blocks(poll: PollRecord, *, note: str = "") -> list[dict]:
+    """The poll as first posted in the room's thread: question, options, a Results button (and `note`,
+    e.g. where it is launched)."""
+    blocks = [_question(poll), _options_list(poll), ContextBlock(elements=[MarkdownTextObject(text=_about(poll))])]
+    if note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    blocks.append(_results_button("Results", poll))
     return [b.to_dict() for b in blocks]
 
 
@@ -184,10 +196,30 @@ def _votes(n: int) -> str:
     return "1 vote" if n == 1 else f"{n} votes"
 
 
+def _answers(n: int) -> str:
+    return "1 answer" if n == 1 else f"{n} answers"
+
+
 def _voter_names(names: tuple[str, ...]) -> str:
     shown = ", ".join(mrkdwn_escape(n) for n in names[:MAX_VOTER_NAMES])
     more = len(names) - MAX_VOTER_NAMES
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _result_rows(poll: PollRecord, results: PollResults) -> list[SectionBlock]:
+    """A bar, a share and a count per option; names unless the poll is anonymous."""
+    total = results.total_votes
+    rows = sorted(results.options, key=lambda o: -o.votes) if poll.type == PollType.FREE else results.options
+    blocks = []
+    for option in rows[:MAX_RESULT_ROWS]:
+        share = option.votes / total if total else 0
+        text = f"*{mrkdwn_escape(option.text)}*\n{bar(share)} {round(share * 100)}%  ({_votes(option.votes)})"
+        if not poll.anonymous and option.voters:
+            text += f"\n_{_voter_names(option.voters)}_"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+    if len(rows) > MAX_RESULT_ROWS:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"…and {len(rows) - MAX_RESULT_ROWS} more answers.")))
+    return blocks
 
 
 def poll_results_blocks(poll: PollRecord, results: PollResults, *, at: datetime) -> list[dict]:
@@ -197,15 +229,7 @@ def poll_results_blocks(poll: PollRecord, results: PollResults, *, at: datetime)
     if total == 0:
         blocks += [_options_list(poll), SectionBlock(text=MarkdownTextObject(text="_No votes yet._"))]
     else:
-        rows = sorted(results.options, key=lambda o: -o.votes) if poll.type == PollType.FREE else results.options
-        for option in rows[:MAX_RESULT_ROWS]:
-            share = option.votes / total
-            text = f"*{mrkdwn_escape(option.text)}*\n{bar(share)} {round(share * 100)}%  ({_votes(option.votes)})"
-            if not poll.anonymous and option.voters:
-                text += f"\n_{_voter_names(option.voters)}_"
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
-        if len(rows) > MAX_RESULT_ROWS:
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=f"…and {len(rows) - MAX_RESULT_ROWS} more answers.")))
+        blocks += _result_rows(poll, results)
     # Slack shows <!date…> in each reader's own time zone; the fallback is for clients that can't.
     summary = (f"*{_votes(total)} in total* · {_about(poll)} · "
                f"results as of <!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>")
@@ -215,3 +239,94 @@ def poll_results_blocks(poll: PollRecord, results: PollResults, *, at: datetime)
 
 def poll_results_text(poll: PollRecord, results: PollResults) -> str:
     return f"Poll: {mrkdwn_escape(poll.question)} ({_votes(results.total_votes)})"
+
+
+# -- polls that run in Slack (providers without a poll API) ------------------------------------
+
+BUTTON_TEXT = 75  # Slack's limit for a button's label
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= BUTTON_TEXT else text[:BUTTON_TEXT - 1] + "\u2026"
+
+
+def _answer_rows(poll: PollRecord, results: PollResults) -> list[SectionBlock]:
+    """Free-text answers, the same answer given by several people once with its count; names unless anonymous."""
+    if not results.options:
+        return [SectionBlock(text=MarkdownTextObject(text="_No answers yet._"))]
+    rows = sorted(results.options, key=lambda o: -o.votes)
+    blocks = []
+    for answer in rows[:MAX_RESULT_ROWS]:
+        text = f"\u201c{mrkdwn_escape(answer.text)}\u201d"
+        if answer.votes > 1:
+            text += f"  ({answer.votes} people)"
+        if not poll.anonymous and answer.voters:
+            text += f"\n_{_voter_names(answer.voters)}_"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+    if len(rows) > MAX_RESULT_ROWS:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"…and {len(rows) - MAX_RESULT_ROWS} more answers.")))
+    return blocks
+
+
+def _how_to_vote(poll: PollRecord) -> str:
+    if poll.type == PollType.FREE:
+        return "Answer with *Answer*; answer again to change it."
+    if poll.type == PollType.MULTIPLE:
+        return "Vote for as many options as you like; click an option again to take that vote back."
+    return "Click an option to vote; another option moves your vote, yours again takes it back."
+
+
+def slack_poll_blocks(poll: PollRecord, results: PollResults, *, at: datetime) -> list[dict]:
+    """A poll that runs in Slack, as it stands: the results so far with a vote button per option (or an
+    Answer button) and Close; once closed, the final results and no buttons. Redrawn on every vote."""
+    blocks: list = [_question(poll)]
+    free = poll.type == PollType.FREE
+    total = results.total_votes
+    if free:
+        blocks += _answer_rows(poll, results)
+    elif total == 0:
+        blocks += [_options_list(poll), SectionBlock(text=MarkdownTextObject(text="_No votes yet._"))]
+    else:
+        blocks += _result_rows(poll, results)
+    count = _answers(total) if free else _votes(total)
+    if poll.closed:
+        closed = datetime.fromisoformat(poll.closed_at)
+        by = f" by <@{poll.closed_by}>" if poll.closed_by else ""
+        summary = (f":lock: *Closed*{by} <!date^{int(closed.timestamp())}^{{date_short_pretty}} {{time}}|"
+                   f"{closed:%d %b %H:%M} UTC> · final results: *{count}* · {_about(poll)}")
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=summary)]))
+        return [b.to_dict() for b in blocks]
+    summary = f"*{count} so far* · {_about(poll)} · {_how_to_vote(poll)}"
+    if free:
+        buttons = [ButtonElement(text="Answer", action_id=ids.POLL_ANSWER, value=poll.id, style="primary")]
+    else:
+        buttons = [ButtonElement(text=_label(text), action_id=ids.vote_action(n), value=poll.id)
+                   for n, text in enumerate(poll.options)]
+    buttons.append(ButtonElement(
+        text="Close poll", action_id=ids.POLL_CLOSE, value=poll.id,
+        confirm=ConfirmObject(title="Close this poll?", text="Nobody can vote after that; the results stay.",
+                              confirm="Close it", deny="Keep it open")))
+    blocks += [ContextBlock(elements=[MarkdownTextObject(text=summary)]),
+               ActionsBlock(block_id=ids.POLL_VOTES_BLOCK, elements=buttons)]
+    return [b.to_dict() for b in blocks]
+
+
+def slack_poll_text(poll: PollRecord, results: PollResults) -> str:
+    count = _answers(results.total_votes) if poll.type == PollType.FREE else _votes(results.total_votes)
+    return f"Poll{' (closed)' if poll.closed else ''}: {mrkdwn_escape(poll.question)} ({count})"
+
+
+def answer_modal(poll: PollRecord, metadata: str, previous: str | None = None) -> dict:
+    """The small form behind Answer: one line of text (the person's earlier answer, to change it)."""
+    privacy = ("Answers are anonymous: nobody sees who wrote what." if poll.anonymous
+               else "Your name is shown with your answer.")
+    return View(
+        type="modal", callback_id=ids.POLL_ANSWER_MODAL, title="Your answer", submit="Send", close="Cancel",
+        private_metadata=metadata,
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=f":bar_chart: *{mrkdwn_escape(poll.question)}*\n{privacy}")),
+            InputBlock(block_id=ids.POLL_ANSWER_BLOCK, label="Answer",
+                       element=PlainTextInputElement(action_id=ids.POLL_ANSWER_INPUT, max_length=MAX_OPTION,
+                                                     initial_value=previous or None)),
+        ],
+    ).to_dict()

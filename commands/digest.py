@@ -99,8 +99,17 @@ def next_run(after: datetime, *, cadence: str, at_time: str, tz: str, weekday: i
 
 def describe(record: DigestRecord) -> str:
     day = f" on {DAY_NAMES[record.weekday]}" if record.cadence == "weekly" else ""
-    when = record.next_run_at.astimezone(ZoneInfo(record.tz)).strftime("%a %d %b %H:%M")
-    return f"{record.cadence.capitalize()} digest{day} at {record.at_time} ({record.tz}); the next one is {when}."
+    return f"{record.cadence.capitalize()} digest{day} at {record.at_time} ({record.tz}); the next one is {_next(record)}."
+
+
+def _next(record: DigestRecord) -> str:
+    return record.next_run_at.astimezone(ZoneInfo(record.tz)).strftime("%a %d %b %H:%M")
+
+
+def schedule_words(record: DigestRecord) -> str:
+    """`daily at 09:00 (Europe/Madrid)`, `weekly on Monday at 09:00 (UTC)`."""
+    day = f" on {DAY_NAMES[record.weekday]}" if record.cadence == "weekly" else ""
+    return f"{record.cadence}{day} at {record.at_time} ({record.tz})"
 
 
 # -- Block Kit (pure) ---------------------------------------------------------------------
@@ -368,13 +377,21 @@ async def schedule(inv: Invocation, cadence: str, words: list[str]) -> None:
     upcoming = next_run(services.clock(), cadence=cadence, at_time=at_time, tz=tz, weekday=weekday)
     record = DigestRecord(team_id=inv.team_id, channel_id=inv.channel_id, cadence=cadence, weekday=weekday,
                           at_time=at_time, tz=tz, next_run=upcoming.isoformat(), created_by=inv.user_id)
-    if (previous := store.get(services.db, inv.team_id, inv.channel_id)) and previous.last_covered_until:
+    previous = store.get(services.db, inv.team_id, inv.channel_id)
+    if previous is not None and schedule_words(previous) == schedule_words(record):
+        await inv.reply(f"Nothing to change: this channel already has that digest. {describe(previous)}")
+        return
+    if previous is not None and previous.last_covered_until:
         record.last_covered_until = previous.last_covered_until
     else:  # the first digest covers the period before its slot
         record.last_covered_until = (upcoming - PERIODS[cadence]).isoformat()
     # Announced in the channel: everyone there gets it, and it proves the bot can post there.
-    await announce(inv, f":newspaper: <@{inv.user_id}> set up this channel's meeting digest. {describe(record)} "
-                        "It lists the meetings of this channel's rooms since the previous digest.")
+    if previous is None:
+        await announce(inv, f":newspaper: <@{inv.user_id}> set up this channel's meeting digest. {describe(record)} "
+                            "It lists the meetings of this channel's rooms since the previous digest.")
+    else:
+        await announce(inv, f":newspaper: <@{inv.user_id}> changed this channel's meeting digest from "
+                            f"{schedule_words(previous)} to {schedule_words(record)}; the next one is {_next(record)}.")
     store.save(services.db, record)
     arm(services, record)
 

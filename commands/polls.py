@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from bot import ids
 from bot.text import mrkdwn_escape, plural
-from bot.errors import BadInput, MeetopsError
+from bot.errors import BadInput, ProviderNotFound, RoomDeleted, RoomNotFound
 from bot.interactions import accept_submission, modal_metadata, open_modal, open_room_form, submitted_values
-from bot.meetings import require_moderator
-from bot.messaging import cannot_post, once_at_a_time
+from bot.meetings import check_still_exists, require_moderator
+from bot.messaging import once_at_a_time
+from bot.names import clean
 from bot.poll_blocks import (
     STATUS_LABELS,
     TYPE_LABELS,
     PollDraft,
     draft_from_form,
+    launch_note,
     poll_message_blocks,
     poll_message_text,
     poll_modal,
@@ -42,29 +43,32 @@ async def ask_poll(services: Services, room: RoomRecord, draft: PollDraft, *, te
     """Create the poll and post it in the room's thread; returns what to tell the person."""
     require_moderator(services, room, user_id, DOING)
     provider = services.provider(room)
+    if room.status == "deleted":
+        raise RoomDeleted(room.name, provider.title)
     if Capability.POLLS not in provider.capabilities:
         # No poll API at the provider: the poll runs in Slack, with a vote button per option.
         return await slack_polls.ask(services, room, draft, team_id=team_id, user_id=user_id, channel_id=channel_id)
-    poll = await provider.create_poll(as_provider_room(room), question=draft.question, type=draft.type,
-                                      anonymous=draft.anonymous, options=list(draft.options))
+    try:
+        poll = await provider.create_poll(as_provider_room(room), question=draft.question, type=draft.type,
+                                          anonymous=draft.anonymous, options=list(draft.options))
+    except ProviderNotFound:
+        # Most likely the room itself was deleted there (a form submitted after that): say so in words.
+        await check_still_exists(services, room)
+        raise
     record = polls.insert(services.db, PollRecord(
         id=poll.id, room_id=room.id, team_id=team_id, question=draft.question, type=str(draft.type),
         anonymous=draft.anonymous, options=list(draft.options), created_by=user_id))
     rooms.audit(services.db, team_id=team_id, user_id=user_id, action="poll.create", room_id=room.id,
                 poll_id=poll.id, type=str(draft.type))
-    # In the thread of the room message when there is one, else where the person asked.
-    channel, thread = (room.message_channel, room.message_ts) if room.message_ts else (channel_id, None)
-    try:
-        posted = await services.slack.chat_postMessage(channel=channel, thread_ts=thread,
-                                                       text=poll_message_text(record),
-                                                       blocks=poll_message_blocks(record))
-    except SlackApiError as exc:
-        raise MeetopsError(f"I created the poll, but: {cannot_post(channel, exc)} Meanwhile "
-                           f"`/meet polls {room.friendly_url}` lists it.") from None
+    # The provider lists a new poll as not started until a moderator launches it in the meeting: say where.
+    posted, in_thread = await slack_polls.post_in_room_thread(
+        services, room, channel_id, text=poll_message_text(record),
+        blocks=poll_message_blocks(record, note=launch_note(provider.title)),
+        created="I created the poll", listing="lists it")
     polls.set_message(services.db, record.id, channel=posted["channel"], ts=posted["ts"])
-    if thread:
-        return f"Your poll is up in the thread of the *{mrkdwn_escape(room.name)}* room message."
-    return "Your poll is up in the channel."
+    where = (f"in the thread of the *{mrkdwn_escape(room.name)}* room message" if in_thread else "in the channel")
+    return (f"Your poll is up {where}. To open voting, launch it from the *Polls* panel in the "
+            f"{provider.title} meeting.")
 
 
 def draft_from_words(words: list[str]) -> PollDraft:
@@ -76,17 +80,24 @@ def draft_from_words(words: list[str]) -> PollDraft:
         raise BadInput(f"I don't know `{mrkdwn_escape(unknown[0])}`. A one-line poll takes `--multiple` and "
                        f"`--anonymous`, for example `{ONE_LINE} --anonymous`.")
     flags = {FLAGS[flag] for flag in flagged}
-    rest = [w for w in words if not as_flag(w)]
+    # Invisible and control characters (right-to-left overrides, zero-width spaces) can disguise text.
+    rest = [clean(w) for w in words if not as_flag(w)]
     if not rest:
         raise BadInput(f"What is the question? For example `{ONE_LINE}`.")
     question, *options = rest
+    # Unlike the form's spare fields, a quoted "" in a command is a mistake: say which, counting from 1.
+    empty = [n for n, text in enumerate(options, 1) if not text]
+    if empty:
+        which = f"Option {empty[0]} is empty" if len(empty) == 1 else \
+            f"Options {', '.join(map(str, empty[:-1]))} and {empty[-1]} are empty"
+        raise BadInput(f"I can't make that poll: {which}. Give every option some text, or leave it out. "
+                       f"For example `{ONE_LINE}`.")
     type_ = PollType.MULTIPLE if "multiple" in flags else PollType.SINGLE if options else PollType.FREE
     problems = poll_problems(question, type_, options)
     if problems:
         lines = [f"Option {key + 1}: {msg}" if isinstance(key, int) else msg for key, msg in problems.items()]
         raise BadInput("I can't make that poll. " + mrkdwn_escape(" ".join(lines)) + f" For example `{ONE_LINE}`.")
-    return PollDraft(question=question.strip(), type=type_, anonymous="anonymous" in flags,
-                     options=tuple(o.strip() for o in options))
+    return PollDraft(question=question, type=type_, anonymous="anonymous" in flags, options=tuple(options))
 
 
 async def poll_command(inv: Invocation) -> None:
@@ -123,7 +134,8 @@ async def list_polls(inv: Invocation) -> None:
         kind = TYPE_LABELS[PollType(mine.type)] if mine else TYPE_LABELS[PollType.MULTIPLE if poll.multiple else PollType.SINGLE]
         anonymous = ", anonymous" if poll.anonymous else ""
         status = STATUS_LABELS.get(poll.status, poll.status or "unknown")
-        lines.append(f"• *{mrkdwn_escape(poll.question)}*: {status} ({kind.lower()}{anonymous})")
+        launch = f"; launch it from the *Polls* panel in the {provider.title} meeting" if poll.status == "created" else ""
+        lines.append(f"• *{mrkdwn_escape(poll.question)}*: {status} ({kind.lower()}{anonymous}){launch}")
     name = mrkdwn_escape(room.name)
     if not lines:
         await inv.reply(f"*{name}* has no polls yet. Ask one with `/meet poll {room.friendly_url}`.")
@@ -135,6 +147,9 @@ async def show_results(services: Services, poll: PollRecord, *, channel: str | N
     """Update the poll message in place with the latest results; a second click meanwhile does nothing."""
     async with once_at_a_time(services, f"results:{poll.id}") as first:
         if not first:
+            return
+        if poll.in_slack:  # a poll that runs in Slack is redrawn on every vote; this is an old Results button
+            await slack_polls.redraw(services, poll.id)
             return
         room = rooms.get(services.db, poll.room_id)
         if room is None:
@@ -156,10 +171,17 @@ def register(app: AsyncApp, router: Router) -> None:
         await ack()
         await open_room_form(services, body, action, DOING, poll_modal)
 
+    slack_polls.register(app, router)
+
     @app.view(ids.POLL_MODAL)
     async def poll_submitted(ack, body, view, services) -> None:
         draft, errors = draft_from_form(submitted_values(view))
-        sent = await accept_submission(ack, services, body, errors, DOING)
+        try:
+            sent = await accept_submission(ack, services, body, errors, DOING)
+        except RoomNotFound:
+            # The room was forgotten (or deleted) while the form was open; its id means nothing to a person.
+            raise BadInput("The room this poll was for no longer exists, so I didn't create the poll. "
+                           "`/meet rooms` lists the rooms there are.") from None
         if sent is not None:
             await sent.reply(services, await ask_poll(services, sent.room, draft, team_id=sent.team_id,
                                                       user_id=sent.user_id, channel_id=sent.channel))

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import ids
 from bot.text import mrkdwn_escape
-from bot.errors import BadInput, MeetopsError, ProviderError, ProviderRejected
+from bot.errors import BadInput, MeetopsError, ProviderError, ProviderGone, ProviderRejected
 from bot.interactions import (
     accept_submission,
     answer_room_button,
@@ -62,6 +62,11 @@ async def start_stream(services: Services, room: RoomRecord, user_id: str, targe
     try:
         started = await provider.start_restream(as_provider_room(room), RestreamTarget(
             label=target.label, stream_key=target.stream_key, type=target.type, server_url=target.server_url))
+    except ProviderGone:
+        # The meeting ended while the form was open (or just before the click).
+        restreams.settle(services.db, room.id, IDLE)
+        raise ProviderGone(f"The meeting in *{mrkdwn_escape(room.name)}* has ended, so there is nothing to stream; "
+                           "start it again (join the room) and Go live.") from None
     except Exception as exc:
         restreams.settle(services.db, room.id, IDLE)
         raise _without_key(exc, target.stream_key) from None
@@ -88,6 +93,12 @@ async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str
         return f"*{mrkdwn_escape(room.name)}* is not streaming."
     try:
         await provider.stop_restream(as_provider_room(room))
+    except ProviderGone:
+        # The meeting ended, and its stream with it: the message must stop saying live.
+        restreams.settle(services.db, room.id, IDLE)
+        await refresh_room_message(services, room)
+        return (f"The meeting in *{mrkdwn_escape(room.name)}* has ended, and its livestream with it: there was "
+                "nothing left to stop.")
     except ProviderRejected as exc:
         # Digital Samba says there is nothing to stop (the session ended, say): the message must stop saying live.
         restreams.settle(services.db, room.id, IDLE)

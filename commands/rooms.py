@@ -493,6 +493,31 @@ async def end_command(inv: Invocation) -> None:
     await inv.reply(await end_session(inv.services, room, inv.user_id))
 
 
+async def post_command(inv: Invocation) -> None:
+    """`/meet post <room>`: the room message again, here (after a Slack outage, or when it scrolled away)."""
+    if not inv.args:
+        raise BadInput("Which room? For example `/meet post standup` posts its room message here again.")
+    services = inv.services
+    room = await inv.room(" ".join(inv.args))
+    name = mrkdwn_escape(room.name)
+    if rooms.get(services.db, room.id) is None:
+        raise BadInput(f"*{name}* was made outside meetops, so it has no room message. "
+                       f"`/meet join {room.friendly_url}` gets you in.")
+    if room.private and room.channel_id not in ("", inv.channel_id):
+        raise BadInput(f"*{name}* is private to <#{room.channel_id}>, so its room message stays there. "
+                       f"Run `/meet post {room.friendly_url}` in that channel.")
+    async with once_at_a_time(services, f"post:{room.id}") as first:
+        if not first:
+            return  # a second `/meet post` of the same room while the first is posting
+        room = await check_still_exists(services, room)
+        before = room.message_ts
+        await post_room_message(inv, room, f"I couldn't post the room message of *{name}* here")
+        if rooms.get(services.db, room.id).message_ts == before:
+            return  # not posted: post_room_message said why
+    older = " The older one now points to it." if before else ""
+    await inv.reply(f"Posted the room message of *{name}* here again.{older}")
+
+
 def register(app: AsyncApp, router: Router) -> None:
     router.add(Subcommand("", standing_room, "/meet", "start (or reuse) this channel's room"), default=True)
     router.add(Subcommand("new", new_room, "/meet new <name> [--private] [--provider <name>]",
@@ -500,6 +525,8 @@ def register(app: AsyncApp, router: Router) -> None:
     router.add(Subcommand("rooms", list_rooms, "/meet rooms", "list the team's rooms"))
     router.add(Subcommand("live", live_rooms, "/meet live", "rooms with a live session, and how many people are in each"))
     router.add(Subcommand("end", end_command, "/meet end <room>", "end the room's live session (moderators)"))
+    router.add(Subcommand("post", post_command, "/meet post <room>",
+                          "post the room's message again in this channel; the older one then points to it"))
 
     @app.action(ids.END)
     async def end_clicked(ack, body, action, services, respond) -> None:

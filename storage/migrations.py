@@ -216,7 +216,21 @@ def m004_providers_sessions_grants_votes(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m005_room_intents_and_summary_parts(db: sqlite_utils.Database) -> None:
+def m005_slack_poll_votes_answers_closer(db: sqlite_utils.Database) -> None:
+    # A vote row stays once a person has clicked that option: `active` says whether it counts now, and
+    # `voted_at` is when they last clicked it, so a second click a moment later (a double click) counts once.
+    db["poll_votes"].add_column("active", int, not_null_default=1)
+    # Free-text polls run in Slack: one answer per person, which they may change until the poll closes.
+    db["poll_answers"].create(
+        {"poll_id": str, "user_id": str, "text": str, "answered_at": str},
+        pk=("poll_id", "user_id"),
+        not_null={"text", "answered_at"},
+    )
+    db["polls"].add_column("closed_by", str)
+
+
+@migrations()
+def m006_room_intents_and_summary_parts(db: sqlite_utils.Database) -> None:
     # A room someone asked for, written before the provider is called: a crash between the provider
     # creating it and meetops remembering it leaves this row, and the next start finishes or undoes it.
     # `creating` -> (room inserted) `created` (its message still owed) -> row deleted once posted/reported.
@@ -233,7 +247,7 @@ def m005_room_intents_and_summary_parts(db: sqlite_utils.Database) -> None:
             "standing": int,  # the channel's standing room (plain /meet)
             "provider": str,
             "options": str,  # JSON list of the provider's own flags
-            "state": str,  # creating | created
+            "state": str,  # creating | unsure (the provider did not answer) | created
             "room_id": str,  # once created
             "attempts": int,  # tries to post the room message
             "created_at": str,

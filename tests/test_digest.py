@@ -82,7 +82,8 @@ async def test_schedule_defaults_to_the_persons_zone_and_validates(harness, ada,
     assert job_time(harness.services, job_id("T0001", "C0001")) == record.next_run_at > clock()
     await ada.acommand("digest weekly fri 17:30 america/new_york")
     weekly = await harness.double.wait_for(lambda: len(announcements(harness)) == 2 and announcements(harness)[-1])
-    assert "Weekly digest on Fridays at 17:30 (America/New_York)" in weekly.text
+    assert ("<@U0001> changed this channel's meeting digest from daily at 09:00 (Europe/Madrid) to weekly on "
+            "Fridays at 17:30 (America/New_York); the next one is Fri ") in weekly.text
     await ada.acommand("digest daily 09:00 Mars/Olympus")
     assert "don't know the time zone" in (await reply_to(harness)).text
     await ada.acommand("digest off")
@@ -90,6 +91,22 @@ async def test_schedule_defaults_to_the_persons_zone_and_validates(harness, ada,
     assert off.text == ":newspaper: <@U0001> turned off this channel's meeting digest."
     assert store.get(harness.services.db, "T0001", "C0001") is None
     assert harness.services.scheduler.get_job(job_id("T0001", "C0001")) is None
+
+
+async def test_changing_a_digest_says_changed_with_both_schedules_and_the_same_one_changes_nothing(harness, ada):
+    await ada.acommand("digest daily 09:00 Europe/Madrid")
+    await harness.double.wait_for(lambda: store.get(harness.services.db, "T0001", "C0001"))
+    await ada.acommand("digest daily 10:30 Europe/Madrid")
+    changed = await harness.double.wait_for(lambda: len(announcements(harness)) == 2 and announcements(harness)[-1])
+    assert changed.text.startswith(":newspaper: <@U0001> changed this channel's meeting digest from daily at 09:00 "
+                                   "(Europe/Madrid) to daily at 10:30 (Europe/Madrid); the next one is ")
+    assert "set up" not in changed.text
+    await harness.double.wait_for(lambda: store.get(harness.services.db, "T0001", "C0001").at_time == "10:30")
+    await ada.acommand("digest daily 10:30 europe/madrid")
+    same = await reply_to(harness)
+    assert same.text.startswith("Nothing to change: this channel already has that digest. Daily digest at 10:30")
+    await harness.double.wait_idle(quiet=0.2)
+    assert len(announcements(harness)) == 2, "nothing announced for no change"
 
 
 async def test_a_digest_for_a_channel_the_bot_cannot_post_in_is_refused_and_not_saved(harness, ada):
@@ -197,6 +214,8 @@ async def test_bad_schedules_are_explained(harness, ada, words):
 async def test_a_scheduled_digest_that_cannot_be_posted_tells_whoever_set_it_up(harness, ada, clock):
     await ada.acommand("digest daily 09:00 UTC")
     await harness.double.wait_for(lambda: announcements(harness))
+    # The schedule is saved and armed once the announcement went out: wait for that, not just the message.
+    await harness.double.wait_for(lambda: harness.services.scheduler.get_job(job_id("T0001", "C0001")))
     harness.double.fail("chat.postMessage", "channel_not_found", count=1)
     await run_job(harness.services, clock, job_id("T0001", "C0001"))
     [dm] = await harness.double.wait_for(lambda: harness.double.dms("U0001"))

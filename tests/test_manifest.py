@@ -77,3 +77,27 @@ def test_history_scopes_are_there_because_unconfirmed_posts_are_looked_for():
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert set(HISTORY) <= scopes
     assert not scopes & {"im:history", "mpim:history", "channels:read", "groups:read", "channels:join"}
+
+
+def test_the_usage_hint_lists_every_subcommand_as_the_router_has_it():
+    from bot.devtools import manifest
+
+    usages = manifest.router_usages()
+    hint = MANIFEST["features"]["slash_commands"][0]["usage_hint"]
+    assert hint == manifest.usage_hint(usages), "stale: run `python -m bot.devtools.manifest` to refresh manifest.yml"
+    for usage in usages:
+        name = usage.removeprefix("/meet").split()[0]
+        assert f"[{name} " in hint or f"| {name} " in hint or f"| {name}]" in hint, name
+    assert len(hint) <= 1000, "Slack's limit for a usage hint"
+
+
+def test_the_generator_rewrites_only_the_hint_line(tmp_path):
+    from bot.devtools import manifest
+
+    stale = tmp_path / "manifest.yml"
+    original = (Path(__file__).resolve().parents[1] / "manifest.yml").read_text()
+    stale.write_text(original.replace("| post <room> ", ""))
+    assert manifest.main(["--check", "--manifest", str(stale)]) == 1, "a hint missing a subcommand is stale"
+    assert manifest.main(["--manifest", str(stale)]) == 0
+    assert stale.read_text() == original, "regenerated exactly, comments and all"
+    assert manifest.main(["--check", "--manifest", str(stale)]) == 0

@@ -8,7 +8,7 @@ import pytest
 
 from bot import ids
 from bot.poll_blocks import bar, draft_from_form, option_block, poll_message_blocks, poll_modal, poll_problems, \
-    poll_results_blocks
+    poll_results_blocks, slack_poll_blocks
 from bot.providers.base import OptionResult, PollResults, PollType
 from bot.restream_blocks import StreamTarget, destination_label, restream_modal, target_from_form
 from storage.polls import PollRecord
@@ -152,3 +152,39 @@ def test_one_line_flags_typed_with_smart_dashes_count_and_unknown_ones_are_refus
     assert draft.anonymous and draft.type == "multiple" and draft.options == ("A", "B")
     with pytest.raises(BadInput, match="--anonymus"):
         draft_from_words(["Secret vote?", "A", "B", "--anonymus"])
+
+
+# -- polls that run in Slack ----------------------------------------------------------------------
+
+def test_a_slack_poll_has_a_vote_button_per_option_and_close():
+    long = "L" * 100
+    blocks = slack_poll_blocks(record(options=["Pizza & co", long]), PollResults("p1", "Lunch?", 0, ()), at=AT)
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"], e["text"]["text"]) for e in actions["elements"]] == [
+        (ids.vote_action(0), "p1", "Pizza & co"), (ids.vote_action(1), "p1", "L" * 74 + "…"),
+        (ids.POLL_CLOSE, "p1", "Close poll")]
+    assert actions["elements"][-1]["confirm"]["confirm"]["text"] == "Close it"
+    assert ids.voted_option(ids.vote_action(1)) == 1 and ids.voted_option(ids.POLL_CLOSE) is None
+    assert section("_No votes yet._") in blocks
+
+
+def test_a_closed_slack_poll_shows_final_results_and_no_buttons():
+    poll = record(hosted="slack", closed_at="2026-03-02T09:30:00+00:00", closed_by="U9")
+    results = PollResults("p1", "Lunch?", 2, (OptionResult("Pizza & co", 2, ("Ada", "Grace")), OptionResult("Sushi", 0)))
+    blocks = slack_poll_blocks(poll, results, at=AT)
+    assert not [b for b in blocks if b["type"] == "actions"]
+    assert section("*Pizza &amp; co*\n██████████ 100%  (2 votes)\n_Ada, Grace_") in blocks
+    assert ":lock: *Closed* by <@U9>" in blocks[-1]["elements"][0]["text"]
+    assert "final results: *2 votes*" in blocks[-1]["elements"][0]["text"]
+
+
+def test_slack_poll_answers_are_listed_without_names_when_anonymous():
+    results = PollResults("p1", "Went well?", 3, (OptionResult("Demo", 2, ("Ada", "Grace")),
+                                                  OptionResult("<b>Pairing</b>", 1, ("Linus",))))
+    named = slack_poll_blocks(record(type="free", options=[]), results, at=AT)
+    assert section("\u201cDemo\u201d  (2 people)\n_Ada, Grace_") in named
+    assert section("\u201c&lt;b&gt;Pairing&lt;/b&gt;\u201d\n_Linus_") in named
+    anonymous = slack_poll_blocks(record(type="free", options=[], anonymous=True), results, at=AT)
+    assert section("\u201cDemo\u201d  (2 people)") in anonymous and "Ada" not in str(anonymous)
+    assert [e["action_id"] for b in anonymous if b["type"] == "actions" for e in b["elements"]] == [
+        ids.POLL_ANSWER, ids.POLL_CLOSE]

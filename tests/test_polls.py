@@ -69,7 +69,8 @@ async def test_the_poll_form_creates_the_poll_and_posts_it_in_the_rooms_thread(h
     [request] = poll_posts(harness)
     assert request.json == {"question": QUESTION, "type": "single", "anonymous": False,
                             "options": [{"text": "Pizza"}, {"text": "Sushi"}]}
-    stored = polls.get(harness.services.db, buttons(poll_message)[ids.POLL_RESULTS]["value"])
+    poll_id = buttons(poll_message)[ids.POLL_RESULTS]["value"]
+    stored = await harness.double.wait_for(lambda: (p := polls.get(harness.services.db, poll_id)) and p.message_ts and p)
     assert stored.message_ts == poll_message.ts and stored.options == ["Pizza", "Sushi"]
     assert "Your poll is up" in (await reply_to(harness, "U0001")).text
 
@@ -164,7 +165,8 @@ async def test_a_double_click_on_results_makes_one_call_and_one_update(harness, 
     assert len(harness.sandbox_state.requests_matching("GET", "/results")) == 1
     assert len(harness.double.history(poll_message.channel, poll_message.ts)) == 2, "posted, then updated once"
     assert [e.text for e in harness.double.ephemerals("U0001")] == [
-        "Your poll is up in the thread of the *standup* room message."], "the clicks said nothing more"
+        "Your poll is up in the thread of the *standup* room message. To open voting, launch it from the *Polls* "
+        "panel in the Digital Samba meeting."], "the clicks said nothing more"
 
 
 async def test_only_moderators_may_create_polls(harness, ada, grace, linus):
@@ -204,7 +206,8 @@ async def test_polls_lists_the_rooms_polls_with_their_status(harness, ada, sandb
     shown = str(listing.blocks)
     assert "*2 polls in standup*" in listing.text
     assert "*Lunch today?*: running (single choice)" in shown
-    assert "*What went well?*: not started yet (free text, anonymous)" in shown
+    assert ("*What went well?*: not started yet (free text, anonymous); launch it from the *Polls* panel in the "
+            "Digital Samba meeting") in shown
 
 
 async def test_a_poll_the_api_refuses_is_explained_with_its_reason(harness, ada):

@@ -120,7 +120,8 @@ async def test_a_room_nobody_is_in_cannot_go_live_and_can_once_someone_joins(har
     await sandbox.post("/_sandbox/rooms/standup/leave", json={"name": "Grace"})
     await ada.asubmit(form, stream_form())
     refusal = await reply_to(harness, "U0001", 2)
-    assert refusal.text == ":warning: Digital Samba said no: The room has no live session."
+    assert refusal.text == (":warning: The meeting in *standup* has ended, so there is nothing to stream; start it "
+                            "again (join the room) and Go live.")
     assert restreams.get(harness.services.db, room.id).state == "idle", "rolled back"
     assert ids.GO_LIVE in buttons(current(harness, message))
 

@@ -7,6 +7,7 @@ round trip per person.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -16,7 +17,14 @@ import httpx
 import jwt
 
 from bot.config import ConfigError
-from bot.errors import ProviderAuthError, ProviderError, ProviderNotFound, ProviderRejected, ProviderUnavailable
+from bot.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderGone,
+    ProviderNotFound,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from bot.providers.base import (
     JoinGrant,
     LiveRoom,
@@ -55,24 +63,107 @@ class BearerAuth(httpx.Auth):
         return "BearerAuth(***)"
 
 
-def _describe_errors(errors: dict) -> str:
-    parts = []
+# What each field meetops sends is, in the words of the person who typed it (Digital Samba's field names and
+# zero-based item numbers never reach Slack). `{n}` is an item's number counted from 1.
+_FIELD_LABELS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), label) for pattern, label in (
+    (r"friendly_url", "the link name"),
+    (r"description", "the room name"),  # meetops sends the room's name as its description
+    (r"external_id", "the room's Slack reference"),
+    (r"question", "the question"),
+    (r"options", "the options"),
+    (r"options\.(\d+)(?:\.text)?", "option {n}"),
+    (r"stream_key", "the stream key"),
+    (r"server_url", "the server URL"),
+    (r"endpoint", "the webhook URL"),
+    (r"events", "the list of webhook events"),
+    (r"events\.(\d+)", "webhook event {n}"),
+    (r"name", "the webhook name"),
+))
+
+
+def _field_label(field_name: str, url: str) -> str:
+    if field_name == "type":
+        return ("the stream destination" if "/restreamers" in url else "the poll type" if "/polls" in url
+                else "the type")
+    for pattern, label in _FIELD_LABELS:
+        match = pattern.fullmatch(field_name)
+        if match:
+            number = next((g for g in match.groups() if g is not None), None)
+            return label.format(n=int(number) + 1) if number is not None else label
+    # A field meetops never sends: still no dotted name or zero-based index in the sentence.
+    words = [str(int(part) + 1) if part.isdigit() else part.replace("_", " ") for part in field_name.split(".")]
+    return "the " + " ".join(words)
+
+
+def _field_sentence(field_name: str, message: str, url: str) -> str:
+    """One of Digital Samba's (Laravel's) field messages as a sentence about what the person typed."""
+    label = _field_label(field_name, url)
+    text = message.lower()
+    limit = re.search(r"(\d+) characters", text)
+    if "has already been taken" in text:
+        sentence = f"{label} is already taken."
+    elif "prohibited when" in text:
+        sentence = "choose either a streaming platform or a custom server URL, not both."
+    elif "required when" in text and field_name == "type":
+        sentence = "choose a streaming platform or give a custom server URL."
+    elif field_name == "options" and "required" in text:
+        sentence = "a poll with choices needs its options."
+    elif "is required" in text or "must be a string" in text:
+        sentence = f"{label} is empty." if field_name.startswith("options.") else f"{label} is missing."
+    elif "at least" in text and limit:
+        sentence = f"{label} needs at least {limit.group(1)} characters."
+    elif ("greater than" in text or "may not be" in text) and limit:
+        sentence = f"{label} can have at most {limit.group(1)} characters."
+    elif "must start with one of the following" in text:
+        sentence = f"{label} must start with {message.split(':', 1)[-1].strip().rstrip('.').replace(', ', ' or ')}."
+    elif "valid url" in text:
+        sentence = f"{label} must be a web address starting with https://."
+    elif "format is invalid" in text and field_name == "friendly_url":
+        sentence = f"{label} may only have letters, digits, - and _."
+    elif "selected" in text and "invalid" in text:
+        sentence = f"{label} isn't one Digital Samba offers."
+    else:
+        sentence = f"{label} wasn't accepted."
+    return sentence[0].upper() + sentence[1:]
+
+
+def _describe_errors(errors: dict, url: str = "") -> str:
+    sentences: list[str] = []
     for field_name, messages in errors.items():
-        if isinstance(messages, list):
-            parts.extend(str(m) for m in messages)
-        else:
-            parts.append(f"{field_name}: {messages}")
-    return " ".join(parts)
+        for message in messages if isinstance(messages, list) else [messages]:
+            sentence = _field_sentence(str(field_name), str(message), url)
+            if sentence not in sentences:
+                sentences.append(sentence)
+    return " ".join(sentences)
+
+
+def _url_of(response: httpx.Response) -> str:
+    try:
+        return str(response.request.url)
+    except RuntimeError:  # a response built without its request (tests)
+        return ""
+
+
+# Refusals (without field errors) that mean the meeting the request needs is not running.
+_NO_SESSION = re.compile(r"no live session|session is not live|not in a live session", re.IGNORECASE)
 
 
 def _rejected(response: httpx.Response, message: str) -> ProviderError | None:
-    """422 and other 4xx: Digital Samba's reason, with its per-field messages (Laravel's `errors`)."""
+    """422 and other 4xx: Digital Samba's reason in the person's words. Its per-field messages (Laravel's
+    `errors`) become sentences about what they typed; "no live session" becomes ProviderGone (the meeting
+    is over), which the command words with the room's name."""
     if response.status_code in (404, 410) or response.status_code >= 500:
         return None
     body = json_body(response)
     errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
-    detail = _describe_errors(errors)
-    text = message if not detail or detail in message else f"{message} {detail}".strip()
+    if errors:
+        # Laravel's summary `message` repeats the first field message with its field name: leave it out.
+        text = _describe_errors(errors, _url_of(response))
+    elif _NO_SESSION.search(message):
+        return ProviderGone("The meeting in this room has ended (Digital Samba has no live session for it).",
+                            status=response.status_code)
+    else:
+        text = message
     return ProviderRejected(f"Digital Samba said no: {text or f'HTTP {response.status_code}'}",
                             status=response.status_code, errors=errors)
 
