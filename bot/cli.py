@@ -1,4 +1,8 @@
-"""`meetops serve | console | sandbox | webhooks register`."""
+"""`meetops serve | console | sandbox | webhooks register|list|delete`.
+
+Every failure a person can cause (a setting, a flag, a refused key, an unreachable
+provider) ends in one line on stderr saying what to do, and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,18 @@ import argparse
 import asyncio
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlsplit
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, settings_help, settings_models
+from bot.errors import MeetopsError
 from bot.logs import configure_logging, secret_filter
 
 log = logging.getLogger("meetops")
 
-# Every event commands.webhooks handles (a test keeps the two lists the same).
+
+class CliError(Exception):
+    """A command-line mistake or refusal, worded as what to do; printed as one line, exit code 2."""
 
 
 def _settings() -> Settings:
@@ -68,6 +77,75 @@ async def check_slack_token(settings: Settings) -> None:
     log.info("Slack: connected to %s as @%s", identity.get("team"), identity.get("user"))
 
 
+# apps.connections.open errors that mean the app token itself is wrong, and what to do about each.
+APP_TOKEN_ERRORS = {
+    "invalid_auth": "Slack does not know this token",
+    "not_authed": "Slack does not know this token",
+    "account_inactive": "the token belongs to a deleted app or workspace",
+    "token_revoked": "the token was revoked",
+    "not_allowed_token_type": "it is not an app-level token (a bot token, xoxb-…, was given?)",
+    "missing_scope": "the token lacks the connections:write scope",
+    "socket_mode_not_enabled": "Socket Mode is off for this app (Settings → Socket Mode)",
+}
+
+
+async def check_app_token(settings: Settings) -> None:
+    """Socket Mode: ask Slack for a connection URL once, before serving, so a wrong SLACK_APP_TOKEN is a set-up
+    error said now (instead of a reconnect traceback every 10 s forever). Slack out of reach is only warned about."""
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    token = settings.slack_app_token.get_secret_value()
+    client = AsyncWebClient(base_url=settings.slack_api_url, timeout=10)
+    try:
+        await client.apps_connections_open(app_token=token)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error"))
+        why = APP_TOKEN_ERRORS.get(error, "Slack refused it")
+        raise ConfigError(f"meetops cannot start: Slack refused SLACK_APP_TOKEN ({error}: {why}). Generate an "
+                          "app-level token with the connections:write scope under Basic Information → App-Level "
+                          "Tokens (xapp-…).") from None
+    except Exception as exc:
+        log.warning("could not reach Slack at %s to check the app token (%s); starting anyway",
+                    settings.slack_api_url, type(exc).__name__)
+
+
+async def check_providers() -> None:
+    """Each provider with real credentials gets its start-up probe (an emulator needs none): a wrong URL or key
+    stops the bot now, with the setting named."""
+    from bot.providers import registry
+
+    for name in registry.DRIVERS:
+        plugin = registry.load(name)
+        values = _provider_settings(name)
+        if not plugin.configured(values):
+            continue
+        provider = plugin.build(values)
+        try:
+            await provider.check()
+        except ConfigError as exc:
+            raise ConfigError(f"meetops cannot start: {exc} (`meetops serve --no-check` skips this check, "
+                              "e.g. offline.)") from None
+        finally:
+            await provider.aclose()
+        log.info("%s: the API answered and accepted the credentials", plugin.title)
+
+
+async def startup_checks(settings: Settings) -> None:
+    """Everything `serve` checks over the network before it starts, each failure naming its setting."""
+    await check_slack_token(settings)
+    if settings.socket_mode:
+        await check_app_token(settings)
+    await check_providers()
+
+
+def warn_about_settings(settings: Settings) -> None:
+    """What is valid but surely not meant: said at start-up, not discovered later."""
+    for entry in settings.unknown_admins():
+        log.warning("MEETOPS_ADMINS: %r is not a Slack user id (U… or W…), so it matches no one; use the member "
+                    "id from the person's Slack profile (⋮ → Copy member ID)", entry)
+
+
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -76,7 +154,11 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings()
     settings.require_serving(_provider_problems())
-    asyncio.run(check_slack_token(settings))
+    warn_about_settings(settings)
+    if args.no_check:
+        log.warning("--no-check: Slack and Digital Samba settings are not checked at start-up")
+    else:
+        asyncio.run(startup_checks(settings))
     runtime = Runtime(settings)
     if settings.socket_mode:
         asyncio.run(_serve_socket_mode(runtime))
@@ -112,6 +194,7 @@ async def _serve_socket_mode(runtime) -> None:
                 await asyncio.sleep(0.01)
             log.info("webhooks on http://%s:%s/webhooks/<provider>", settings.host, settings.port)
         await handler.connect_async()
+        log.info("connected to Slack over Socket Mode")  # only now that it is
         await runtime.serving("Slack over Socket Mode")
         await asyncio.gather(*tasks, asyncio.Event().wait())
     finally:
@@ -122,6 +205,9 @@ async def _serve_socket_mode(runtime) -> None:
 def console(args: argparse.Namespace) -> None:
     from bot.console import run_console
 
+    # The console runs the real app on these settings (with its own Slack and provider emulators): a wrong one
+    # is the same one clean message as for `serve`, not a traceback.
+    _settings()
     sys.exit(asyncio.run(run_console(args.provider)))
 
 
@@ -149,45 +235,105 @@ def sandbox(args: argparse.Namespace) -> None:
         emulator.stop()
 
 
-def register_webhook(args: argparse.Namespace) -> None:
+def _webhook_provider(args: argparse.Namespace):
+    """The provider named by --provider, built from its own settings, for an operator's webhooks command."""
     from bot.providers import registry
     from bot.providers.base import Capability
 
-    _settings()
+    _settings()  # meetops' own settings are checked (and their secrets masked) as for every command
     plugin = registry.load(args.provider)
     values = _provider_settings(plugin.name)
+    command = f"meetops webhooks {args.webhooks_command}"
     if Capability.WEBHOOKS not in plugin.capabilities:
-        raise ConfigError(f"{plugin.title} sends no webhooks: {plugin.capabilities.reason(Capability.WEBHOOKS)}")
+        raise CliError(f"{plugin.title} sends no webhooks: {plugin.capabilities.reason(Capability.WEBHOOKS)}")
     if not plugin.configured(values):
-        raise ConfigError(f"`webhooks register` talks to the real {plugin.title}: set its credentials first. "
+        raise ConfigError(f"`{command}` talks to the real {plugin.title}, which is not configured here. "
                           f"{plugin.setup_help}")
     problems = getattr(values, "problems", lambda: [])()
     if problems:
-        raise ConfigError(f"`webhooks register` needs " + "; ".join(problems))
+        raise ConfigError(f"`{command}` needs " + "; ".join(problems) + ".")
+    return plugin, plugin.build(values)
 
-    async def register():
-        provider = plugin.build(values)
-        try:
-            return await provider.register_webhook(args.url)
-        finally:
-            await provider.aclose()
 
-    registration = asyncio.run(register())
-    print(f"Registered {plugin.title} webhook {registration.id} -> {args.url}")
+async def _with_provider(provider, work):
+    """Run `work()` after the provider's start-up probe, so a wrong URL or key is named before anything changes."""
+    try:
+        await provider.check()
+        return await work()
+    finally:
+        await provider.aclose()
+
+
+def _endpoint_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in url.strip():
+        raise CliError(f"--url {url!r} is not a URL: give the bot's public address of POST /webhooks/<provider>, "
+                       "for example --url https://bot.example.com/webhooks/digitalsamba")
+    return url.strip()
+
+
+def register_webhook(args: argparse.Namespace) -> None:
+    url = _endpoint_url(args.url)
+    plugin, provider = _webhook_provider(args)
+    # Registering replaces the webhook meetops registered before (same address or name) instead of stacking.
+    registration = asyncio.run(_with_provider(provider, lambda: provider.register_webhook(url)))
+    print(f"Registered {plugin.title} webhook {registration.id} -> {registration.url}")
     if registration.note:
         print(registration.note)
     if registration.secret:
-        print("Set this in the bot's environment (it is shown only now):")
+        secret_filter.add(registration.secret)
+        print("Set this in the bot's environment and restart it (it is shown only now):")
         print(f"{registration.secret_setting}={registration.secret}" if registration.secret_setting
               else registration.secret)
 
 
-def main(argv: list[str] | None = None) -> None:
+def list_webhooks(args: argparse.Namespace) -> None:
+    plugin, provider = _webhook_provider(args)
+    hooks = asyncio.run(_with_provider(provider, provider.list_webhooks))
+    if not hooks:
+        print(f"No {plugin.title} webhooks are registered. `meetops webhooks register --url "
+              f"https://<your host>/webhooks/{plugin.name}` registers meetops'.")
+        return
+    for hook in hooks:
+        print(f"{hook.id}  {hook.note or '(no name)'}  {hook.url}")
+
+
+def delete_webhook(args: argparse.Namespace) -> None:
+    from bot.errors import ProviderNotFound
+
+    plugin, provider = _webhook_provider(args)
+
+    async def delete() -> None:
+        try:
+            await provider.delete_webhook(args.id)
+        except ProviderNotFound:
+            raise CliError(f"{plugin.title} has no webhook {args.id!r}; `meetops webhooks list` shows their ids.") from None
+
+    asyncio.run(_with_provider(provider, delete))
+    print(f"Deleted webhook {args.id}.")
+
+
+def _version() -> str:
+    try:
+        return version("meetops")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meetops", description="Run Digital Samba meetings from Slack.")
+    parser.add_argument("--version", action="version", version=f"meetops {_version()}")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)").set_defaults(func=serve)
+    p = sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)",
+                       description="Serve Slack: over Socket Mode when SLACK_APP_TOKEN is set, else over HTTP on\n"
+                                   "HOST:PORT. Slack's tokens and each configured provider's URL and credentials\n"
+                                   "are checked first.",
+                       epilog=settings_help(settings_models()), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--no-check", action="store_true",
+                   help="start without checking the Slack tokens and the providers over the network (offline starts)")
+    p.set_defaults(func=serve)
 
     p = sub.add_parser("console", help="try meetops in the terminal: no Slack, no provider account")
     p.add_argument("--provider", default=None, help="the provider whose emulator to meet on (default: digitalsamba)")
@@ -199,19 +345,44 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--provider", default="digitalsamba", help="whose emulator (default: digitalsamba)")
     p.set_defaults(func=sandbox)
 
-    p = sub.add_parser("webhooks", help="manage Digital Samba webhooks")
-    webhooks = p.add_subparsers(dest="webhooks_command", required=True)
-    p = webhooks.add_parser("register", help="register this bot's webhook endpoint with Digital Samba")
-    p.add_argument("--url", required=True, help="public URL of POST /webhooks/<provider>")
-    p.add_argument("--provider", default="digitalsamba", help="which provider (default: digitalsamba)")
-    p.set_defaults(func=register_webhook)
+    from bot.providers.registry import DRIVERS
 
-    args = parser.parse_args(argv)
+    provider_flag = argparse.ArgumentParser(add_help=False)
+    provider_flag.add_argument("--provider", default=next(iter(DRIVERS)), choices=list(DRIVERS),
+                               help="the meeting provider (default: %(default)s)")
+    p = sub.add_parser("webhooks", help="manage the providers' webhooks")
+    webhooks = p.add_subparsers(dest="webhooks_command", required=True)
+    p = webhooks.add_parser("register", parents=[provider_flag],
+                            help="register this bot's webhook endpoint with the provider, replacing the one meetops "
+                                 "registered before")
+    p.add_argument("--url", required=True, help="public URL of POST /webhooks/<provider>")
+    p.set_defaults(func=register_webhook)
+    webhooks.add_parser("list", parents=[provider_flag], help="the provider's webhooks").set_defaults(func=list_webhooks)
+    p = webhooks.add_parser("delete", parents=[provider_flag], help="delete a webhook by its id (see `webhooks list`)")
+    p.add_argument("id", help="the webhook's id")
+    p.set_defaults(func=delete_webhook)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     configure_logging("WARNING" if args.command == "console" and args.log_level == "INFO" else args.log_level)
     try:
         args.func(args)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    except (ConfigError, CliError) as exc:
+        _fail(str(exc))
+    except MeetopsError as exc:  # the provider refused or failed an operator's command
+        _fail(f"meetops {args.command}: {exc.user_message}")
     except KeyboardInterrupt:
         pass
+    except Exception as exc:
+        if args.command != "webhooks":
+            raise  # a crash while serving keeps its traceback for whoever reads the log
+        log.debug("webhooks command failed", exc_info=True)
+        _fail(f"meetops webhooks failed unexpectedly ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+              "run it again with --log-level DEBUG for the details.")
+
+
+def _fail(message: str) -> None:
+    print(secret_filter.redact(message), file=sys.stderr)
+    sys.exit(2)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_core import PydanticUndefined
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# Slack user ids: U… for most workspaces, W… for Enterprise Grid.
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 @cache
@@ -28,26 +34,63 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    """meetops' own settings. Each `description` is the meaning shown by `meetops serve --help` and in the
+    README's settings table (both generated from this model by `settings_rows`)."""
 
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_api_url: str = DEFAULT_SLACK_API_URL
+    # An empty value (`SLACK_APP_TOKEN=`) means unset, in the environment and in .env alike.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="the bot token, `xoxb-…` (required to serve)")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="verifies that requests come from Slack (required in HTTP mode)")
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="the app-level token, `xapp-…`; when set, meetops uses Socket Mode")
+    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, description="Slack Web API base URL")
 
     # Each provider's own settings live in its folder (bot/providers/<name>/settings.py, own env prefix).
-    meetops_provider: str | None = None  # the default provider for new rooms
+    meetops_provider: str | None = Field(
+        default=None, description="the default provider for new rooms (else the only one configured, else Digital "
+                                  "Samba's emulator)")
 
-    meetops_db: str = "meetops.db"
-    meetops_admins: str = ""
-    meetops_link_hours: float = Field(default=4.0, gt=0, le=24 * 7)
-    meetops_summary_poll_seconds: int = Field(default=60, ge=1)
-    meetops_presence_seconds: int = Field(default=30, ge=1)  # live counts, on platforms that don't report them
-    meetops_summary_max_wait_minutes: int = Field(default=180, ge=1)
-    meetops_timezone: str = "UTC"
+    meetops_db: str = Field(
+        default="meetops.db", description="SQLite file: rooms, polls, streams, summaries, digests, audit log")
+    meetops_admins: str = Field(
+        default="", description="comma-separated Slack user ids (`U…`) who moderate every room")
+    meetops_link_hours: float = Field(
+        default=4.0, gt=0, le=24 * 7, description="how long a personal join link works")
+    meetops_summary_poll_seconds: int = Field(
+        default=60, ge=1, description="how often to ask whether a summary is ready")
+    meetops_presence_seconds: int = Field(
+        default=30, ge=1, description="how often to count who is in a live room, on platforms that don't report it")
+    meetops_summary_max_wait_minutes: int = Field(
+        default=180, ge=1, description="when to give up waiting for a summary")
+    meetops_timezone: str = Field(
+        default="UTC", description="digests' time zone when the person's Slack profile has none (an Area/City "
+                                   "name, any case)")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=3000, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="where the HTTP server listens")
+    port: int = Field(default=3000, ge=0, le=65535, description="the HTTP server's port")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_unset(cls, data: Any) -> Any:
+        """A blank value means unset wherever it comes from (environment, .env, or arguments): the default
+        applies, as if the line were not there."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items()
+                    if not (isinstance(value, str) and not value.strip())}
+        return data
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _an_http_url(cls, value: str, info: ValidationInfo) -> str:
+        url = urlsplit(value.strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            example = cls.model_fields[info.field_name].default
+            raise ValueError(f"{value!r} is not a URL; give an http(s) URL such as {example}")
+        return value.strip()
 
     @field_validator("slack_api_url")
     @classmethod
@@ -87,6 +130,10 @@ class Settings(BaseSettings):
     def admins(self) -> frozenset[str]:
         return frozenset(a.strip() for a in self.meetops_admins.split(",") if a.strip())
 
+    def unknown_admins(self) -> list[str]:
+        """MEETOPS_ADMINS entries that are not Slack user ids (a name such as `grace` matches no one)."""
+        return [entry for entry in sorted(self.admins) if not SLACK_USER_ID.fullmatch(entry)]
+
     @property
     def link_lifetime(self) -> timedelta:
         return timedelta(hours=self.meetops_link_hours)
@@ -97,11 +144,14 @@ class Settings(BaseSettings):
         missing = []
         if self.slack_bot_token is None:
             missing.append("SLACK_BOT_TOKEN (the bot token, xoxb-…)")
+        if self.socket_mode and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            missing.append("SLACK_APP_TOKEN must be an app-level token (xapp-…, Basic Information → App-Level "
+                           "Tokens), not a bot or user token")
         if not self.socket_mode and self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode, xapp-…)")
         missing.extend(also)  # the providers' own (e.g. a Digital Samba key without its team id)
         if missing:
-            raise ConfigError("meetops cannot start; missing settings:\n  - " + "\n  - ".join(missing))
+            raise ConfigError("meetops cannot start; missing or wrong settings:\n  - " + "\n  - ".join(missing))
 
 
 def load_settings(**overrides) -> Settings:
@@ -114,3 +164,49 @@ def load_settings(**overrides) -> Settings:
             name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
             lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("meetops cannot start; invalid settings:\n  - " + "\n  - ".join(lines)) from None
+
+
+# -- the settings, described ---------------------------------------------------------------
+
+
+def settings_models() -> list[type[BaseSettings]]:
+    """Every settings model meetops reads, in the order they are documented: its own, then each provider's."""
+    from bot.providers import registry
+
+    return [Settings, *(plugin.settings_model for plugin in registry.plugins())]
+
+
+def env_name(model: type[BaseSettings], field: str) -> str:
+    info = model.model_fields[field]
+    alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+    return (alias or (model.model_config.get("env_prefix") or "") + field).upper()
+
+
+def settings_rows(models: list[type[BaseSettings]]) -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) for every field of the given models, in declaration order."""
+    rows = []
+    for model in models:
+        for field, info in model.model_fields.items():
+            default = info.get_default(call_default_factory=True) if info.default is not PydanticUndefined \
+                or info.default_factory else None
+            shown = "—" if default in (None, "") else f"{default:g}" if isinstance(default, float) else str(default)
+            rows.append((env_name(model, field), shown, info.description or ""))
+    return rows
+
+
+def settings_markdown(models: list[type[BaseSettings]]) -> str:
+    """The README's settings table."""
+    lines = ["| setting | default | meaning |", "|---|---|---|"]
+    for name, default, meaning in settings_rows(models):
+        lines.append(f"| `{name}` | {default if default == '—' else f'`{default}`'} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def settings_help(models: list[type[BaseSettings]]) -> str:
+    """`meetops serve --help`'s list of settings: plain text, one setting a paragraph."""
+    lines = ["settings (from the environment or ./.env; an empty value means unset):"]
+    for name, default, meaning in settings_rows(models):
+        plain_meaning = meaning.replace("**", "").replace("`", "")
+        lines.append(f"  {name}" + ("" if default == "—" else f" (default {default})"))
+        lines.append(f"      {plain_meaning}")
+    return "\n".join(lines)

@@ -3,17 +3,24 @@
 Slash commands typed here travel as signed HTTP requests to the real Bolt app;
 what the bot posts arrives at the Slack double and is printed as text, with
 every button numbered so `click N` can press it. Modals are filled in at
-prompts. Lines come from standard input, so the console also runs unattended:
+prompts.
+
+At a terminal, lines are read with prompt_toolkit (history, arrow-key editing,
+Ctrl-C cancels the line or the running command, Ctrl-D quits), and what the bot
+does by itself (someone joins, a summary arrives, a digest) is printed as it
+happens, above the line being typed. Piped, lines come from standard input and
+are echoed, so the console also runs unattended:
 `printf '/meet new standup\\nclick 1\\n' | meetops console`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import getpass
+import contextlib
 import os
 import re
 import shlex
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -43,6 +50,14 @@ COMMAND = "/meet"
 SECRET_FIELDS = {ids.RESTREAM_KEY}
 
 
+# How often the terminal console looks for what the bot did by itself.
+WATCH_SECONDS = 0.2
+
+
+class FormCancelled(Exception):
+    """Ctrl-C at one of a form's prompts: the form is not sent."""
+
+
 @dataclass
 class Clickable:
     button: Button
@@ -50,9 +65,11 @@ class Clickable:
 
 
 class Console:
-    def __init__(self, harness: Harness, out=sys.stdout):
+    def __init__(self, harness: Harness, out=None):
+        """`out=None` prints to whatever sys.stdout is at the time (prompt_toolkit's patched one at a terminal)."""
         self.h = harness
         self.out = out
+        self.busy = asyncio.Lock()  # held while a line runs: background events wait, so nothing interleaves
         self.user = harness.user()
         self.cursor = 0
         self.buttons: dict[int, Clickable] = {}
@@ -62,7 +79,7 @@ class Console:
         self.channels: dict[str, str] = {self.user.channel_name: self.user.channel_id}
 
     def say(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        print(text, file=self.out or sys.stdout, flush=True)
 
     def name_of(self, user_or_channel: str) -> str:
         if user_or_channel.startswith(("C", "G")):
@@ -83,6 +100,28 @@ class Console:
                 return
             for event in events:
                 await self.show(event, read_line)
+
+    async def show_background(self) -> None:
+        """Show what the bot did by itself since the last line (someone joined, a summary, a digest), up to the
+        first form: a form waits for the next line, since its prompts would cut into the one being typed."""
+        if self.busy.locked():
+            return
+        async with self.busy:
+            events, _ = self.h.double.events_since(self.cursor)
+            for event in events:
+                if event.kind == "view":
+                    return
+                self.cursor += 1
+                await self.show(event, _no_input)
+
+    async def watch(self) -> None:
+        """At a terminal: print background events as they happen, until cancelled."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                await self.show_background()
+            except Exception as exc:  # noqa: BLE001 - the watcher must outlive one event it cannot show
+                self.say(f"Could not show what the bot did ({type(exc).__name__}: {_one_line(str(exc))}).")
 
     async def show(self, event: Event, read_line) -> None:
         data = event.data
@@ -116,6 +155,15 @@ class Console:
     async def fill_in(self, view: View, read_line) -> None:
         body = view.view
         self.say(f"[modal] {plain((body.get('title') or {}).get('text', ''))}")
+        try:
+            values = await self.ask_fields(body, read_line)
+        except FormCancelled:
+            self.say("  (Form cancelled: nothing was sent.)")
+            return
+        await self.submit(view, values)
+
+    async def ask_fields(self, body: dict, read_line) -> dict:
+        """Every input of a modal, asked at a prompt: block_id -> action_id -> answer."""
         values: dict = {}
         list_ended: str | None = None  # the action_id of a list of like fields the person ended early
         for block in body.get("blocks", []):
@@ -131,11 +179,8 @@ class Console:
             label = plain(block["label"]["text"])
             options = element.get("options") or []
             if options:
-                choices = ", ".join(f"{o['value']} ({plain(o['text']['text'])})" for o in options)
-                answer = await read_line(f"  {label} [{choices}]: ")
-                if element["type"] == "checkboxes":
-                    answer = [a for a in answer.replace(",", " ").split()] if answer else []
-                elif not answer:
+                answer = await self.choose(label, options, element["type"] == "checkboxes", read_line)
+                if answer is None:
                     continue  # keep the initial choice
             else:
                 in_list = _in_a_list(body.get("blocks", []), block)
@@ -145,6 +190,30 @@ class Console:
                     list_ended = element.get("action_id") if in_list else None
                     continue
             values.setdefault(block["block_id"], {})[element["action_id"]] = answer
+        return values
+
+    async def choose(self, label: str, options: list[dict], several: bool, read_line) -> str | list[str] | None:
+        """A choice among a field's options, by value or by label in any case; a typo asks again, listing the
+        choices, rather than throwing the form away. None keeps the initial choice."""
+        by_word = {}
+        for option in options:
+            by_word[option["value"].casefold()] = option["value"]
+            by_word[plain(option["text"]["text"]).casefold()] = option["value"]
+        choices = ", ".join(f"{o['value']} ({plain(o['text']['text'])})" for o in options)
+        prompt = f"  {label} [{choices}]: "
+        while True:
+            answer = (await read_line(prompt)).strip()
+            words = [w for w in answer.replace(",", " ").split()] if several else [answer] if answer else []
+            unknown = [w for w in words if w.casefold() not in by_word]
+            if not unknown:
+                picked = [by_word[w.casefold()] for w in words]
+                return picked if several else picked[0] if picked else None
+            listed = ", ".join(o["value"] for o in options)
+            self.say(f"  {', '.join(repr(w) for w in unknown)} is not one of the choices; type one of: {listed}"
+                     + (" (several with spaces between them, or nothing)" if several else " (or nothing for the preset choice)"))
+            prompt = f"  {label}: "
+
+    async def submit(self, view: View, values: dict) -> None:
         response = await self.user.asubmit(view, values)
         reply = (response.json() if response.content else {}) if response.status_code == 200 else {}
         if reply.get("response_action") == "errors":
@@ -188,9 +257,12 @@ class Console:
             if command.lower() != COMMAND:
                 self.say(f"Only {COMMAND} is installed here.")
                 return True
+            _, cursor = self.h.double.events_since(0)
             response = await self.user.acommand(text.strip(), command=COMMAND)
             if response.status_code != 200:
                 self.say(f"(Slack would show: the command failed with HTTP {response.status_code})")
+                return True
+            await self._bot_reacts(cursor)  # its reply follows the ack: show it with this line, not the next
             return True
         try:
             words = shlex.split(stripped.replace("\u201c", '"').replace("\u201d", '"'))
@@ -271,10 +343,13 @@ class Console:
         if isinstance(source, Message):
             current = next((m for m in self.h.double.messages(source.channel) if m.ts == source.ts), source)
             source = current
+        _, cursor = self.h.double.events_since(0)
         try:
             await self.user.aclick(source, button.action_id, value=button.value)
         except LookupError:
             self.say("That button is no longer on the message.")
+            return
+        await self._bot_reacts(cursor)
 
     async def simulate(self, what: str, args: list[str]) -> None:
         try:
@@ -310,16 +385,42 @@ class Console:
             else:
                 self.say("sim what? join, end, vote, summary or recording.")
         except httpx.HTTPStatusError as exc:
-            if exc.response.status_code == 404 and args:
-                self.say(f"There is no room {args[0]!r}; `/meet rooms` lists them.")
-                return
-            try:
-                reason = exc.response.json().get("message") or exc.response.reason_phrase
-            except ValueError:
-                reason = exc.response.reason_phrase
-            self.say(f"(sandbox) That didn't happen: {reason}")
+            self.say(self.sim_refusal(what, args, exc.response))
         except ProviderNotFound:
             self.say(f"There is no room {args[0]!r}; `/meet rooms` lists them.")
+
+    def sim_refusal(self, what: str, args: list[str], response: httpx.Response) -> str:
+        """The sandbox's refusal of a `sim` line, in words (never its raw body)."""
+        try:
+            message = str(response.json().get("message") or "")
+        except (ValueError, AttributeError):
+            message = ""
+        room = args[0] if args else ""
+        if message == "Room not found." or (response.status_code == 404 and what != "vote" and room):
+            return f"There is no room {room!r}; `/meet rooms` lists them."
+        if message == "The room has no live session.":
+            return f"Nobody is in {room} right now, so there is no meeting to {what}: `sim join {room}` first."
+        if message == "The session is still live.":
+            return f"The meeting in {room} is still going on: `sim end {room}` first, then `sim {what} {room}`."
+        if message == "The poll has ended.":
+            return "The latest poll has ended: it takes no more votes."
+        if message == "The selected option is invalid.":
+            options = self.last_poll_options()
+            listed = f" Its options are: {', '.join(options)}." if options else ""
+            return f"The latest poll has no option {room!r}.{listed}"
+        if message.startswith("That room has had no meeting yet"):
+            return f"{room} has had no meeting yet: `sim join {room}` first."
+        if message in ("Session not found.", "Poll not found."):
+            return f"That {message.split()[0].lower()} no longer exists in the sandbox."
+        if response.status_code == 422 and message:
+            return f"The sandbox could not do that: {message}"
+        return f"The sandbox could not do that (HTTP {response.status_code}); try `help`."
+
+    def last_poll_options(self) -> list[str]:
+        poll = self.last_poll()
+        state = getattr(self.h, "sandbox_state", None)
+        found = state.polls.get(poll[0]) if poll and state is not None else None
+        return [option.text for option in found.options] if found else []
 
     async def _control(self, path: str, body: dict) -> dict:
         _, cursor = self.h.double.events_since(0)
@@ -397,22 +498,94 @@ async def drive(console: Console, read_line) -> None:
         await console.drain(read_line)
 
 
-async def run_console(provider: str | None = None) -> int:
-    interactive = sys.stdin.isatty()
+async def _no_input(prompt: str = "> ", secret: bool = False) -> str:
+    raise EOFError  # background events never ask anything
+
+
+class Terminal:
+    """Lines typed at a terminal, through prompt_toolkit: history and editing for commands, Ctrl-C cancels the
+    line, Ctrl-D ends the session. Form answers have a history of their own; secrets have none."""
+
+    def __init__(self, input=None, output=None):
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import InMemoryHistory
+
+        self._io = {"input": input, "output": output}
+        self.commands = PromptSession(history=InMemoryHistory(), **self._io)
+        self.forms = PromptSession(history=InMemoryHistory(), **self._io)
+
+    async def read_line(self, prompt: str = "> ", secret: bool = False) -> str:
+        from prompt_toolkit import PromptSession
+
+        command = prompt == "> "
+        session = self.commands if command else PromptSession(**self._io) if secret else self.forms
+        try:
+            return await session.prompt_async(prompt, is_password=secret)
+        except KeyboardInterrupt:
+            if command:
+                return ""  # the line is dropped; a new prompt follows
+            raise FormCancelled from None
+
+
+async def drive_terminal(console: Console, terminal: Terminal) -> None:
+    """The terminal session: background events shown as they happen; Ctrl-C while a line runs stops waiting
+    for it (what the bot does after that still shows up)."""
     loop = asyncio.get_running_loop()
+    watcher = asyncio.create_task(console.watch())
+    try:
+        while True:
+            try:
+                line = await terminal.read_line()
+            except EOFError:
+                return
+            running = asyncio.create_task(_run_locked(console, line, terminal.read_line))
+            with _sigint_cancels(loop, running):
+                try:
+                    if not await running:
+                        return
+                except asyncio.CancelledError:
+                    if not running.cancelled():
+                        raise
+                    console.say("(cancelled)")
+                except EOFError:
+                    return
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
-    async def read_line(prompt: str = "> ", secret: bool = False) -> str:
-        if interactive:
-            line = await loop.run_in_executor(None, getpass.getpass if secret else input, prompt)
-        else:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if line == "":
-                raise EOFError
-            line = line.rstrip("\n")
-            # Echoed so a piped session reads like a transcript; a secret only as stars.
-            print(f"{prompt}{'*' * 8 if secret and line else line}", flush=True)
-        return line
 
+async def _run_locked(console: Console, line: str, read_line) -> bool:
+    async with console.busy:
+        return await console.handle(line, read_line)
+
+
+@contextlib.contextmanager
+def _sigint_cancels(loop: asyncio.AbstractEventLoop, task: asyncio.Task):
+    """Ctrl-C outside a prompt (the terminal is not in raw mode then) cancels `task` instead of the console."""
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals (Windows)
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _piped_read_line(prompt: str = "> ", secret: bool = False) -> str:
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    if line == "":
+        raise EOFError
+    line = line.rstrip("\n")
+    # Echoed so a piped session reads like a transcript; a secret only as stars.
+    print(f"{prompt}{'*' * 8 if secret and line else line}", flush=True)
+    return line
+
+
+async def run_console(provider: str | None = None) -> int:
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with tempfile.TemporaryDirectory(prefix="meetops-console-") as tmp:
         extra = {"meetops_provider": provider, "emulate": {provider}} if provider and provider != "digitalsamba" else {}
         harness = Harness(db_path=os.path.join(tmp, "console.db"), meetops_summary_poll_seconds=5,
@@ -421,7 +594,13 @@ async def run_console(provider: str | None = None) -> int:
         console = Console(harness)
         console.say(INTRO.format(user=console.name_of(console.user.user_id), channel=console.user.channel_name))
         try:
-            await drive(console, read_line)
+            if interactive:
+                from prompt_toolkit.patch_stdout import patch_stdout
+
+                with patch_stdout(raw=True):  # background prints go above the line being typed
+                    await drive_terminal(console, Terminal())
+            else:
+                await drive(console, _piped_read_line)
         finally:
             await console.sandbox.aclose()
             await console.user.aclose()

@@ -78,6 +78,8 @@ async def test_schedule_defaults_to_the_persons_zone_and_validates(harness, ada,
     [set_up] = await harness.double.wait_for(lambda: announcements(harness))
     # Told to the whole channel, in ada's Slack time zone.
     assert "<@U0001> set up this channel's meeting digest. Daily digest at 09:00 (Europe/Madrid)" in set_up.text
+    # Saved and armed once Slack has taken the announcement: a moment after the double shows it.
+    await harness.double.wait_for(lambda: harness.services.scheduler.get_job(job_id("T0001", "C0001")))
     record = store.get(harness.services.db, "T0001", "C0001")
     assert job_time(harness.services, job_id("T0001", "C0001")) == record.next_run_at > clock()
     await ada.acommand("digest weekly fri 17:30 america/new_york")

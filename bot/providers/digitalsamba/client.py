@@ -44,11 +44,19 @@ from bot.providers.base import (
     SummaryStatus,
     WebhookRegistration,
 )
-from bot.providers.http import ErrorWords, ProviderHTTP, build_http_client, json_body, parse_time
+from bot.providers.http import ErrorWords, ProviderHTTP, _never_connected, build_http_client, json_body, parse_time
 from bot.providers.http import path as _path
 
 PAGE_SIZE = 100  # the API's maximum `limit`
 WEBHOOK_NAME = "meetops"
+
+
+def _reason(exc: Exception) -> str:
+    """Why a connection failed, in a few words (the OS's own where there is one)."""
+    cause = exc.__cause__ or exc
+    while getattr(cause, "os_error", None) is not None:  # aiohttp wraps the OSError
+        cause = cause.os_error
+    return " ".join(str(getattr(cause, "strerror", None) or cause).split())[:200] or type(cause).__name__
 
 
 class BearerAuth(httpx.Auth):
@@ -210,21 +218,42 @@ class DigitalSambaClient(Provider):
             yield item
 
     async def check(self) -> None:
-        """One cheap authenticated read, so a wrong URL or key is said at start-up, not to the first user."""
+        """The start-up probe: one cheap authenticated read (the first room), so a wrong DS_API_URL or key is
+        said when the bot starts, naming the setting, instead of to the first user.
+
+        Raises ConfigError worded for whoever runs the bot (no "meetops cannot start" prefix: the caller says
+        what it was doing). One plain request, no retries: one clear answer now.
+        """
+        base = str(self._http.base_url).rstrip("/")
         try:
-            body = await self._request("GET", "rooms", params={"limit": 1, "offset": 0})
-        except ProviderAuthError:
-            raise ConfigError("meetops cannot start: Digital Samba refused DS_DEVELOPER_KEY (or DS_TEAM_ID). "
-                              "Copy both from Dashboard → Team Settings → Developer.") from None
-        except ProviderNotFound:
-            raise ConfigError(f"meetops cannot start: DS_API_URL ({self._http.base_url}) answers 404 for /rooms. "
-                              "It should end in /api/v1, e.g. https://api.digitalsamba.com/api/v1.") from None
-        except ProviderError as exc:
-            raise ConfigError(f"meetops cannot start: Digital Samba at DS_API_URL ({self._http.base_url}) did not "
-                              f"answer as expected: {exc.user_message} (use --no-check to start anyway).") from None
-        if not isinstance(body, dict) or "data" not in body:
-            raise ConfigError(f"meetops cannot start: DS_API_URL ({self._http.base_url}) does not look like the "
-                              "Digital Samba API. It should end in /api/v1.")
+            response = await self._http.get("rooms", params={"limit": 1})
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            raise ConfigError(f"DS_API_URL: {base!r} is not an http(s) URL; it should look like "
+                              "https://api.digitalsamba.com/api/v1.") from None
+        except httpx.TimeoutException as exc:
+            if not _never_connected(exc):
+                raise ConfigError(f"DS_API_URL: {base} did not answer within {self._http.timeout.read or 0:g} s. "
+                                  "Check the address (and DS_TIMEOUT_SECONDS).") from None
+            raise ConfigError(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address and the "
+                              "network.") from None
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address and the "
+                              "network.") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise ConfigError(f"DS_DEVELOPER_KEY: Digital Samba refused the key (HTTP {status}). Copy the developer "
+                              "key (and DS_TEAM_ID) from the Digital Samba dashboard: Team Settings → Developer.")
+        if status == 404:
+            hint = ("it should end in /api/v1." if not base.endswith("/api/v1")
+                    else "is it the Digital Samba API (https://api.digitalsamba.com/api/v1)?")
+            raise ConfigError(f"DS_API_URL: {base} has no rooms list (HTTP 404 for GET {base}/rooms); {hint}")
+        if status >= 400:
+            raise ConfigError(f"DS_API_URL: Digital Samba at {base} answered HTTP {status} to a simple read. Try "
+                              "again in a minute.")
+        body = json_body(response)
+        if not isinstance(body.get("data"), list):
+            raise ConfigError(f"DS_API_URL: {base} answered, but not like the Digital Samba API (no room list in "
+                              "the reply); it should look like https://api.digitalsamba.com/api/v1.")
 
     # -- rooms ---------------------------------------------------------------------
 
@@ -417,15 +446,18 @@ class DigitalSambaClient(Provider):
 
         from bot.providers.digitalsamba.webhooks import EVENTS
 
-        for existing in await self.list_webhooks():
-            if existing.url == url or existing.note == WEBHOOK_NAME:
-                await self.delete_webhook(existing.id)
+        earlier = [hook.id for hook in await self.list_webhooks() if hook.url == url or hook.note == WEBHOOK_NAME]
         token = secrets.token_urlsafe(32)
         webhook_id = await self.create_webhook(endpoint=url, events=list(EVENTS), authorization_header=token,
                                                name=WEBHOOK_NAME)
+        # Deleted only once the new one exists: a failed register leaves the old one working. Two would
+        # deliver every event twice, one of them refused forever with the old token.
+        for hook_id in earlier:
+            await self.delete_webhook(hook_id)
         self.webhook_token = token  # this client now accepts the deliveries it asked for
+        replaced = f" It replaces the webhook meetops registered before ({', '.join(earlier)})." if earlier else ""
         return WebhookRegistration(id=webhook_id, url=url, secret=token, secret_setting="DS_WEBHOOK_TOKEN",
-                                   note=f"Subscribed to {', '.join(EVENTS)}.")
+                                   note=f"Subscribed to {', '.join(EVENTS)}.{replaced}")
 
     # -- join links ----------------------------------------------------------------
 

@@ -72,7 +72,11 @@ class WebhookDispatcher:
         if error is not None:
             log.warning("sandbox webhook %s to %s dropped after %d attempts: %s",
                         payload["event"], webhook.endpoint, attempts, error)
-        self.state.deliveries.append(Delivery(webhook.id, payload["event"], webhook.endpoint, attempts, status, error))
+        # A reset (or a delete) while this delivery was in flight forgot the webhook: its late result must not
+        # land in the next world's delivery log.
+        if self.state.webhooks.get(webhook.id) is webhook:
+            self.state.deliveries.append(Delivery(webhook.id, payload["event"], webhook.endpoint, attempts, status,
+                                                  error))
 
     async def _post(self, webhook: Webhook, payload: dict[str, Any]) -> tuple[int | None, str | None]:
         assert self._client is not None

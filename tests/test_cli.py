@@ -1,0 +1,344 @@
+"""`meetops` on the command line, as an operator meets it: settings checked at start-up, webhooks managed, and
+every failure one line that says what to do (exit code 2, no traceback).
+
+Everything runs through `bot.cli.main([...])` against a sandbox and a Slack double on loopback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import Settings, load_settings, settings_models, settings_rows
+from bot.devtools.serving import free_port
+from bot.devtools.slack_double import SlackDouble
+from bot.providers.digitalsamba.settings import DigitalSambaSettings
+from bot.sandbox import SandboxState, start_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ")  # a log record, not the answer
+SETTING_NAMES = [name for name, _, _ in settings_rows(settings_models())]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    """No setting from the machine running the tests, no .env from the checkout; logging restored afterwards."""
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def world():
+    state = SandboxState(developer_key="dev-key-" + "k" * 32)
+    with start_sandbox(state) as sandbox, SlackDouble() as double:
+        yield state, sandbox, double
+
+
+def use(monkeypatch, **env: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def serve_env(monkeypatch, state, sandbox, double, **env: str) -> None:
+    use(monkeypatch, **{
+        "SLACK_BOT_TOKEN": double.bot_token, "SLACK_API_URL": double.api_url, "SLACK_SIGNING_SECRET": "s" * 16,
+        "DS_TEAM_ID": state.team_id, "DS_DEVELOPER_KEY": state.developer_key, "DS_API_URL": sandbox.api_url,
+        "MEETOPS_DB": os.path.join(os.getcwd(), "meetops.db"), **env})
+
+
+def fails(argv: list[str], capsys) -> str:
+    """Run the CLI expecting a refusal: exit code 2 and one line on stderr (returned), no traceback."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    out = capsys.readouterr()
+    assert exit_.value.code == 2, out
+    assert "Traceback" not in out.out + out.err
+    assert " WARNING " not in out.err and " ERROR " not in out.err, out.err
+    lines = [line for line in out.err.splitlines() if line.strip() and not LOG_LINE.match(line)]
+    assert len(lines) == 1, out.err
+    return lines[0]
+
+
+@pytest.fixture
+def no_uvicorn(monkeypatch):
+    """`serve` gets as far as starting the HTTP server; record that instead of serving forever."""
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    return started
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+def test_an_empty_value_means_unset_in_the_environment_and_in_dotenv(monkeypatch, tmp_path):
+    use(monkeypatch, SLACK_APP_TOKEN="", DS_DEVELOPER_KEY="", SLACK_SIGNING_SECRET="", DS_API_URL="", PORT="")
+    (tmp_path / ".env").write_text("MEETOPS_TIMEZONE=\nSLACK_BOT_TOKEN=  \nMEETOPS_ADMINS=\n")
+    settings = load_settings()
+    assert not settings.socket_mode  # SLACK_APP_TOKEN= no longer switches to Socket Mode
+    assert settings.slack_signing_secret is None and settings.slack_bot_token is None
+    assert (settings.port, settings.meetops_timezone) == (3000, "UTC")
+    ds = DigitalSambaSettings()
+    assert not ds.configured and not ds.problems()  # DS_DEVELOPER_KEY= is no key, so it demands no DS_TEAM_ID
+    assert ds.api_url == "https://api.digitalsamba.com/api/v1"
+    # Blank arguments count as unset too.
+    assert Settings(_env_file=None, slack_app_token=" ", meetops_admins="").slack_app_token is None
+
+
+def test_serve_names_a_blank_signing_secret_as_missing(monkeypatch, capsys):
+    use(monkeypatch, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="", SLACK_APP_TOKEN="")
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve"])
+    assert exit_.value.code == 2
+    assert "SLACK_SIGNING_SECRET" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"MEETOPS_TIMEZONE": "Mars/X"}, "MEETOPS_TIMEZONE: unknown time zone 'Mars/X'"),
+    ({"PORT": "abc"}, "PORT: Input should be a valid integer"),
+    ({"SLACK_API_URL": "notaurl"}, "SLACK_API_URL: 'notaurl' is not a URL"),
+])
+def test_the_console_reports_a_wrong_setting_as_cleanly_as_serve(env, named, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "bot", "console"], input="help\n", capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 2
+    assert "Traceback" not in run.stdout + run.stderr
+    assert named in run.stderr
+    assert run.stderr.count("\n") <= 3, run.stderr  # the heading and the setting, nothing else
+
+
+def test_version_and_serve_help_list_every_setting(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("meetops 0.")
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--no-check" in help_text
+    for name, default, meaning in settings_rows(settings_models()):
+        assert f"  {name}" in help_text
+    assert "DS_API_URL (default https://api.digitalsamba.com/api/v1)" in help_text
+    assert "how long a personal join link works" in help_text  # meanings come from the model's descriptions
+
+
+def test_the_readme_settings_table_is_generated_from_the_model(tmp_path):
+    """`cog -r README.md` regenerates it; this fails when someone changes a setting and not the README."""
+    from cogapp import Cog
+
+    readme = (ROOT / "README.md").read_text()
+    assert "cog.out(settings_markdown([Settings]))" in readme
+    for name in Settings.model_fields:
+        assert f"| `{name.upper()}` |" in readme
+    assert Cog().main(["cog", "--check", str(ROOT / "README.md")]) == 0, "run: .venv/bin/cog -r README.md"
+    stale = tmp_path / "README.md"
+    stale.write_text(readme.replace("how long a personal join link works", "how long links last"))
+    assert Cog().main(["cog", "--check", str(stale)]) != 0  # the check itself can fail
+
+
+# -- start-up checks --------------------------------------------------------------------------
+
+
+def test_serve_starts_when_every_check_passes_and_warns_about_admins_that_are_names(
+        monkeypatch, world, capsys, no_uvicorn):
+    state, sandbox, double = world
+    serve_env(monkeypatch, state, sandbox, double, MEETOPS_ADMINS="U0001, grace,W0ENTERPRISE,@linus")
+    main(["serve"])
+    assert len(no_uvicorn) == 1
+    err = capsys.readouterr().err
+    assert "MEETOPS_ADMINS: 'grace' is not a Slack user id" in err
+    assert "MEETOPS_ADMINS: '@linus' is not a Slack user id" in err
+    assert "U0001" not in err and "W0ENTERPRISE" not in err
+    assert [c.method for c in double.calls] == ["auth.test"]
+
+
+@pytest.mark.parametrize("case, named", [
+    ("no /api/v1", "DS_API_URL: {sandbox} has no rooms list (HTTP 404 for GET {sandbox}/rooms); it should end in /api/v1"),
+    ("404 host", "DS_API_URL: {sandbox}/nothing/api/v1 has no rooms list (HTTP 404 for GET {sandbox}/nothing/api/v1/rooms); is it"),
+    ("wrong key", "DS_DEVELOPER_KEY: Digital Samba refused the key (HTTP 401)"),
+    ("unreachable", "DS_API_URL: cannot reach http://127.0.0.1:{port}/api/v1"),
+    ("not the API", "DS_API_URL: {slack}/api answered, but not like the Digital Samba API"),
+])
+def test_serve_refuses_a_provider_setting_that_does_not_work(case, named, monkeypatch, world, capsys, no_uvicorn):
+    state, sandbox, double = world
+    port = free_port()
+    env = {
+        "no /api/v1": {"DS_API_URL": sandbox.url},
+        "404 host": {"DS_API_URL": sandbox.url + "/nothing/api/v1"},
+        "wrong key": {"DS_DEVELOPER_KEY": "not-the-key-" + "x" * 20},
+        "unreachable": {"DS_API_URL": f"http://127.0.0.1:{port}/api/v1"},
+        "not the API": {"DS_API_URL": double.url + "/api"},  # Slack's API answers 200, but not as Digital Samba
+    }[case]
+    serve_env(monkeypatch, state, sandbox, double, **env)
+    line = fails(["serve"], capsys)
+    assert named.format(sandbox=sandbox.url, port=port, slack=double.url) in line
+    assert "not-the-key" not in line and state.developer_key not in line
+    assert not no_uvicorn  # refused before serving
+
+
+def test_no_check_starts_offline(monkeypatch, world, capsys, no_uvicorn):
+    state, sandbox, double = world
+    serve_env(monkeypatch, state, sandbox, double, DS_API_URL=f"http://127.0.0.1:{free_port()}/api/v1",
+              SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/")
+    main(["serve", "--no-check"])
+    assert len(no_uvicorn) == 1
+    assert "--no-check" in capsys.readouterr().err
+
+
+def test_the_sandbox_needs_no_probe(monkeypatch, world, capsys, no_uvicorn):
+    state, sandbox, double = world
+    use(monkeypatch, SLACK_BOT_TOKEN=double.bot_token, SLACK_API_URL=double.api_url, SLACK_SIGNING_SECRET="s" * 16,
+        DS_API_URL=f"http://127.0.0.1:{free_port()}/api/v1")  # would fail a probe; no key = sandbox
+    main(["serve"])
+    assert len(no_uvicorn) == 1
+
+
+@pytest.mark.parametrize("token, slack_says, named", [
+    ("xapp-fake", None, "Slack refused SLACK_APP_TOKEN (invalid_auth: Slack does not know this token)"),
+    ("xoxb-a-bot-token", None, "SLACK_APP_TOKEN must be an app-level token (xapp-…"),
+    ("xapp-of-another-kind", "not_allowed_token_type", "Slack refused SLACK_APP_TOKEN (not_allowed_token_type: it is "
+                                                        "not an app-level token"),
+])
+def test_serve_refuses_a_socket_mode_token_slack_would_refuse(token, slack_says, named, monkeypatch, world, capsys):
+    state, sandbox, double = world
+    if slack_says:
+        double.fail("apps.connections.open", slack_says)
+    serve_env(monkeypatch, state, sandbox, double, SLACK_APP_TOKEN=token)
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert named in err
+    assert token not in err
+    assert "connected to Slack over Socket Mode" not in err
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def provider_env(monkeypatch, state, sandbox) -> None:
+    use(monkeypatch, DS_TEAM_ID=state.team_id, DS_DEVELOPER_KEY=state.developer_key, DS_API_URL=sandbox.api_url)
+
+
+def test_registering_again_replaces_the_webhook_and_list_and_delete_manage_them(monkeypatch, world, capsys):
+    state, sandbox, _ = world
+    provider_env(monkeypatch, state, sandbox)
+    other = state.create_webhook(endpoint="https://elsewhere.example/hook", events=["session_ended"], name="crm",
+                                 authorization_header="crm-token")
+    url = "https://bot.example.com/webhooks/digitalsamba"
+
+    main(["webhooks", "register", "--url", url])
+    first = capsys.readouterr().out
+    first_token = first.split("DS_WEBHOOK_TOKEN=")[1].strip()
+    main(["webhooks", "register", "--url", url])
+    second = capsys.readouterr().out
+    second_token = second.split("DS_WEBHOOK_TOKEN=")[1].strip()
+
+    ours = [hook for hook in state.webhooks.values() if hook.endpoint == url]
+    assert len(ours) == 1, "registering twice must not stack two webhooks"
+    assert ours[0].authorization_header == second_token != first_token
+    assert "replaces the webhook meetops registered before" in second
+    assert other.id in state.webhooks  # someone else's webhook is left alone
+
+    main(["webhooks", "list"])
+    listed = capsys.readouterr().out
+    assert f"{ours[0].id}  meetops  {url}" in listed and other.id in listed
+    assert second_token not in listed and "crm-token" not in listed  # authorization values are secrets
+
+    main(["webhooks", "delete", ours[0].id])
+    assert capsys.readouterr().out.strip() == f"Deleted webhook {ours[0].id}."
+    assert list(state.webhooks) == [other.id]
+    assert f"no webhook '{ours[0].id}'" in fails(["webhooks", "delete", ours[0].id], capsys)
+
+
+def test_webhooks_list_says_when_there_are_none(monkeypatch, world, capsys):
+    state, sandbox, _ = world
+    provider_env(monkeypatch, state, sandbox)
+    main(["webhooks", "list"])
+    assert "No Digital Samba webhooks are registered" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case, named", [
+    ("bad url", "--url 'not-a-url' is not a URL: give the bot's public address"),
+    ("wrong key", "DS_DEVELOPER_KEY: Digital Samba refused the key"),
+    ("unreachable", "DS_API_URL: cannot reach"),
+    ("no key", "talks to the real Digital Samba, which is not configured here. Dashboard → Team Settings"),
+    ("bad setting", "DS_TIMEOUT_SECONDS: Input should be a valid number"),
+])
+def test_every_webhooks_failure_is_one_line_that_says_what_to_do(case, named, monkeypatch, world, capsys):
+    state, sandbox, _ = world
+    provider_env(monkeypatch, state, sandbox)
+    url = "https://bot.example.com/webhooks/digitalsamba"
+    if case == "bad url":
+        url = "not-a-url"
+    elif case == "wrong key":
+        use(monkeypatch, DS_DEVELOPER_KEY="wrong-key-" + "x" * 20)
+    elif case == "unreachable":
+        use(monkeypatch, DS_API_URL=f"http://127.0.0.1:{free_port()}/api/v1")
+    elif case == "no key":
+        use(monkeypatch, DS_DEVELOPER_KEY="")
+    elif case == "bad setting":
+        use(monkeypatch, DS_TIMEOUT_SECONDS="soon")
+    if case == "bad setting":  # a settings report is a heading and one line per setting
+        with pytest.raises(SystemExit) as exit_:
+            main(["webhooks", "register", "--url", url])
+        assert exit_.value.code == 2 and named in capsys.readouterr().err
+    else:
+        assert named in fails(["webhooks", "register", "--url", url], capsys)
+    assert not state.webhooks  # nothing was registered
+
+
+async def test_socket_mode_says_connected_only_once_it_is(tmp_path, caplog):
+    import asyncio
+    import contextlib
+
+    from bot.cli import _serve_socket_mode
+    from bot.devtools.socket_mode import SocketModeDouble
+    from bot.runtime import Runtime
+
+    state = SandboxState(developer_key="k" * 40)
+    caplog.set_level(logging.INFO, logger="meetops")
+    with start_sandbox(state) as sandbox, SlackDouble() as double:
+        settings = Settings(_env_file=None, slack_bot_token=double.bot_token, slack_app_token=double.app_token,
+                            slack_api_url=double.api_url, meetops_db=str(tmp_path / "db"), port=free_port())
+        ds = {"digitalsamba": {"_env_file": None, "team_id": state.team_id, "developer_key": state.developer_key,
+                               "api_url": sandbox.api_url}}
+        # Slack cannot hand out a Socket Mode URL yet: the client keeps trying, and nobody is told "connected".
+        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings, provider_overrides=ds)))
+        socket = SocketModeDouble().start()
+        try:
+            await asyncio.sleep(1.0)
+            assert "connected to Slack over Socket Mode" not in caplog.text
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+        # Once Slack answers, it connects and says so.
+        double.socket_url = socket.url
+        serving = asyncio.create_task(_serve_socket_mode(Runtime(settings, provider_overrides=ds)))
+        try:
+            await socket.connected()
+            for _ in range(100):
+                if "connected to Slack over Socket Mode" in caplog.text:
+                    break
+                await asyncio.sleep(0.05)
+            assert "connected to Slack over Socket Mode" in caplog.text
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            socket.stop()
