@@ -183,3 +183,22 @@ async def test_a_create_the_provider_refused_leaves_nothing_behind(harness, ada,
     await ada.acommand("new refused")
     await harness.double.wait_for(lambda: harness.double.ephemerals("U0001"))
     assert not intents.unfinished(harness.services.db), "a refusal is final: nothing to finish later"
+
+
+async def test_a_summary_post_slack_took_but_answered_500_is_not_posted_again(harness, ada, sandbox, clock):
+    """Slack posts the summary and then answers 500: the bot can't know it went out. It looks in the thread
+    (by the post's metadata) before trying again, and finds it."""
+    from commands.summaries import verify_job_id
+
+    room = await new_room(harness, ada)
+    session = await meeting(harness, sandbox, room)
+    harness.double.fail("chat.postMessage", "internal_error", count=1, status=500, took_effect=True)
+    (await sandbox.post(f"/_sandbox/sessions/{session}/summary", json={})).raise_for_status()
+    await harness.double.wait_for(lambda: harness.services.scheduler.get_job(verify_job_id(session)))
+    assert store.get(harness.services.db, session).state == store.POSTING, "not back to pending: it may be out"
+    await run_job(harness.services, clock, verify_job_id(session))
+    record = store.get(harness.services.db, session)
+    assert record.state == store.POSTED and record.permalink
+    assert harness.services.scheduler.get_job(job_id(session)) is None, "no poll left to post it again"
+    posts = [m for m in thread_replies(harness, room) if "Meeting summary" in str(m.blocks)]
+    assert len(posts) == 1 and posts[0].ts == record.message_ts

@@ -140,6 +140,7 @@ class _Fault:
     error: str = ""
     status: int = 200
     retry_after: int = 0
+    took_effect: bool = False
 
     def take(self) -> bool:
         if self.remaining == 0:
@@ -332,10 +333,13 @@ class SlackDouble:
 
     # -- faults ------------------------------------------------------------
 
-    def fail(self, method: str, error: str, count: int | None = None) -> None:
-        """Answer `method` with `{"ok": false, "error": error}` for the next `count` calls (None: until reset)."""
+    def fail(self, method: str, error: str, count: int | None = None, *, status: int = 200,
+             took_effect: bool = False) -> None:
+        """Answer `method` with `{"ok": false, "error": error}` (HTTP `status`) for the next `count` calls (None:
+        until reset). `took_effect`: the call is carried out first, as when Slack posts a message and then
+        fails to answer (a 5xx after the fact)."""
         with self._lock:
-            self._failures[method] = _Fault(count, error=error)
+            self._failures[method] = _Fault(count, error=error, status=status, took_effect=took_effect)
 
     def rate_limit(self, method: str, retry_after: int = 1, count: int | None = 1) -> None:
         """Answer `method` with HTTP 429 and a Retry-After header, as Slack's rate limiter does."""
@@ -517,6 +521,10 @@ class SlackDouble:
         try:
             failure = self._failures.get(method)
             if failure and failure.take():
+                if failure.took_effect and token == self.bot_token and method in self._methods:
+                    self._methods[method](args)
+                if failure.status != 200:
+                    return JSONResponse({"ok": False, "error": failure.error}, failure.status)
                 raise _SlackError(failure.error)
             if not token:
                 raise _SlackError("not_authed")
