@@ -1,13 +1,27 @@
-"""200 `/meet new` commands at once, with Digital Samba answering in 300 ms.
+"""200 `/meet new` commands at once, with Digital Samba answering in 300 ms, against two floors.
 
-Measures what the issue asks: every acknowledgement within Slack's 3 s, and
-every room message posted within 2 s of the first request. As in production,
-"Slack" (the load) and Digital Samba (the sandbox) are other processes; the
-bot runs on its event loop, served by uvicorn over loopback HTTP, and posts to
-the Slack double on a thread beside it. Bounded: one burst, a 30 s ceiling,
-then it stops.
+Measures, in one run and on the same machine:
 
-    python benchmarks/ack_latency.py [--commands 200] [--latency-ms 300]
+- **meetops**, cold: started, then at once (no warm-up request) 200 signed `/meet new` over HTTP.
+  Goals: every ack within Slack's 3 s, every room message posted within 2 s of the first request.
+- **the bare Bolt floor**: an `AsyncApp` behind the Starlette adapter on uvicorn whose `/meet`
+  listener only acks, its authorization already cached, fed the same 200 signed requests.
+- **the lean floor**: no Slack app at all, a plain client making, for each command, the same
+  provider call (create the room) and the same Slack post (the room message), all at once.
+
+and prints the ratios the issue sets targets for: meetops' ack p99 over the bare app's (<= 1.3)
+and meetops' last room message over the lean floor's (<= 1.3). It also prints the CPU seconds this
+process spent on each (meetops, the Slack double and the in-process clients; the load and the sandbox
+are other processes): on a machine shared with other work, wall-clock time measures the neighbours
+too, and meetops' CPU over the two floors' together is its own overhead. Machines are noisy, so only
+ratios measured in one run are compared; `--runs 5` repeats the whole run in fresh processes and prints
+min / median / max of every figure (the targets apply to the medians).
+
+As in production, "Slack" (the load) and Digital Samba (the sandbox) are other processes; the app
+under test runs on this process's event loop, served by uvicorn over loopback HTTP, and posts to the
+Slack double on a thread beside it. Bounded: one burst per app, a 30 s ceiling each, then it stops.
+
+    python benchmarks/ack_latency.py [--commands 200] [--latency-ms 300] [--runs 1]
 """
 
 from __future__ import annotations
@@ -17,17 +31,34 @@ import asyncio
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
+import aiohttp
 import httpx
+import uvicorn
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.routing import Route
 
+from bot.blocks import room_message_blocks, room_message_text
 from bot.devtools.harness import SIGNING_SECRET, Harness
-from bot.devtools.serving import free_port
+from bot.devtools.serving import free_port, quiet_server
+from bot.providers import registry
+from bot.providers.base import RoomSpec
+from bot.runtime import provider_settings
 from bot.sandbox import SandboxState
+from storage.rooms import RoomRecord
+
+ACK_RATIO_TARGET = 1.3
+MESSAGE_RATIO_TARGET = 1.3
 
 # "Slack": signs and sends every command at once, reports each ack's latency.
 LOAD_PROCESS = """
@@ -59,6 +90,25 @@ from bot.sandbox import SandboxState, serve_sandbox
 serve_sandbox("127.0.0.1", int(sys.argv[1]), SandboxState(team_id=sys.argv[2], developer_key=sys.argv[3]))
 """
 
+# Every figure one run reports, in print order: (key, label, unit).
+FIGURES = [
+    ("meetops_ack_p50", "meetops ack p50", "ms"),
+    ("meetops_ack_p99", "meetops ack p99", "ms"),
+    ("meetops_ack_max", "meetops ack max", "ms"),
+    ("meetops_last_message", "meetops last room message", "ms"),
+    ("meetops_auth_tests", "meetops auth.test calls (start-up + burst)", ""),
+    ("bare_ack_p50", "bare Bolt ack p50", "ms"),
+    ("bare_ack_p99", "bare Bolt ack p99", "ms"),
+    ("bare_ack_max", "bare Bolt ack max", "ms"),
+    ("lean_last_message", "lean floor last room message", "ms"),
+    ("meetops_cpu", "CPU of this process, meetops burst", "ms"),
+    ("bare_cpu", "CPU of this process, bare Bolt burst", "ms"),
+    ("lean_cpu", "CPU of this process, lean floor", "ms"),
+    ("ack_p99_ratio", "ack p99, meetops / bare Bolt", "x"),
+    ("last_message_ratio", "last room message, meetops / lean", "x"),
+    ("cpu_ratio", "CPU, meetops / (bare Bolt + lean)", "x"),
+]
+
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
@@ -77,7 +127,32 @@ async def wait_until_up(url: str, timeout: float = 20) -> None:
     raise RuntimeError("the sandbox did not start")
 
 
-async def run(commands: int, latency_ms: int) -> int:
+async def send_burst(url: str, forms: list[dict]) -> dict:
+    """All the signed commands at once from the load process; its report (first request time, acks)."""
+    job = {"url": url, "secret": SIGNING_SECRET, "forms": forms}
+    load = await asyncio.create_subprocess_exec(sys.executable, "-c", LOAD_PROCESS, stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(load.communicate(json.dumps(job).encode()), timeout=30)
+    return json.loads(out)
+
+
+async def cpu_of(name: str, measuring) -> dict:
+    """The figures `measuring` returns, with the CPU this process spent meanwhile (app, Slack double, client).
+
+    Wall-clock figures on a shared machine measure the neighbours too; CPU seconds do not: meetops'
+    own cost is what it spends beyond the two floors together (the acks, then the work)."""
+    started = time.process_time()
+    figures = await measuring
+    figures[f"{name}_cpu"] = (time.process_time() - started) * 1000
+    return figures
+
+
+def last_post_after(harness: Harness, since: float) -> float:
+    """Seconds from `since` (wall clock) to the last chat.postMessage the Slack double received."""
+    return max(call.at for call in harness.double.calls_to("chat.postMessage") if call.at >= since) - since
+
+
+async def run(commands: int, latency_ms: int) -> dict:
     state = SandboxState(team_id=str(uuid.uuid4()), developer_key="bench-" + secrets.token_hex(20))
     port = free_port()
     sandbox = subprocess.Popen([sys.executable, "-c", SANDBOX_PROCESS, str(port), state.team_id, state.developer_key],
@@ -88,52 +163,180 @@ async def run(commands: int, latency_ms: int) -> int:
         async with httpx.AsyncClient(base_url=sandbox_url) as control:
             await control.put("/_sandbox/faults", json={"latency_ms": latency_ms})
         with tempfile.TemporaryDirectory() as tmp:
+            # Digital Samba's timeout as in production (the harness's 2 s is for tests).
             async with Harness(db_path=os.path.join(tmp, "bench.db"), sandbox_state=state,
-                               sandbox_url=sandbox_url) as harness:
-                return await burst(harness, commands, latency_ms)
+                               sandbox_url=sandbox_url, ds_timeout_seconds=10) as harness:
+                user = harness.user()
+                forms = [user.command_form(f"new bench-room-{i:03d}") for i in range(commands)]
+                await user.aclose()
+                # meetops first, while this process has served no request at all: a cold start.
+                figures = await cpu_of("meetops", measure_meetops(harness, forms))
+                await harness.stop_bot()
+                figures.update(await cpu_of("bare", measure_bare_bolt(harness, forms)))
+                figures.update(await cpu_of("lean", measure_lean(harness, commands)))
     finally:
         sandbox.terminate()
         sandbox.wait(10)
+    figures["ack_p99_ratio"] = figures["meetops_ack_p99"] / figures["bare_ack_p99"]
+    figures["last_message_ratio"] = figures["meetops_last_message"] / figures["lean_last_message"]
+    figures["cpu_ratio"] = figures["meetops_cpu"] / (figures["bare_cpu"] + figures["lean_cpu"])
+    figures["commands"], figures["latency_ms"] = commands, latency_ms
+    return figures
 
 
-async def burst(harness: Harness, commands: int, latency_ms: int) -> int:
-    user = harness.user()
-    await user.acommand("help")  # warm up: Bolt's first auth.test, first connections
-    await harness.double.wait_idle(quiet=0.2)
+async def measure_meetops(harness: Harness, forms: list[dict]) -> dict:
+    commands = len(forms)
     before = len(harness.double.messages("C0001"))
-    job = {"url": harness.events_url, "secret": SIGNING_SECRET,
-           "forms": [user.command_form(f"new bench-room-{i:03d}") for i in range(commands)]}
-    await user.aclose()
-
-    load = await asyncio.create_subprocess_exec(sys.executable, "-c", LOAD_PROCESS, stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE)
-    out, _ = await asyncio.wait_for(load.communicate(json.dumps(job).encode()), timeout=30)
-    report = json.loads(out)
-    await harness.double.wait_for(lambda: len(harness.double.messages("C0001")) - before >= commands, timeout=30)
-    posted = [m for m in harness.double.messages("C0001")][before:]
-    last_message = max(call.at for call in harness.double.calls_to("chat.postMessage")) - report["first_request_at"]
-
-    statuses = [status for status, _ in report["results"]]
+    report = await send_burst(harness.events_url, forms)
+    try:
+        await harness.double.wait_for(lambda: len(harness.double.messages("C0001")) - before >= commands,
+                                      timeout=30)
+    except TimeoutError:
+        pass  # reported below as fewer room messages than commands: the goal is missed
     acks = [latency for _, latency in report["results"]]
-    p50, p99, worst = percentile(acks, 50), percentile(acks, 99), max(acks)
-    print(f"commands sent at once:          {commands} (all answered 200: {statuses.count(200) == commands})")
-    print(f"provider latency (sandbox):     {latency_ms} ms")
-    print(f"ack p50 / p99 / max:            {p50 * 1000:.0f} / {p99 * 1000:.0f} / {worst * 1000:.0f} ms")
-    print(f"acks within 3 s:                {sum(a < 3 for a in acks)}/{commands}")
-    print(f"room messages posted:           {len(posted)}")
-    print(f"last room message posted after: {last_message * 1000:.0f} ms from the first request")
-    ok = worst < 3.0 and last_message < 2.0 and statuses.count(200) == commands
-    print("goal (all acks < 3 s, all messages < 2 s):", "MET" if ok else "MISSED")
-    return 0 if ok else 1
+    statuses = [status for status, _ in report["results"]]
+    return {
+        "meetops_ack_p50": percentile(acks, 50) * 1000,
+        "meetops_ack_p99": percentile(acks, 99) * 1000,
+        "meetops_ack_max": max(acks) * 1000,
+        "meetops_all_200": statuses.count(200) == commands,
+        "meetops_acks_within_3s": sum(a < 3 for a in acks),
+        "meetops_messages": len(harness.double.messages("C0001")) - before,
+        "meetops_last_message": last_post_after(harness, report["first_request_at"]) * 1000,
+        "meetops_auth_tests": len(harness.double.calls_to("auth.test")),
+    }
 
+
+async def measure_bare_bolt(harness: Harness, forms: list[dict]) -> dict:
+    """Bolt's own floor: the Starlette adapter on uvicorn, a `/meet` listener that only acks."""
+    client = AsyncWebClient(token=harness.double.bot_token, base_url=harness.double.api_url)
+    cached = AuthorizeResult.from_auth_test_response(bot_token=client.token, auth_test_response=await client.auth_test())
+
+    async def authorize() -> AuthorizeResult:  # authorization already cached, as after Bolt's first request
+        return cached
+
+    bolt = AsyncApp(client=client, signing_secret=SIGNING_SECRET, authorize=authorize)
+
+    @bolt.command("/meet")
+    async def meet(ack) -> None:
+        await ack()
+
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def events(request):
+        return await handler.handle(request)
+
+    port = free_port()
+    config = uvicorn.Config(Starlette(routes=[Route("/slack/events", events, methods=["POST"])]), host="127.0.0.1",
+                            port=port, log_level="warning", access_log=False, backlog=2048)
+    server = quiet_server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        report = await send_burst(f"http://127.0.0.1:{port}/slack/events", forms)
+    finally:
+        server.should_exit = True
+        await serving
+    acks = [latency for _, latency in report["results"]]
+    return {
+        "bare_ack_p50": percentile(acks, 50) * 1000,
+        "bare_ack_p99": percentile(acks, 99) * 1000,
+        "bare_ack_max": max(acks) * 1000,
+        "bare_all_200": [status for status, _ in report["results"]].count(200) == len(forms),
+    }
+
+
+async def measure_lean(harness: Harness, commands: int) -> dict:
+    """The work itself and nothing else: for each command, create the room and post its message."""
+    plugin = registry.load("digitalsamba")
+    provider = plugin.build(provider_settings(plugin, harness.provider_overrides()["digitalsamba"]), None)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    slack = AsyncWebClient(token=harness.double.bot_token, base_url=harness.double.api_url, session=session)
+
+    async def one(i: int) -> None:
+        name = f"lean room {i:03d}"
+        room = await provider.create_room(
+            RoomSpec(name=name, slug=f"lean-room-{i:03d}", description=name, private=False,
+                     external_id="slack:T0001:C0002"), idempotency_key=f"lean-{i:03d}")
+        record = RoomRecord(id=room.id, team_id="T0001", channel_id="C0002", creator_id="U0001", name=name,
+                            friendly_url=room.friendly_url, room_url=room.room_url, privacy=room.privacy,
+                            description=room.description)
+        await slack.chat_postMessage(channel="C0002", text=room_message_text(record),
+                                     blocks=room_message_blocks(record, capabilities=provider.capabilities,
+                                                                provider_title=provider.title, emulated=False))
+
+    try:
+        first = time.time()
+        await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(commands))), timeout=30)
+    finally:
+        await provider.aclose()
+        await session.close()
+    return {"lean_last_message": last_post_after(harness, first) * 1000}
+
+
+def print_run(figures: dict) -> None:
+    commands = figures["commands"]
+    print(f"commands sent at once:          {commands}, provider latency (sandbox) {figures['latency_ms']} ms")
+    print(f"meetops, cold start:            all answered 200: {figures['meetops_all_200']}, "
+          f"acks within 3 s: {figures['meetops_acks_within_3s']}/{commands}, "
+          f"room messages: {figures['meetops_messages']}/{commands}")
+    print(f"bare Bolt app:                  all answered 200: {figures['bare_all_200']}")
+    for key, label, unit in FIGURES:
+        value = figures[key]
+        shown = f"{value:.2f}" if unit == "x" else f"{value:.0f}"
+        print(f"  {label:<44} {shown} {unit}")
+
+
+def goals(median: dict, runs: list[dict]) -> bool:
+    commands = runs[0]["commands"]
+    ok = all(r["meetops_all_200"] and r["meetops_acks_within_3s"] == commands and r["meetops_ack_max"] < 3000
+             and r["meetops_messages"] >= commands and r["meetops_last_message"] < 2000 for r in runs)
+    print("goal (every ack < 3 s, every room message < 2 s, every run):", "MET" if ok else "MISSED")
+    ack_ok = median["ack_p99_ratio"] <= ACK_RATIO_TARGET
+    message_ok = median["last_message_ratio"] <= MESSAGE_RATIO_TARGET
+    print(f"target ack p99 <= {ACK_RATIO_TARGET}x bare Bolt:            "
+          f"{median['ack_p99_ratio']:.2f}x", "MET" if ack_ok else "MISSED")
+    print(f"target last message <= {MESSAGE_RATIO_TARGET}x lean floor:   "
+          f"{median['last_message_ratio']:.2f}x", "MET" if message_ok else "MISSED")
+    return ok and ack_ok and message_ok
+
+
+def one_run_in_a_fresh_process(commands: int, latency_ms: int) -> dict:
+    """A cold start is a new process: nothing imported, compiled or connected by an earlier run."""
+    out = subprocess.run([sys.executable, __file__, "--commands", str(commands), "--latency-ms", str(latency_ms),
+                          "--json"], stdout=subprocess.PIPE, text=True, timeout=300, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def summarize(runs: list[dict]) -> dict:
+    print(f"\n{len(runs)} runs, min / median / max:")
+    median = {}
+    for key, label, unit in FIGURES:
+        values = [r[key] for r in runs]
+        median[key] = statistics.median(values)
+        fmt = "{:.2f}" if unit == "x" else "{:.0f}"
+        print(f"  {label:<44} {' / '.join(fmt.format(v) for v in (min(values), median[key], max(values)))} {unit}")
+    return median
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--latency-ms", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=1, help="whole runs, each in a fresh process")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one run's figures, for --runs
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(args.commands, args.latency_ms)))
+    if args.json:
+        print(json.dumps(asyncio.run(run(args.commands, args.latency_ms))))
+        return
+    runs = []
+    for n in range(1, args.runs + 1):
+        print(f"--- run {n} of {args.runs}", flush=True)
+        runs.append(one_run_in_a_fresh_process(args.commands, args.latency_ms))
+        print_run(runs[-1])
+    median = summarize(runs)
+    sys.exit(0 if goals(median, runs) else 1)
 
 
 if __name__ == "__main__":

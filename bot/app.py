@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import logging
+from typing import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 
 import commands
 from bot.boundary import GuardedApp, reply_with_error
+from bot.payloads import ValidatePayloads
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 
-def build_app(services: Services) -> AsyncApp:
+def build_app(services: Services, *, authorize: Callable[..., Awaitable[AuthorizeResult]] | None = None) -> AsyncApp:
+    """`authorize`: Bolt's authorization hook (bot.slack_auth); without it Bolt calls auth.test per request
+    until it has one answer."""
     settings = services.settings
     app = AsyncApp(
         client=services.slack,
+        authorize=authorize,
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None,
         # Socket Mode requests arrive over an authenticated socket and carry no signature.
         request_verification_enabled=settings.slack_signing_secret is not None,
@@ -24,6 +30,8 @@ def build_app(services: Services) -> AsyncApp:
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("meetops.bolt"),
     )
+
+    app.use(ValidatePayloads())  # payloads checked against bot.payloads' models (Socket Mode too)
 
     @app.middleware
     async def provide_services(context, next) -> None:

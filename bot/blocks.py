@@ -140,6 +140,19 @@ def join_validity(grant: JoinGrant, now: datetime) -> str:
     return f"{text} {grant.note}".strip() if grant.note else text
 
 
+def invitation_blocks(room: RoomRecord, grant: JoinGrant, role: str, inviter_id: str, now: datetime) -> list[dict]:
+    """The DM an invited person gets: who invited them, to which room, and their own link."""
+    return [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"<@{inviter_id}> invited you to *{mrkdwn_escape(room.name)}*"
+                     + (f" in <#{room.channel_id}>" if room.channel_id else "")
+                     + f". Here is your personal link (you join as *{role}*). {join_validity(grant, now)}"),
+            accessory=ButtonElement(text="Open meeting", url=grant.url, action_id=ids.OPEN_LINK, style="primary"),
+        ).to_dict(),
+    ]
+
+
 def join_reply_blocks(room: RoomRecord, grant: JoinGrant, role: str, now: datetime) -> list[dict]:
     return [
         SectionBlock(

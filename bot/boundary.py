@@ -10,22 +10,31 @@ registers runs inside `guarded`, which catches the error itself and replies;
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import secrets
 from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import safejson
 from bot.errors import MeetopsError, ProviderAuthError, ProviderUnavailable
 from bot.messaging import send_private
 from bot.services import Services
+from bot.slack_auth import is_slack_unreachable
 
 log = logging.getLogger(__name__)
 
 
-async def reply_with_error(services: Services, error: Exception, body: dict, respond) -> None:
-    """Tell the person what went wrong and what to do; log what the person can't act on."""
+async def reply_with_error(services: Services, error: Exception, body: Any, respond) -> None:
+    """Tell the person what went wrong and what to do; log what the person can't act on.
+
+    Never raises, whatever shape `body` has: it may be what a failed request carried."""
+    link = services.slack_link
+    if link is not None and is_slack_unreachable(error):
+        # Slack itself is out of reach: logged once per outage (bot.slack_auth), not per request, and
+        # no reply is tried, since it would go through Slack too.
+        link.failed(error)
+        return
     if isinstance(error, MeetopsError):
         text = f":warning: {error.user_message}"
         # What an admin must fix (the provider's credentials) or watch (its outages) is logged above INFO.
@@ -37,21 +46,37 @@ async def reply_with_error(services: Services, error: Exception, body: dict, res
         log.error("unhandled error (ref %s)", ref, exc_info=error)
         text = (f":boom: Something went wrong on my side (reference `{ref}`). Please try again; "
                 "if it keeps happening, give your admin that reference.")
-    user_id = body.get("user_id") or (body.get("user") or {}).get("id")
+    user_id = _text(body, "user_id") or _text(body, "user", "id")
     if not user_id:
+        log.info("no one to tell about this error: the request names no user")
         return
-    channel_id = body.get("channel_id") or (body.get("channel") or {}).get("id") or _channel_from_view(body)
+    channel_id = _text(body, "channel_id") or _text(body, "channel", "id") or _channel_from_view(body)
     try:
         await send_private(services, user_id=user_id, channel_id=channel_id, text=text, respond=respond)
-    except Exception:
-        log.exception("could not tell %s about an error", user_id)
+    except Exception as exc:
+        if link is not None and is_slack_unreachable(exc):
+            link.failed(exc)
+        else:
+            log.exception("could not tell %s about an error", user_id)
 
 
-def _channel_from_view(body: dict) -> str | None:
+def _text(body: Any, *path: str) -> str | None:
+    """body[path[0]][path[1]]... if every step is a dict and the end is a non-empty string, else None."""
+    for key in path:
+        if not isinstance(body, dict):
+            return None
+        body = body.get(key)
+    return body if isinstance(body, str) and body else None
+
+
+def _channel_from_view(body: Any) -> str | None:
     """Modal submissions carry no channel; every modal's private_metadata is JSON with a `channel`."""
+    metadata = _text(body, "view", "private_metadata")
+    if metadata is None:
+        return None
     try:
-        return json.loads((body.get("view") or {}).get("private_metadata") or "{}").get("channel")
-    except (ValueError, AttributeError):
+        return _text(safejson.loads(metadata, max_depth=4), "channel")
+    except ValueError:
         return None
 
 
@@ -60,12 +85,16 @@ def guarded(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
     wanted = inspect.getfullargspec(listener).args
 
     async def run(args) -> None:  # Bolt injects its AsyncArgs for a parameter named `args`
+        services = args.context["services"]
+        services.listeners_running += 1  # work goes on after the ack: the dev harness waits for it
         try:
             await listener(**{name: _arg(args, name) for name in wanted})
         except Exception as error:
             if args.ack.response is None:
                 await args.ack()  # failed before acknowledging: Slack still needs its answer in time
-            await reply_with_error(args.context["services"], error, args.body or {}, args.respond)
+            await reply_with_error(services, error, args.body or {}, args.respond)
+        finally:
+            services.listeners_running -= 1
 
     run.__name__ = run.__qualname__ = listener.__name__
     return run

@@ -55,10 +55,11 @@ def _provider_settings(name: str):
     return values
 
 
-async def check_slack_token(settings: Settings) -> None:
+async def check_slack_token(settings: Settings) -> dict | None:
     """Ask Slack who the token is, once, before serving: a wrong token is a set-up error, said now.
 
-    Slack out of reach is not (it may be a passing outage): that is only warned about.
+    Slack out of reach is not (it may be a passing outage): that is only warned about. Returns the
+    `auth.test` answer, which the app reuses to authorize requests (bot.slack_auth).
     """
     from slack_sdk.errors import SlackApiError
     from slack_sdk.web.async_client import AsyncWebClient
@@ -73,8 +74,9 @@ async def check_slack_token(settings: Settings) -> None:
     except Exception as exc:
         log.warning("could not reach Slack at %s to check the bot token (%s); starting anyway",
                     settings.slack_api_url, type(exc).__name__)
-        return
+        return None
     log.info("Slack: connected to %s as @%s", identity.get("team"), identity.get("user"))
+    return identity.data
 
 
 # apps.connections.open errors that mean the app token itself is wrong, and what to do about each.
@@ -131,12 +133,14 @@ async def check_providers() -> None:
         log.info("%s: the API answered and accepted the credentials", plugin.title)
 
 
-async def startup_checks(settings: Settings) -> None:
-    """Everything `serve` checks over the network before it starts, each failure naming its setting."""
-    await check_slack_token(settings)
+async def startup_checks(settings: Settings) -> dict | None:
+    """Everything `serve` checks over the network before it starts, each failure naming its setting.
+    Returns Slack's `auth.test` answer, which the app reuses to authorize requests (bot.slack_auth)."""
+    identity = await check_slack_token(settings)
     if settings.socket_mode:
         await check_app_token(settings)
     await check_providers()
+    return identity
 
 
 def warn_about_settings(settings: Settings) -> None:
@@ -155,11 +159,12 @@ def serve(args: argparse.Namespace) -> None:
     settings = _settings()
     settings.require_serving(_provider_problems())
     warn_about_settings(settings)
+    identity = None  # without the checks, the app asks auth.test once itself (bot.slack_auth)
     if args.no_check:
         log.warning("--no-check: Slack and Digital Samba settings are not checked at start-up")
     else:
-        asyncio.run(startup_checks(settings))
-    runtime = Runtime(settings)
+        identity = asyncio.run(startup_checks(settings))
+    runtime = Runtime(settings, slack_identity=identity)
     if settings.socket_mode:
         asyncio.run(_serve_socket_mode(runtime))
         return
@@ -180,9 +185,10 @@ async def _serve_socket_mode(runtime) -> None:
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     tasks = []
     try:
-        if any(p.webhook_adapter() is not None for p in runtime.services.providers.providers.values()):
-            # Providers still need an HTTP endpoint for their webhooks: bound before anything runs (a busy
-            # port ends the process here, before the scheduler starts).
+        providers = runtime.services.providers.providers.values()
+        if any(p.webhook_adapter() is not None or p.serves_recordings_through_meetops for p in providers):
+            # Providers still need an HTTP endpoint for their webhooks, and recordings meetops serves itself:
+            # bound before anything runs (a busy port ends the process here, before the scheduler starts).
             config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host,
                                     port=settings.port, log_config=None, access_log=False)
             server = uvicorn.Server(config)

@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="where the HTTP server listens")
     port: int = Field(default=3000, ge=0, le=65535, description="the HTTP server's port")
 
+    # Recordings meetops serves itself (providers whose recordings have no shareable link).
+    meetops_public_url: str | None = Field(
+        default=None, description="how people reach this server (default http://HOST:PORT); recording download "
+                                  "links meetops serves itself start with it")
+    meetops_download_secret: SecretStr | None = Field(
+        default=None, description="signs recording download links; unset = a new one at each start, so links "
+                                  "stop working after a restart")
+    meetops_download_hours: float = Field(default=24.0, gt=0, le=24 * 7,
+                                          description="how long a recording download link works")
+
     @model_validator(mode="before")
     @classmethod
     def _empty_means_unset(cls, data: Any) -> Any:
@@ -83,6 +93,17 @@ class Settings(BaseSettings):
                     if not (isinstance(value, str) and not value.strip())}
         return data
 
+    @field_validator("meetops_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = urlsplit(value.strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"{value!r} is not a URL; give the address people reach meetops at, "
+                             "such as https://meetops.example.com")
+        return value.strip().rstrip("/")
+
     @field_validator("slack_api_url")
     @classmethod
     def _an_http_url(cls, value: str, info: ValidationInfo) -> str:
@@ -91,6 +112,7 @@ class Settings(BaseSettings):
             example = cls.model_fields[info.field_name].default
             raise ValueError(f"{value!r} is not a URL; give an http(s) URL such as {example}")
         return value.strip()
+
 
     @field_validator("slack_api_url")
     @classmethod

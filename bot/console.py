@@ -94,7 +94,7 @@ class Console:
     async def show_new(self, read_line) -> None:
         # Until nothing more happens: submitting a modal shown here makes the bot post again.
         while True:
-            await self.h.double.wait_idle(quiet=0.4, timeout=15)
+            await self.h.wait_idle(quiet=0.4, timeout=15)
             events, self.cursor = self.h.double.events_since(self.cursor)
             if not events:
                 return
@@ -309,7 +309,7 @@ class Console:
     async def drain(self, read_line) -> None:
         """At the end of the input: wait for the bot to finish answering, and show what it sent."""
         try:
-            await self.h.double.wait_idle(quiet=1.0, timeout=20)
+            await self.h.wait_idle(quiet=1.0, timeout=20)
         except TimeoutError:
             pass
         try:

@@ -70,9 +70,13 @@ def configure_logging(level: str = "INFO") -> None:
     # These log whole request bodies at DEBUG, join links included; they never need to.
     for noisy in ("slack_sdk", "slack_bolt", "meetops.bolt", "apscheduler.executors", "aiohttp"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).getEffectiveLevel()))
+    # slack-sdk announces every retry at INFO; an outage is logged once by bot.slack_auth instead.
+    logging.getLogger("slack_sdk.web.async_base_client").setLevel(logging.WARNING)
     # One INFO line per HTTP request is noise; their failures still surface as WARNING.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     # Bolt warns that SLACK_BOT_TOKEN in the environment is unused because meetops hands it a
-    # client built from that very token; the warning would only alarm whoever reads the log.
-    logging.getLogger("meetops.bolt").addFilter(lambda r: "`token` will be unused" not in r.getMessage())
+    # client built from that very token (and an `authorize` hook that answers with it, bot.slack_auth);
+    # the warnings would only alarm whoever reads the log.
+    logging.getLogger("meetops.bolt").addFilter(
+        lambda r: "`token` will be unused" not in r.getMessage() and "will be ignored" not in r.getMessage())

@@ -24,6 +24,7 @@ class Profile:
     is_bot: bool = False
     deleted: bool = False
     found: bool = True  # False: Slack does not know this user (or could not be asked)
+    team_id: str | None = None  # their workspace (another one for a Slack Connect guest)
 
 
 class People:
@@ -51,6 +52,7 @@ class People:
             email=profile.get("email"),
             is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
             deleted=bool(user.get("deleted")),
+            team_id=user.get("team_id"),
         )
         self._cache[user_id] = (time.monotonic(), result)
         return result

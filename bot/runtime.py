@@ -25,6 +25,7 @@ from bot.providers import registry
 from bot.providers.base import Capability, ProviderPlugin
 from bot.providers.registry import ProviderSet
 from bot.services import Services, utc_now
+from bot.slack_auth import SlackAuthorization, SlackLink, slack_retry_handlers
 from storage.db import open_db
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,15 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, clock=utc_now, http_transport: httpx.AsyncBaseTransport | None = None,
                  sandbox: bool | None = None, provider_overrides: dict[str, dict] | None = None,
-                 providers: ProviderSet | None = None, emulate: set[str] | None = None):
+                 providers: ProviderSet | None = None, emulate: set[str] | None = None,
+                 slack_identity: dict | None = None):
         """`provider_overrides`: settings values per provider name (tests, the console). `emulate`: providers to
         run on their local emulator even when not the default. `sandbox=True` labels the default provider's
-        rooms as simulated although a URL was given (the console)."""
+        rooms as simulated although a URL was given (the console). `slack_identity`: the `auth.test` answer
+        `meetops serve` got while checking the token; without it, `start()` asks once itself."""
         self.settings = settings
+        self._slack_identity = slack_identity
+        self.slack_authorization: SlackAuthorization | None = None
         self._sandbox_label = sandbox
         self._clock = clock
         self._http_transport = http_transport
@@ -114,7 +119,16 @@ class Runtime:
             base_url=settings.slack_api_url,
             timeout=10,
             session=self._slack_session,
+            # 429 (after its Retry-After) and connection failures are retried by slack-sdk itself.
+            retry_handlers=slack_retry_handlers(),
         )
+        link = SlackLink(settings.slack_api_url)
+        # Bolt would call auth.test per request until one answer is cached; this one is cached from the start.
+        self.slack_authorization = authorization = SlackAuthorization(slack, link)
+        if self._slack_identity is not None:
+            authorization.remember(self._slack_identity)
+        else:
+            await authorization.refresh()
         self.services = services = Services(
             settings=settings,
             db=open_db(settings.meetops_db),
@@ -122,12 +136,13 @@ class Runtime:
             slack=slack,
             people=People(slack),
             clock=self._clock,
+            slack_link=link,
         )
         # Created, not started: jobs re-armed from the database wait until the process is serving
         # (`serving()`), so a `meetops serve` that fails to start (a busy port) runs none of them.
         services.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
         await self._connect_emulator_webhooks(services)
-        self.app = build_app(services)
+        self.app = build_app(services, authorize=authorization.authorize_function(slack.token))
         await commands.start(services)
         return self.app
 
@@ -193,6 +208,7 @@ class Runtime:
             services.scheduler.shutdown(wait=False)
         await _finish_background(services)
         await services.providers.aclose()
+        await self.slack_authorization.aclose()
         await self._slack_session.close()
         services.db.close()
         for emulator in self.emulators.values():

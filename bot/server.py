@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
 import uvicorn
-
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.acks import ACK_QUEUE, ACK_WRITTEN, AckQueue
+from bot.edge import SlackEdge
 from bot.runtime import Runtime
+from commands.recordings import serve_download
 from commands.webhooks import handle_webhook
 
 log = logging.getLogger(__name__)
@@ -21,20 +23,23 @@ log = logging.getLogger(__name__)
 
 def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
     """`serve_slack=False` in Socket Mode: Slack arrives over the socket, webhooks still over HTTP."""
-    handler: AsyncSlackRequestHandler | None = None
+    edge: SlackEdge | None = None
+    acks = AckQueue()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        nonlocal handler
+        nonlocal edge
         app = runtime.app or await runtime.start()
-        handler = AsyncSlackRequestHandler(app)
+        secret = runtime.settings.slack_signing_secret
+        # Size, signature and replay are checked before Bolt sees a request (bot.edge).
+        edge = SlackEdge(app, secret.get_secret_value() if secret else None)
         try:
             yield
         finally:
             await runtime.stop()
 
     async def slack_events(request: Request):
-        return await handler.handle(request)
+        return await _answer_then_work(edge, acks, request)
 
     async def healthz(_request: Request):
         services = runtime.services
@@ -46,7 +51,14 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
             return JSONResponse({"ok": False, "error": "starting"}, status_code=503)
         return await handle_webhook(runtime.services, request.path_params["provider"], request)
 
+    async def download(request: Request):
+        if runtime.services is None:
+            return JSONResponse({"ok": False, "error": "starting"}, status_code=503)
+        return await serve_download(runtime.services, request)
+
     routes = [Route("/healthz", healthz, methods=["GET"]),
+              # Recordings meetops serves itself: signed, expiring links (commands.recordings).
+              Route("/downloads/{token}", download, methods=["GET"]),
               # /webhooks/digitalsamba, /webhooks/eyeson, …: each verified its provider's way.
               Route("/webhooks/{provider}", provider_webhook, methods=["POST"])]
     if serve_slack:
@@ -71,3 +83,24 @@ class ServingServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started and not self.should_exit:
             await self.runtime.serving(self.where)
+
+
+async def _answer_then_work(handler: SlackEdge, acks: AckQueue, request: Request):
+    """Bolt's answer, with listeners told (bot.acks) once it has been written, however that ends."""
+    written = asyncio.Event()
+    acks.received()
+    try:
+        response = await handler.handle(request, {ACK_WRITTEN: written, ACK_QUEUE: acks})
+    except BaseException:
+        written.set()
+        acks.answered()
+        raise
+
+    async def send_then_mark(scope, receive, send) -> None:
+        try:
+            await response(scope, receive, send)
+        finally:
+            written.set()
+            acks.answered()
+
+    return send_then_mark

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Coroutine
@@ -37,8 +38,14 @@ class Services:
     # Work started by a webhook after its fast 200, kept so it is not garbage-collected
     # mid-flight and so the runtime can let it finish before closing the database.
     background: set[asyncio.Task] = field(default_factory=set)
+    # Signs the download links meetops serves (when MEETOPS_DOWNLOAD_SECRET is unset): memory only.
+    download_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     # One lock per room whose message is being re-rendered, so concurrent updates land in order.
     room_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # bot.slack_auth.SlackLink: whether Slack's API answers, so an outage is logged once, not per request.
+    slack_link: Any = None
+    # Listeners still at work (acked, follow-up running; bot.boundary counts them): the dev harness waits for them.
+    listeners_running: int = 0
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)

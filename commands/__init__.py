@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from commands import digest, join, meet, polls, presence, restream, rooms, slack_polls, summaries, webhooks
+from commands import (
+    delete, digest, invite, join, kick, meet, polls, presence, recordings, restream, rooms, schedule, slack_polls,
+    summaries, webhooks,
+)
 from commands.router import Router
 
-FEATURES = (rooms, join, polls, slack_polls, restream, summaries, webhooks, digest, presence, meet)
+FEATURES = (rooms, join, invite, kick, polls, slack_polls, restream, summaries, webhooks, digest, presence, delete,
+            recordings, schedule, meet)
 
 
 def register(app: AsyncApp) -> Router:
     router = Router()
+    # Bolt tries listeners in the order they were registered and nearly every request is a `/meet`:
+    # registered last, each command would first be matched against every button and form listener.
+    meet.register_command(app, router)
     for feature in FEATURES:
         feature.register(app, router)
     return router

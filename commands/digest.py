@@ -43,6 +43,7 @@ PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 BATCH = 100  # sessions looked up in the database at a time (one API page)
 MESSAGE_BLOCKS = BLOCKS_PER_MESSAGE
 EXCERPT_CHARS = 200
+ECHO_CHARS = 40  # how much of an unrecognised word is quoted back, as the other subcommands do
 USAGE = ("`/meet digest daily 09:00 [Area/City]`, `/meet digest weekly mon 09:00 [Area/City]`, "
          "`/meet digest off` or `/meet digest now`")
 DAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
@@ -55,10 +56,15 @@ def job_id(team_id: str, channel_id: str) -> str:
 # -- parsing and timing (pure) ------------------------------------------------------------
 
 
+def echo(text: str) -> str:
+    """What the person typed, quoted back safely: escaped, and cut (a 40,000-character word is not repeated)."""
+    return mrkdwn_escape(text[:ECHO_CHARS]) + ("…" if len(text) > ECHO_CHARS else "")
+
+
 def parse_time(text: str) -> str:
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
     if not match:
-        raise BadInput(f"`{mrkdwn_escape(text)}` is not a time of day. Use 24-hour HH:MM, for example `09:00`.")
+        raise BadInput(f"`{echo(text)}` is not a time of day. Use 24-hour HH:MM, for example `09:00`.")
     return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
@@ -69,13 +75,13 @@ def parse_weekday(text: str) -> int:
         return WEEKDAYS.index(key)
     if key in names:
         return names.index(key)
-    raise BadInput(f"`{mrkdwn_escape(text)}` is not a day of the week. Use mon, tue, wed, thu, fri, sat or sun.")
+    raise BadInput(f"`{echo(text)}` is not a day of the week. Use mon, tue, wed, thu, fri, sat or sun.")
 
 
 def parse_zone(text: str) -> str:
     zone = canonical_zone(text)
     if zone is None:
-        raise BadInput(f"I don't know the time zone `{mrkdwn_escape(text)}`. Use an Area/City name such as "
+        raise BadInput(f"I don't know the time zone `{echo(text)}`. Use an Area/City name such as "
                        "`Europe/Madrid` or `America/New_York`.")
     return zone
 
@@ -346,7 +352,7 @@ async def digest_command(inv: Invocation) -> None:
     elif verb in PERIODS:
         await schedule(inv, verb, words[1:])
     else:
-        raise BadInput(f"I don't know `{mrkdwn_escape(words[0])}`. Use {USAGE}.")
+        raise BadInput(f"I don't know `{echo(words[0])}`. Use {USAGE}.")
 
 
 async def digest_now(inv: Invocation, record: DigestRecord | None) -> None:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.acks import ack_written
 from bot.providers.base import CORE, LABELS, Capabilities, Capability
-
 from bot.text import mrkdwn_escape
-from commands.router import Invocation, Router, Subcommand, slack_unescape, tokenize
+from commands.router import Invocation, Router, Subcommand, slack_plain, tokenize
 
 COMMAND = "/meet"
 
@@ -53,25 +53,35 @@ def register(app: AsyncApp, router: Router) -> None:
 
     router.add(Subcommand("help", show_help, "/meet help", "this list"))
 
+
+def register_command(app: AsyncApp, router: Router) -> None:
+    """The `/meet` listener itself; `commands.register` adds it before every other listener."""
+
     @app.command(COMMAND)
-    async def meet(ack, command, services, client, respond) -> None:
-        # Acknowledge before anything that could wait on Slack, the provider or the disk.
+    async def meet(ack, command, context, services, client, respond) -> None:
+        # Acknowledge before anything that could wait on Slack, the provider or the disk, and start
+        # that work only once the ack has left, so it never delays another command's ack.
         await ack()
-        inv = Invocation(
-            services=services,
-            client=client,
-            respond=respond,
-            team_id=command["team_id"],
-            user_id=command["user_id"],
-            channel_id=command["channel_id"],
-            channel_name=command.get("channel_name") or "",
-            trigger_id=command.get("trigger_id") or "",
-            args=[],
-            text=slack_unescape(command.get("text") or ""),
-        )
-        words = tokenize(command.get("text") or "")
-        sub, inv.args = router.route(words)
-        if sub is None:
-            await inv.reply(help_text(router, unknown=words[0]))
-            return
-        await sub.handler(inv)
+        await ack_written(context)
+        await _run(router, command, services, client, respond)
+
+
+async def _run(router: Router, command: dict, services, client, respond) -> None:
+    inv = Invocation(
+        services=services,
+        client=client,
+        respond=respond,
+        team_id=command["team_id"],
+        user_id=command["user_id"],
+        channel_id=command["channel_id"],
+        channel_name=command.get("channel_name") or "",
+        trigger_id=command.get("trigger_id") or "",
+        args=[],
+        text=slack_plain(command.get("text") or ""),
+    )
+    words = tokenize(command.get("text") or "")
+    sub, inv.args = router.route(words)
+    if sub is None:
+        await inv.reply(help_text(router, unknown=words[0]))
+        return
+    await sub.handler(inv)

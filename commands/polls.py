@@ -77,7 +77,7 @@ def draft_from_words(words: list[str]) -> PollDraft:
     unknown = [flag for flag in flagged if flag not in FLAGS]
     if unknown:
         # Guessing could turn an anonymous poll into a named one: refuse instead.
-        raise BadInput(f"I don't know `{mrkdwn_escape(unknown[0])}`. A one-line poll takes `--multiple` and "
+        raise BadInput(f"I don't know `{mrkdwn_escape(unknown[0][:40])}`. A one-line poll takes `--multiple` and "
                        f"`--anonymous`, for example `{ONE_LINE} --anonymous`.")
     flags = {FLAGS[flag] for flag in flagged}
     # Invisible and control characters (right-to-left overrides, zero-width spaces) can disguise text.

@@ -30,8 +30,8 @@ from bot.messaging import cannot_post, once_at_a_time, send_private, slack_error
 from bot.names import clean, friendly_url_for, slugify, with_suffix
 from bot.providers.base import Capability, Provider, Room, RoomSpec
 from bot.services import Services
-from commands import reconcile, summaries
-from commands.router import MENTION, Invocation, Router, Subcommand, as_flag
+from commands import invite, reconcile, summaries
+from commands.router import Invocation, Mention, Router, Subcommand, as_flag
 from storage import intents, restreams, rooms
 from storage import sessions as session_log
 from storage.rooms import RoomRecord
@@ -342,8 +342,8 @@ def parse_new(words: list[str], services: Services) -> tuple[str, bool, str | No
             raise BadInput(f"I don't know `{mrkdwn_escape(flag[:40])}`. `/meet new` takes `--private`"
                            + (", `--provider <name>`" if len(services.providers.providers) > 1 else "")
                            + "".join(f", `--{o}`" for o in sorted(known_options)) + ".")
-        elif MENTION.fullmatch(word):
-            invitees.append(MENTION.fullmatch(word).group(1))
+        elif isinstance(word, Mention):
+            invitees.append(word.user_id)
         else:
             rest.append(word)
     if rest and rest[-1].lower() == "private":  # the older spelling, as the last word
@@ -354,9 +354,11 @@ def parse_new(words: list[str], services: Services) -> tuple[str, bool, str | No
 
 async def new_room(inv: Invocation) -> None:
     services = inv.services
-    name, private, provider_name, options, _invitees = parse_new(inv.args, services)
+    name, private, provider_name, options, invitees = parse_new(inv.args, services)
     if not name:
         raise BadInput('Give the room a name, for example `/meet new standup` or `/meet new "Design review" --private`.')
+    if len(invitees) > invite.MAX_INVITES:
+        raise invite.too_many(len(invitees))
     provider = services.providers.pick(provider_name)
     unknown = options - set(provider.plugin.room_options)
     if unknown:
@@ -368,6 +370,8 @@ async def new_room(inv: Invocation) -> None:
         await inv.reply(f"*{mrkdwn_escape(existing.name)}* already exists in this channel, so I posted its room "
                         f"message again rather than make a second room with the same name. For another room, "
                         "pick another name.")
+        if invitees:
+            await invite.invite_and_report(inv, existing, invitees)
         return
     slug = friendly_url_for(name)
     room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
@@ -377,6 +381,8 @@ async def new_room(inv: Invocation) -> None:
                 private=private, provider=provider.name)
     # The room message says which privacy the room got (and, when it isn't the only one, on which provider).
     await post_room_message(inv, room, f"I created *{mrkdwn_escape(room.name)}*")
+    if invitees:
+        await invite.invite_and_report(inv, room, invitees)
 
 
 async def _all_rooms(services: Services):
@@ -405,11 +411,13 @@ async def list_rooms(inv: Invocation) -> None:
 
 async def live_rooms(inv: Invocation) -> None:
     services = inv.services
-    lines, seen = [], set()
+    lines, seen, notes = [], set(), {}
     for provider in services.providers.with_capability(Capability.LIVE_STATUS):
         live_ids: set[str] = set()
         async for live in provider.iter_live_rooms():
             live_ids.add(live.room_id)
+            if provider.plugin.live_note:
+                notes[provider.name] = provider.plugin.live_note
             room = rooms.by_provider_id(services.db, provider.name, live.room_id)
             if room is not None and not visible_here(services, room, inv.user_id, inv.channel_id):
                 continue
@@ -437,7 +445,8 @@ async def live_rooms(inv: Invocation) -> None:
         await inv.reply("No room has a live session right now.")
         return
     lines.sort(key=lambda pair: -pair[0])
-    await inv.reply_list(f"*{plural(len(lines), 'live room')}*:", [line for _, line in lines])
+    await inv.reply_list(f"*{plural(len(lines), 'live room')}*:",
+                         [line for _, line in lines] + [f"_{note}_" for note in notes.values()])
 
 
 async def end_session(services: Services, room: RoomRecord, user_id: str) -> str:

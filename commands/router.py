@@ -21,10 +21,6 @@ from storage.rooms import RoomRecord
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 
 
-# A person mentioned in a command, as Slack sends it with `should_escape`: <@U123> or <@U123|name>.
-MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-
-
 def as_flag(word: str) -> str | None:
     """`--anonymous`, also as typed with a smart dash (`—anonymous`, `–anonymous`); None for a plain word."""
     for dash in ("--", "\u2014", "\u2013"):
@@ -38,19 +34,83 @@ def slack_unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+# With `should_escape: true` Slack sends what it recognised as markup: people `<@U123|ann>` (or `<@U123>`),
+# channels `<#C123|general>`, links `<https://x.io|x.io>`, `<mailto:a@b.c|a@b.c>`, and `<!here>`,
+# `<!subteam^S1|@team>`, `<!date^…|fallback>`. A `<` typed by a person arrives as `&lt;`.
+_MARKUP = re.compile(r"<([^<>|\s]+)(?:\|([^<>]*))?>")
+_SLOT = "\ue000{}\ue001"
+_SLOTS = re.compile("\ue000(\\d+)\ue001")
+
+
+class Mention(str):
+    """A person named in the command: reads as "@ann" wherever text is used, and carries the user id
+    Slack sent (`<@U123|ann>`), so `/meet invite` and `/meet kick` know exactly who was meant."""
+
+    user_id: str
+
+    def __new__(cls, user_id: str, label: str = "") -> "Mention":
+        made = super().__new__(cls, "@" + (label or user_id))
+        made.user_id = user_id
+        return made
+
+
+def _readable(target: str, label: str | None) -> str:
+    label = slack_unescape(label) if label else ""
+    if target.startswith("@"):
+        return "@" + (label.lstrip("@") or target[1:])
+    if target.startswith("#"):
+        return "#" + (label.lstrip("#") or target[1:])
+    if target.startswith("!"):
+        return label or "@" + target[1:].split("^")[0]
+    if target.startswith("mailto:"):
+        return label or target.removeprefix("mailto:")
+    return label or slack_unescape(target)
+
+
+def _unmarked(text: str) -> tuple[str, list[tuple[str, str | None]]]:
+    """The text with each piece of Slack markup replaced by a numbered slot, and the pieces."""
+    pieces: list[tuple[str, str | None]] = []
+
+    def slot(match: re.Match) -> str:
+        pieces.append((match.group(1), match.group(2)))
+        return _SLOT.format(len(pieces) - 1)
+
+    return _MARKUP.sub(slot, text or ""), pieces
+
+
+def slack_plain(text: str) -> str:
+    """Command text as the person read it when typing: markup back to what it showed ("@ann", "#general",
+    a link's text), entities unescaped."""
+    unmarked, pieces = _unmarked(text)
+    return _SLOTS.sub(lambda m: _readable(*pieces[int(m.group(1))]), slack_unescape(unmarked))
+
+
 def tokenize(text: str) -> list[str]:
     """Words, and phrases in double quotes (straight or curly) as one word.
 
     Only double quotes group: an apostrophe, which Slack also curls (Bob’s room),
-    is part of the word it is in, and a backslash is just a character.
+    is part of the word it is in, and a backslash is just a character. Slack's markup (a link, a person)
+    is one word however it is written, and reads as what the person saw; a person on their own is a
+    `Mention` carrying their user id.
     """
-    lexer = shlex.shlex(slack_unescape(text or "").translate(_QUOTES), posix=True)
+    unmarked, pieces = _unmarked(text)
+    lexer = shlex.shlex(slack_unescape(unmarked).translate(_QUOTES), posix=True)
     lexer.whitespace_split, lexer.quotes, lexer.escape = True, '"', ""
     try:
-        return list(lexer)
+        words = list(lexer)
     except ValueError:
         raise BadInput("A quote in your command is not closed. Put each phrase in a matching pair of quotes, "
                        'for example `/meet poll standup "Lunch?" "Pizza" "Sushi"`.') from None
+    result: list[str] = []
+    for word in words:
+        whole = _SLOTS.fullmatch(word)
+        if whole:
+            target, label = pieces[int(whole.group(1))]
+            if target.startswith("@") and len(target) > 1:
+                result.append(Mention(target[1:], slack_unescape(label or "").lstrip("@")))
+                continue
+        result.append(_SLOTS.sub(lambda m: _readable(*pieces[int(m.group(1))]), word))
+    return result
 
 
 @dataclass

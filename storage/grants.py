@@ -36,3 +36,22 @@ def remember(db: sqlite_utils.Database, room_id: str, user_id: str, handle: dict
 def forget_room(db: sqlite_utils.Database, room_id: str) -> None:
     with db.atomic():
         db.execute("delete from join_grants where room_id = ?", [room_id])
+
+
+def handle(db: sqlite_utils.Database, room_id: str, user_id: str) -> dict | None:
+    """The handle of this person's last grant for the room, expired or not (removing someone who is still
+    in the meeting after their link ran out needs it)."""
+    row = next(iter(db.query("select handle from join_grants where room_id = ? and user_id = ?", [room_id, user_id])), None)
+    if row is None or not row["handle"]:
+        return None
+    try:
+        value = json.loads(row["handle"])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and value else None
+
+
+def forget(db: sqlite_utils.Database, room_id: str, user_id: str) -> None:
+    """This person's grant is gone (they were removed): their next Join starts afresh."""
+    with db.atomic():
+        db.execute("delete from join_grants where room_id = ? and user_id = ?", [room_id, user_id])

@@ -230,7 +230,37 @@ def m005_slack_poll_votes_answers_closer(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m006_room_intents_and_summary_parts(db: sqlite_utils.Database) -> None:
+def m006_scheduled_meetings(db: sqlite_utils.Database) -> None:
+    # Meetings scheduled from Slack (on providers that can), their channel message and reminders.
+    db["scheduled_meetings"].create(
+        {
+            "id": str,  # "<provider>:<the provider's meeting id>"
+            "provider": str,
+            "meeting_id": str,
+            "team_id": str,
+            "channel_id": str,
+            "room_id": str,  # the meeting's own room (a row of rooms)
+            "title": str,
+            "starts_at": str,  # the first meeting, ISO 8601 with its offset
+            "ends_at": str,
+            "timezone": str,  # IANA zone the meeting repeats in
+            "repeat": str,  # never | daily | weekdays | weekly | monthly
+            "created_by": str,
+            "message_ts": str,
+            "status": str,  # scheduled | cancelled
+            "reminded_for": str,  # the start of the last occurrence reminded
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"provider", "meeting_id", "team_id", "channel_id", "room_id", "title", "starts_at", "ends_at",
+                  "timezone", "repeat", "created_by", "status", "created_at"},
+        defaults={"status": "scheduled"},
+    )
+    db["scheduled_meetings"].create_index(["team_id", "channel_id"])
+
+
+@migrations()
+def m007_room_intents_and_summary_parts(db: sqlite_utils.Database) -> None:
     # A room someone asked for, written before the provider is called: a crash between the provider
     # creating it and meetops remembering it leaves this row, and the next start finishes or undoes it.
     # `creating` -> (room inserted) `created` (its message still owed) -> row deleted once posted/reported.

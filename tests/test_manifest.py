@@ -64,6 +64,10 @@ def test_scopes_are_the_ones_the_bot_uses_and_no_more():
     # chat:write.public: post the room message in a public channel without an invitation first.
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert needed <= scopes, f"missing scopes: {needed - scopes}"
+    # users:read.email: users.info shows `profile.email` only with it; people.py reads it (accounts, invitations).
+    if 'profile.get("email")' in (root / "bot" / "people.py").read_text():
+        needed.add("users:read.email")
+    assert needed <= scopes, f"missing scopes: {needed - scopes}"
     assert scopes - needed <= {"chat:write.public"}, f"scopes nothing uses: {scopes - needed}"
 
 

@@ -157,6 +157,18 @@ class Harness:
 
     # -- driving it ----------------------------------------------------------------
 
+    async def wait_idle(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
+        """Until no listener is still at work in the bot and the Slack double has been quiet for `quiet` s.
+
+        The double's quiet alone is not enough: a command's follow-up starts only once its ack has
+        been written (bot.acks), so right after the ack the double may not have heard from it yet.
+        """
+        def idle() -> bool:
+            services = self.runtime.services if self.runtime else None
+            return (services is None or services.listeners_running == 0) and self.double._idle_for(quiet)
+
+        await self.double.wait_for(idle, timeout)
+
     @property
     def services(self) -> Services:
         return self.runtime.services

@@ -63,6 +63,10 @@ class DirectoryUser:
     tz: str
     image: str | None
     is_admin: bool
+    is_bot: bool = False
+    deleted: bool = False  # deactivated
+    team_id: str | None = None  # another workspace's person (Slack Connect); None: this workspace
+    email: str | None = None  # what users:read.email shows; None: not shared
 
 
 @dataclass(frozen=True)
@@ -288,9 +292,14 @@ class SlackDouble:
         tz: str = "Europe/Madrid",
         image: str | None = None,
         is_admin: bool = False,
+        is_bot: bool = False,
+        deleted: bool = False,
+        team_id: str | None = None,
+        email: str | None = None,
     ) -> DirectoryUser:
         # Slack leaves display_name empty unless the person set one; bots must fall back.
-        user = DirectoryUser(user_id, name, display_name or "", real_name or name, tz, image, is_admin)
+        user = DirectoryUser(user_id, name, display_name or "", real_name or name, tz, image, is_admin,
+                             is_bot=is_bot, deleted=deleted, team_id=team_id, email=email)
         with self._lock:
             self._users[user_id] = user
         return user
@@ -300,6 +309,15 @@ class SlackDouble:
             if user_id not in self._users:
                 raise LookupError(f"unknown user {user_id}; add it with add_user()")
             return self._users[user_id]
+
+    def find_user(self, name: str) -> DirectoryUser | None:
+        """The person with this handle (`ada`), as Slack's mention autocomplete finds them."""
+        with self._lock:
+            return next((u for u in self._users.values() if u.name == name), None)
+
+    def find_channel(self, name: str) -> str | None:
+        with self._lock:
+            return next((cid for cid, cname in self._channels.items() if cname == name), None)
 
     def add_channel(self, channel_id: str, name: str) -> None:
         with self._lock:
@@ -676,11 +694,11 @@ class SlackDouble:
         return {
             "user": {
                 "id": user.id,
-                "team_id": self.team_id,
+                "team_id": user.team_id or self.team_id,
                 "name": user.name,
                 "real_name": user.real_name,
-                "deleted": False,
-                "is_bot": False,
+                "deleted": user.deleted,
+                "is_bot": user.is_bot,
                 "is_admin": user.is_admin,
                 "tz": user.tz,
                 "tz_offset": int(offset.total_seconds()) if offset else 0,
@@ -689,6 +707,7 @@ class SlackDouble:
                     "real_name": user.real_name,
                     "image_72": image,
                     "image_192": image,
+                    **({"email": user.email} if user.email else {}),
                 },
             }
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -203,13 +204,30 @@ class SlackUser:
             "user_id": self.user_id,
             "user_name": self.profile.name,
             "command": command,
-            # Like Slack: &, < and > arrive escaped in a command's text.
-            "text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+            "text": self.escaped(text),
             "api_app_id": self.double.app_id,
             "is_enterprise_install": "false",
             "response_url": self.double.new_response_url(user=self.user_id, channel=self.channel_id),
             "trigger_id": self.double.new_trigger_id(self.user_id),
         }
+
+    def escaped(self, text: str) -> str:
+        """The text as Slack sends it for a command with `should_escape: true`: &, < and > escaped; a
+        known person's `@handle` as `<@U…|handle>` and a known channel's `#name` as `<#C…|name>` (what
+        the client's autocomplete inserts); a web address as `<https://…>`."""
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+        def person(match: re.Match) -> str:
+            user = self.double.find_user(match.group(1))
+            return f"<@{user.id}|{user.name}>" if user else match.group(0)
+
+        def channel(match: re.Match) -> str:
+            channel_id = self.double.find_channel(match.group(1))
+            return f"<#{channel_id}|{match.group(1)}>" if channel_id else match.group(0)
+
+        escaped = re.sub(r"(?<![\w<])https?://[^\s<>\"]+", lambda m: f"<{m.group(0)}>", escaped)
+        escaped = re.sub(r"(?<![\w<@])@([a-z0-9][a-z0-9._-]*)", person, escaped)
+        return re.sub(r"(?<![\w<#])#([a-z0-9][a-z0-9_-]*)", channel, escaped)
 
     def click_payload(
         self,

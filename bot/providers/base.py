@@ -23,6 +23,8 @@ from bot.errors import MeetopsError
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
+    from bot.providers.scheduling import MeetingPlan, Occurrence, RecordingDownload, ScheduledMeeting
+
 
 # -- capabilities ------------------------------------------------------------------------
 
@@ -493,6 +495,29 @@ class Provider:
     async def delete_webhook(self, webhook_id: str) -> None:
         raise self.unsupported(Capability.WEBHOOKS)
 
+    # -- scheduling, and recordings meetops serves itself (added with OpenTalk, issue 10) --------
+    # Types in bot.providers.scheduling. Kept together at the end of the class to ease merging.
+
+    async def schedule_meeting(self, plan: "MeetingPlan") -> "ScheduledMeeting":
+        """A meeting at a date and time (repeating or not) with its own room; e-mail invitees are
+        invited by the provider (one refused invitee is reported in `problems`, not raised)."""
+        raise self.unsupported(Capability.SCHEDULING)
+
+    def iter_upcoming(self, *, since: datetime, until: datetime) -> AsyncIterator["Occurrence"]:
+        """Every occurrence of the scheduled meetings between `since` and `until`, repeats expanded."""
+        raise self.unsupported(Capability.SCHEDULING)
+
+    def open_recording(self, room: Room, recording_id: str) -> "RecordingDownload":
+        """The file of a recording, fetched with the bot's credentials, for a provider whose recordings
+        have no link of their own (meetops serves them through a signed, expiring URL). An async
+        context manager: `async with provider.open_recording(room, id) as download: ...`."""
+        raise self.unsupported(Capability.RECORDING_LINKS)
+
+    @property
+    def serves_recordings_through_meetops(self) -> bool:
+        """True when `open_recording` is how this provider's recordings are reached (no `recording_link`)."""
+        return False
+
 
 # -- the plug-in -------------------------------------------------------------------------
 
@@ -525,6 +550,8 @@ class ProviderPlugin:
     setup_help: str = ""  # how to configure it, for the README
     # Words for the join reply when a link is not bound to one person.
     emulator_note: str = ""
+    # A caveat on its live participant counts, said under /meet live ("counts people given a link too").
+    live_note: str = ""
 
 
 MeetingProvider = Provider  # the name handlers used before providers were plug-ins

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # name -> module exporting PLUGIN. The first is the default when nothing is configured.
 DRIVERS: dict[str, str] = {
     "digitalsamba": "bot.providers.digitalsamba",
+    "chalk": "bot.providers.chalk",
+    "opentalk": "bot.providers.opentalk",
 }
 
 

@@ -156,6 +156,11 @@ class EmulatorApp:
 
         self.routes.append(Route("/_sandbox" + path, endpoint, methods=[method]))
 
+    def control(self, path: str, method: str, handler: Callable[[dict, dict], Any]) -> None:
+        """A provider's own control route under /_sandbox (loopback only), e.g. to shorten its tokens'
+        lifetime: `handler(body, path_params)`."""
+        self._control(path, method, handler)
+
     def build(self, *, sim: SimVerbs | None = None) -> Starlette:
         world = self.world
         known = {f.name for f in fields(Faults)}

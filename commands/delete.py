@@ -1,0 +1,70 @@
+"""`/meet delete <room>`: a moderator deletes a room for good, after confirming in a modal; the room
+message then says it no longer exists. Offered where the room's provider can delete rooms."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.errors import BadInput
+from bot.interactions import accept_submission, modal_metadata, open_modal
+from bot.meetings import as_provider_room, refresh_room_message, require_moderator
+from bot.messaging import once_at_a_time
+from bot.providers.base import Capability
+from bot.text import mrkdwn_escape
+from commands import schedule
+from commands.router import Invocation, Router, Subcommand
+from storage import grants, restreams, rooms, schedules
+
+DOING = "delete the room"
+DELETE_MODAL = "delete_room_modal"
+
+
+def confirm_view(name: str, provider_title: str, metadata: str) -> dict:
+    text = (f"Delete *{mrkdwn_escape(name)}* for good? Its meeting room on {mrkdwn_escape(provider_title)} goes, "
+            "and with it every invite link, stream destination and recording it holds. Anyone in a meeting "
+            "there is disconnected. This can't be undone.")
+    return {"type": "modal", "callback_id": DELETE_MODAL, "private_metadata": metadata,
+            "title": {"type": "plain_text", "text": "Delete room?"},
+            "submit": {"type": "plain_text", "text": "Delete"},
+            "close": {"type": "plain_text", "text": "Keep it"},
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+async def delete_command(inv: Invocation) -> None:
+    if not inv.args:
+        raise BadInput("Which room? For example `/meet delete standup`.")
+    room = await inv.room(" ".join(inv.args))
+    provider = inv.services.provider(room)
+    provider.require(Capability.DELETE_ROOM)
+    require_moderator(inv.services, room, inv.user_id, DOING)
+    await open_modal(inv.services, inv.trigger_id,
+                     confirm_view(room.name, provider.title, modal_metadata(channel=inv.channel_id, room=room.id)))
+
+
+def register(app: AsyncApp, router: Router) -> None:
+    router.add(Subcommand("delete", delete_command, "/meet delete <room>",
+                          "delete a room for good, after you confirm (moderators)"))
+
+    @app.view(DELETE_MODAL)
+    async def delete_confirmed(ack, body, view, services) -> None:
+        sent = await accept_submission(ack, services, body, {}, DOING)  # re-checks the moderator
+        if sent is None:
+            return
+        room = sent.room
+        async with once_at_a_time(services, f"delete:{room.id}") as first:
+            if not first or room.status == "deleted":
+                return
+            provider = services.provider(room)
+            provider.require(Capability.DELETE_ROOM)
+            await provider.delete_room(as_provider_room(room))  # already gone there counts as done
+            restreams.stop_all_in_room(services.db, room.id)
+            grants.forget_room(services.db, room.id)  # the invites went with the room
+            for meeting in schedules.of_room(services.db, room.id):  # no more reminders for its meetings
+                schedules.update(services.db, meeting.id, status="cancelled")
+                schedule.disarm(services, meeting.id)
+            rooms.audit(services.db, team_id=sent.team_id, user_id=sent.user_id, action="room.delete",
+                        room_id=room.id, provider=provider.name)
+            if rooms.get(services.db, room.id):
+                room = rooms.update(services.db, room.id, status="deleted", ended_by=sent.user_id)
+                await refresh_room_message(services, room)
+        await sent.reply(services, f"*{mrkdwn_escape(room.name)}* is deleted.")

@@ -1,0 +1,5 @@
+from tests.providers.conformance import ProviderConformance
+
+
+class TestChalk(ProviderConformance):
+    provider_name = "chalk"

@@ -1,0 +1,56 @@
+"""Signed download links: what passes and what is refused (before anything is looked up)."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.downloads import BadLink, link, sign, verify
+
+SECRET = b"s" * 32
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def test_a_fresh_link_names_its_room_and_recording():
+    token = sign(SECRET, room_id="r-1", recording_id="a-1", expires_at=NOW + timedelta(hours=1))
+    ref = verify(SECRET, token, now=NOW)
+    assert (ref.room_id, ref.recording_id) == ("r-1", "a-1")
+
+
+def test_an_expired_link_is_refused():
+    token = sign(SECRET, room_id="r-1", recording_id="a-1", expires_at=NOW)
+    with pytest.raises(BadLink, match="expired"):
+        verify(SECRET, token, now=NOW + timedelta(seconds=1))
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),          # signature changed
+    lambda t: "x" + t,                                                     # payload changed
+    lambda t: t.split(".")[0],                                             # signature dropped
+    lambda t: sign(b"other" * 8, room_id="r-1", recording_id="a-1",
+                   expires_at=NOW + timedelta(hours=1)),                   # another server's secret
+    lambda t: "",
+    lambda t: "." * 3,
+])
+def test_a_tampered_link_is_refused(tamper):
+    token = sign(SECRET, room_id="r-1", recording_id="a-1", expires_at=NOW + timedelta(hours=1))
+    with pytest.raises(BadLink):
+        verify(SECRET, tamper(token), now=NOW)
+
+
+def test_a_longer_expiry_cannot_be_forged():
+    import base64
+    import json
+
+    token = sign(SECRET, room_id="r-1", recording_id="a-1", expires_at=NOW)
+    payload, mac = token.split(".")
+    forged = base64.urlsafe_b64encode(json.dumps({"r": "r-1", "a": "a-1", "e": int(NOW.timestamp()) + 99999})
+                                      .encode()).rstrip(b"=").decode()
+    with pytest.raises(BadLink, match="signature"):
+        verify(SECRET, f"{forged}.{mac}", now=NOW)
+
+
+def test_link_builds_a_url_under_the_base():
+    url, expires = link("https://bot.example.com/", SECRET, room_id="r", recording_id="a", now=NOW,
+                        lifetime=timedelta(hours=2))
+    assert url.startswith("https://bot.example.com/downloads/") and expires == NOW + timedelta(hours=2)
+    assert verify(SECRET, url.rsplit("/", 1)[1], now=NOW).recording_id == "a"

@@ -1,0 +1,308 @@
+"""meetops on OpenTalk, end to end: the real app over HTTP, the Slack double and the OpenTalk emulator."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot import ids
+from bot.devtools.harness import Harness
+from bot.meetings import as_provider_room
+from storage import rooms
+
+
+@pytest.fixture
+async def harness(tmp_path):
+    async with Harness(db_path=str(tmp_path / "meetops.db"), admins="U0003", meetops_provider="opentalk") as h:
+        h.double.add_user("U0001", "ada", real_name="Ada Lovelace", email="ada@example.com")
+        h.double.add_user("U0002", "grace", real_name="Grace Hopper", email="grace@example.com")
+        yield h
+
+
+@pytest.fixture
+def opentalk(harness):
+    return harness.runtime.emulators["opentalk"]
+
+
+def ot_state(opentalk) -> dict:
+    return httpx.get(opentalk.url + "/_sandbox/state").json()
+
+
+def room_messages(harness, channel="C0001"):
+    return [m for m in harness.double.messages(channel) if not m.thread_ts]
+
+
+def buttons(message) -> dict[str, dict]:
+    return {e["action_id"]: e for b in message.blocks if b["type"] == "actions" for e in b["elements"]}
+
+
+async def test_new_room_with_phone_shows_dial_in_and_only_possible_buttons(harness, ada, opentalk):
+    await ada.acommand("new standup --phone")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    text = str(message.blocks)
+    assert "+49 30 555 0100" in text and "Phone PIN" in text
+    assert ids.JOIN in buttons(message) and ids.POLL in buttons(message)  # polls run in Slack
+    assert ids.END not in buttons(message) and ids.SUMMARY not in buttons(message)
+    assert ot_state(opentalk)["events"][0]["title"] == "standup"
+    print(text)
+
+
+async def test_join_gives_guests_an_invite_link_and_account_holders_the_room(harness, ada, grace, opentalk):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    await grace.aclick(message, ids.JOIN)
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
+    print(reply.text, reply.blocks)
+    assert "?invite=" in str(reply.blocks) and "anyone holding" in str(reply.blocks).lower()
+    await ada.aclick(message, ids.JOIN)
+    mine = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    print(mine.text, mine.blocks)
+    assert "?invite=" not in str(mine.blocks)
+
+
+async def ephemeral(harness, user_id, containing: str):
+    return await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals(user_id) if containing in (e.text + str(e.blocks))), None))
+
+
+async def test_delete_asks_first_then_deletes_and_the_room_message_says_so(harness, ada, grace, opentalk):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    await grace.acommand("delete standup")
+    await ephemeral(harness, "U0002", "moderator")  # not hers to delete
+    assert harness.double.views == []
+    await ada.acommand("delete standup")
+    form = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
+    assert "can't be undone" in str(form.view["blocks"]) and ot_state(opentalk)["events"]
+    response = await ada.asubmit(form)
+    assert response.status_code == 200
+    await ephemeral(harness, "U0001", "is deleted")
+    assert ot_state(opentalk)["events"] == [] and ot_state(opentalk)["rooms"] == {}
+    updated = await harness.double.wait_for(lambda: (m := room_messages(harness)[0]).updates and m)
+    assert "no longer exists" in str(updated.blocks) and ids.JOIN not in buttons(updated)
+    # the old message's Join, clicked anyway
+    await grace.aclick(message, ids.JOIN)
+    await ephemeral(harness, "U0002", "no longer exists")
+
+
+async def test_a_room_deleted_in_opentalk_is_said_when_joined(harness, ada, grace, opentalk):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    event = ot_state(opentalk)["events"][0]
+    room = rooms.find(harness.services.db, "T0001", "standup")
+    await harness.services.provider(room).delete_room(as_provider_room(room))  # someone deletes it in OpenTalk
+    assert event["id"] not in [e["id"] for e in ot_state(opentalk)["events"]]
+    await grace.aclick(message, ids.JOIN)
+    reply = await ephemeral(harness, "U0002", "no longer exists")
+    assert "OpenTalk" in reply.text + str(reply.blocks)
+
+
+def asset_downloads(opentalk) -> list[dict]:
+    return [r for r in httpx.get(opentalk.url + "/_sandbox/requests").json()
+            if r["method"] == "GET" and "/assets/" in r["path"]]
+
+
+async def test_recordings_are_served_by_meetops_through_signed_links(harness, ada, opentalk):
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    room = rooms.find(harness.services.db, "T0001", "standup")
+    await ada.acommand("recordings standup")
+    await ephemeral(harness, "U0001", "no recordings yet")
+    httpx.post(f"{opentalk.url}/_sandbox/rooms/{room.id}/recording").raise_for_status()
+    await ada.acommand("recordings standup")
+    reply = await ephemeral(harness, "U0001", "1 recording")
+    text = reply.text + str(reply.blocks)
+    link = next(part.split("|")[0] for part in text.split("<") if "/downloads/" in part)
+    assert link.startswith(harness.url + "/downloads/") and opentalk.url not in text
+    async with httpx.AsyncClient() as web:
+        answer = await web.get(link)
+        assert answer.status_code == 200 and answer.content.startswith(b"WEBM")
+        assert "attachment" in answer.headers["content-disposition"]
+        state = ot_state(opentalk)["rooms"][room.id]["assets"][0]
+        assert len(answer.content) == state["size"]
+        before = len(asset_downloads(opentalk))
+        tampered = link[:-3] + ("xyz" if not link.endswith("xyz") else "abc")
+        refused = await web.get(tampered)
+        assert refused.status_code == 403 and b"WEBM" not in refused.content
+        from datetime import timedelta
+
+        from bot import downloads
+        from commands.recordings import download_secret
+
+        token = downloads.sign(download_secret(harness.services), room_id=room.id,
+                               recording_id=state["id"], expires_at=harness.services.clock() - timedelta(seconds=1))
+        expired = await web.get(f"{harness.url}/downloads/{token}")
+        assert expired.status_code == 403 and "expired" in expired.text
+        assert len(asset_downloads(opentalk)) == before, "nothing streamed for a refused link"
+
+
+
+# -- scheduled meetings -------------------------------------------------------------------
+
+from datetime import datetime, timedelta  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from bot import schedule_blocks as forms  # noqa: E402
+from commands import schedule as schedule_feature  # noqa: E402
+from storage import schedules  # noqa: E402
+
+
+def schedule_values(*, day: str, at: str = "10:00", duration: str = "45 min", zone: str = "Europe/Berlin",
+                    repeat: str = "weekly", invitees=("U0002",), title: str = "Sprint planning") -> dict:
+    return {forms.TITLE: {forms.TITLE: title}, forms.DATE: {forms.DATE: day}, forms.TIME: {forms.TIME: at},
+            forms.DURATION: {forms.DURATION: duration}, forms.ZONE: {forms.ZONE: zone},
+            forms.REPEAT: {forms.REPEAT: repeat}, forms.INVITEES: {forms.INVITEES: list(invitees)}}
+
+
+def next_monday() -> str:
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    return (today + timedelta(days=7 - today.weekday())).isoformat()
+
+
+async def open_schedule_form(harness, user):
+    before = len(harness.double.views)
+    await user.acommand("schedule")
+    return await harness.double.wait_for(lambda: len(harness.double.views) > before and harness.double.views[-1])
+
+
+async def test_a_weekly_meeting_is_scheduled_announced_and_reminded(harness, ada, opentalk):
+    form = await open_schedule_form(harness, ada)
+    zone_input = next(b for b in form.view["blocks"] if b.get("block_id") == forms.ZONE)
+    assert zone_input["element"]["initial_value"] == "Europe/Madrid"  # Ada's Slack zone
+    response = await ada.asubmit(form, schedule_values(day=next_monday()))
+    assert response.status_code == 200 and not response.content, "the form closes"
+    reply = await ephemeral(harness, "U0001", "Scheduled *Sprint planning*")
+    assert "1 invitation sent" in reply.text
+    message = await harness.double.wait_for(lambda: next(
+        (m for m in room_messages(harness) if "Scheduled meeting" in str(m.blocks)), None))
+    text = str(message.blocks)
+    start = datetime.fromisoformat(next_monday() + "T10:00").replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    assert f"<!date^{int(start.timestamp())}^" in text and "every Monday" in text
+    assert ids.JOIN in str(message.blocks)
+    event = ot_state(opentalk)["events"][0]
+    assert event["recurrence_pattern"] == ["FREQ=WEEKLY;BYDAY=MO"]
+    assert event["starts_at"] == {"datetime": start.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                  "timezone": "Europe/Berlin"}
+    assert ot_state(opentalk)["emails_sent"] == [{"to": "grace@example.com", "event": "Sprint planning"}]
+    [record] = schedules.active(harness.services.db)
+    job = harness.services.scheduler.get_job(schedule_feature.job_id(record.id))
+    assert job.next_run_time == start - timedelta(minutes=10)
+    # ten minutes before: the reminder, with Join, and the next one armed a week later
+    await schedule_feature.run_reminder(*job.args)
+    reminder = await harness.double.wait_for(lambda: next(
+        (m for m in room_messages(harness) if "starts" in str(m.blocks) and ":alarm_clock:" in str(m.blocks)), None))
+    assert ids.JOIN in str(reminder.blocks)
+    again = harness.services.scheduler.get_job(schedule_feature.job_id(record.id))
+    assert again.next_run_time == (start + timedelta(weeks=1)) - timedelta(minutes=10)
+    # Join from the scheduled meeting's message works like any room's
+    await ada.as_user("U0002").aclick(message, ids.JOIN)
+    await ephemeral(harness, "U0002", "?invite=")
+    # /meet upcoming lists the next occurrences, expanded
+    await ada.acommand("upcoming")
+    listing = await ephemeral(harness, "U0001", "in the next 30 days")
+    assert (listing.text + str(listing.blocks)).count("Sprint planning") >= 4
+
+
+async def test_reminders_are_rearmed_after_a_restart(harness, ada):
+    form = await open_schedule_form(harness, ada)
+    await ada.asubmit(form, schedule_values(day=next_monday(), repeat="daily", invitees=()))
+    await ephemeral(harness, "U0001", "Scheduled")
+    [record] = schedules.active(harness.services.db)
+    await harness.stop_bot()
+    await harness.start_bot()
+    assert harness.services.scheduler.get_job(schedule_feature.job_id(record.id)) is not None
+
+
+async def test_the_form_refuses_bad_input_in_words(harness, ada):
+    form = await open_schedule_form(harness, ada)
+    past = (await ada.asubmit(form, schedule_values(day="2020-01-06"))).json()
+    assert past["response_action"] == "errors" and "already passed" in past["errors"][forms.TIME]
+    backwards = (await ada.asubmit(form, schedule_values(day=next_monday(), duration="until 09:00"))).json()
+    assert "end before it starts" in backwards["errors"][forms.DURATION]
+    zone = (await ada.asubmit(form, schedule_values(day=next_monday(), zone="Atlantis/Capital"))).json()
+    assert "Atlantis/Capital" in zone["errors"][forms.ZONE]
+    # linus shares no e-mail address in Slack
+    nobody = (await ada.asubmit(form, schedule_values(day=next_monday(), invitees=("U0003",)))).json()
+    assert "e-mail address for linus" in nobody["errors"][forms.INVITEES]
+    assert schedules.active(harness.services.db) == []
+
+
+async def test_a_recurrence_opentalk_refuses_is_said_in_words(harness, ada, monkeypatch):
+    from bot.providers.opentalk import client as client_module
+
+    monkeypatch.setattr(client_module, "rrule_line", lambda *args: "FREQ=MINUTELY")
+    form = await open_schedule_form(harness, ada)
+    await ada.asubmit(form, schedule_values(day=next_monday(), invitees=()))
+    reply = await ephemeral(harness, "U0001", "OpenTalk said no")
+    assert "The repeat rule repeats more often than hourly." in reply.text
+    assert "recurrence_pattern" not in reply.text and schedules.active(harness.services.db) == []
+
+
+async def test_scheduling_on_a_provider_that_cannot_says_why(harness, ada):
+    await ada.acommand("schedule --provider digitalsamba")
+    reply = await ephemeral(harness, "U0001", "Digital Samba")
+    assert "scheduling" in reply.text.lower() and "/meet schedule --provider opentalk" in reply.text
+    assert harness.double.views == []
+
+
+async def test_opentalk_down_while_scheduling_is_said_and_nothing_is_half_written(harness, ada, opentalk):
+    form = await open_schedule_form(harness, ada)
+    httpx.put(opentalk.url + "/_sandbox/faults", json={"status": 503, "paths": "/v1/events"}).raise_for_status()
+    await ada.asubmit(form, schedule_values(day=next_monday(), invitees=()))
+    reply = await ephemeral(harness, "U0001", "try again")
+    assert "OpenTalk" in reply.text and "{" not in reply.text
+    assert schedules.active(harness.services.db) == [] and ot_state(opentalk)["events"] == []
+
+
+async def test_deleting_a_scheduled_meetings_room_stops_its_reminders(harness, ada, opentalk):
+    form = await open_schedule_form(harness, ada)
+    await ada.asubmit(form, schedule_values(day=next_monday(), invitees=()))
+    await ephemeral(harness, "U0001", "Scheduled")
+    [record] = schedules.active(harness.services.db)
+    room = rooms.get(harness.services.db, record.room_id)
+    await ada.acommand(f"delete {room.friendly_url}")
+    form = await harness.double.wait_for(lambda: harness.double.views[-1].view["callback_id"] == "delete_room_modal"
+                                         and harness.double.views[-1])
+    await ada.asubmit(form)
+    await ephemeral(harness, "U0001", "is deleted")
+    assert schedules.active(harness.services.db) == []
+    assert harness.services.scheduler.get_job(schedule_feature.job_id(record.id)) is None
+    assert ot_state(opentalk)["events"] == []
+
+
+async def test_go_live_stores_the_destination_and_says_the_meeting_starts_it(harness, ada, opentalk, caplog):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    room = rooms.find(harness.services.db, "T0001", "standup")
+    await ada.aclick(message, ids.GO_LIVE)
+    form = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
+    key = "live-key-7f3a9c"
+    await ada.asubmit(form, {ids.RESTREAM_DESTINATION_BLOCK: {ids.RESTREAM_DESTINATION: "youtube"},
+                             ids.RESTREAM_KEY_BLOCK: {ids.RESTREAM_KEY: key}})
+    reply = await ephemeral(harness, "U0001", "livestream control")
+    targets = ot_state(opentalk)["rooms"][room.id]["streaming_targets"]
+    assert [t["streaming_endpoint"] for t in targets] == ["rtmp://a.rtmp.youtube.com/live2"]
+    updated = await harness.double.wait_for(lambda: (m := room_messages(harness)[0]).updates and m)
+    assert "ready as the stream destination" in str(updated.blocks)
+    await ada.acommand("restream standup stop")
+    await ephemeral(harness, "U0001", "has stopped")
+    assert ot_state(opentalk)["rooms"][room.id]["streaming_targets"] == []
+    everything = str(harness.double.calls) + caplog.text + reply.text + httpx.get(opentalk.url + "/_sandbox/requests").text
+    assert key not in everything
+
+
+async def test_join_while_opentalk_is_down_says_so_and_gives_no_link(harness, ada, grace, opentalk):
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    httpx.put(opentalk.url + "/_sandbox/faults", json={"status": 503, "paths": "/v1/rooms"}).raise_for_status()
+    await grace.aclick(message, ids.JOIN)
+    reply = await ephemeral(harness, "U0002", "try again")
+    assert "OpenTalk" in reply.text and "?invite=" not in reply.text + str(reply.blocks)
+
+
+async def test_rooms_lists_opentalk_rooms_by_name(harness, ada):
+    await ada.acommand('new "Design review"')
+    await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    await ada.acommand("rooms")
+    listing = await ephemeral(harness, "U0001", "1 room")
+    assert "Design review" in listing.text + str(listing.blocks)
