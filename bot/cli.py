@@ -154,7 +154,7 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from bot.runtime import Runtime
-    from bot.server import create_asgi_app
+    from bot.server import ServingServer, create_asgi_app
 
     settings = _settings()
     settings.require_serving(_provider_problems())
@@ -168,9 +168,10 @@ def serve(args: argparse.Namespace) -> None:
     if settings.socket_mode:
         asyncio.run(_serve_socket_mode(runtime))
         return
-    log.info("serving Slack over HTTP on http://%s:%s/slack/events", settings.host, settings.port)
-    uvicorn.run(create_asgi_app(runtime), host=settings.host, port=settings.port, log_level="info",
-                access_log=False, log_config=None)
+    # ServingServer starts the scheduler and logs "serving" only once the port is bound.
+    config = uvicorn.Config(create_asgi_app(runtime), host=settings.host, port=settings.port, log_level="info",
+                            access_log=False, log_config=None)
+    ServingServer(config, runtime, where=f"Slack over HTTP on http://{settings.host}:{settings.port}/slack/events").run()
 
 
 async def _serve_socket_mode(runtime) -> None:
@@ -182,18 +183,26 @@ async def _serve_socket_mode(runtime) -> None:
     settings = runtime.settings
     app = await runtime.start()
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    tasks = []
     try:
-        await handler.connect_async()
-        log.info("connected to Slack over Socket Mode")  # only now that it is
-        tasks = [asyncio.create_task(asyncio.Event().wait())]  # the Socket Mode client runs in its own tasks
         providers = runtime.services.providers.providers.values()
         if any(p.webhook_adapter() is not None or p.serves_recordings_through_meetops for p in providers):
-            # Providers still need an HTTP endpoint for their webhooks, and recordings meetops serves itself.
+            # Providers still need an HTTP endpoint for their webhooks, and recordings meetops serves itself:
+            # bound before anything runs (a busy port ends the process here, before the scheduler starts).
             config = uvicorn.Config(create_asgi_app(runtime, serve_slack=False), host=settings.host,
                                     port=settings.port, log_config=None, access_log=False)
-            tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
+            server = uvicorn.Server(config)
+            tasks.append(asyncio.create_task(server.serve()))
+            while not server.started:
+                if tasks[0].done():
+                    tasks[0].result()
+                    return
+                await asyncio.sleep(0.01)
             log.info("webhooks on http://%s:%s/webhooks/<provider>", settings.host, settings.port)
-        await asyncio.gather(*tasks)
+        await handler.connect_async()
+        log.info("connected to Slack over Socket Mode")  # only now that it is
+        await runtime.serving("Slack over Socket Mode")
+        await asyncio.gather(*tasks, asyncio.Event().wait())
     finally:
         await handler.close_async()
         await runtime.stop()

@@ -103,6 +103,7 @@ class Runtime:
         self.emulators: dict[str, Any] = {}
         self.services: Services | None = None
         self.app: AsyncApp | None = None
+        self.is_serving = False  # set by `serving()` once the server is bound or connected
 
     @property
     def sandbox_server(self):
@@ -137,12 +138,25 @@ class Runtime:
             clock=self._clock,
             slack_link=link,
         )
+        # Created, not started: jobs re-armed from the database wait until the process is serving
+        # (`serving()`), so a `meetops serve` that fails to start (a busy port) runs none of them.
         services.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults=JOB_DEFAULTS)
-        services.scheduler.start()
         await self._connect_emulator_webhooks(services)
         self.app = build_app(services, authorize=authorization.authorize_function(slack.token))
         await commands.start(services)
         return self.app
+
+    async def serving(self, where: str) -> None:
+        """The server is bound (HTTP) or connected (Socket Mode): only now does scheduled work run,
+        starting with what commands left to finish after a crash (`commands.recover`), and only now is
+        "serving" logged."""
+        services = self.services
+        if services is None or services.scheduler.running:
+            return
+        services.scheduler.start()
+        await commands.serving(services)
+        self.is_serving = True
+        log.info("serving %s", where)
 
     async def _connect_emulator_webhooks(self, services: Services) -> None:
         """Point each emulator's webhooks at this bot (the client keeps the secret it registered, in memory),
@@ -188,6 +202,7 @@ class Runtime:
         services = self.services
         if services is None:
             return
+        self.is_serving = False
         if services.scheduler is not None and services.scheduler.running:
             # Pending work lives in the database and is re-armed by the next start.
             services.scheduler.shutdown(wait=False)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -63,6 +64,25 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
     if serve_slack:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+class ServingServer(uvicorn.Server):
+    """uvicorn that tells the runtime once its port is bound, and not before.
+
+    The ASGI lifespan (which builds the runtime) runs before uvicorn binds the port; a port already in use
+    then ends the process. Scheduled jobs and crash recovery must not run in such a process (the process
+    already serving would do the same work again), so they start here, after the bind.
+    """
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime, *, where: str = ""):
+        super().__init__(config)
+        self.runtime = runtime
+        self.where = where or f"HTTP on http://{config.host}:{config.port}"
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            await self.runtime.serving(self.where)
 
 
 async def _answer_then_work(handler: SlackEdge, acks: AckQueue, request: Request):

@@ -30,3 +30,12 @@ async def start(services) -> None:
         on_start = getattr(feature, "on_start", None)
         if on_start is not None:
             await on_start(services)
+
+
+async def serving(services) -> None:
+    """The process is serving: let features start what must not run in a process that failed to start
+    (finishing work a crash interrupted). Each runs as a background job, never delaying a request."""
+    for feature in FEATURES:
+        on_serving = getattr(feature, "on_serving", None)
+        if on_serving is not None:
+            await on_serving(services)

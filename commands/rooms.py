@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.triggers.date import DateTrigger
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import ids
 from bot.blocks import room_message_text, superseded_message_blocks
-from bot.text import mrkdwn_escape, people, plural
-from bot.errors import BadInput, NameTaken, ProviderNotFound, RoomDeleted
+from bot.text import mrkdwn_escape, people, plural, slack_date
+from bot.delivery import ROOM_EVENT, CannotLook, find_marked, metadata, transient
+from bot.errors import (BadInput, MeetopsError, NameTaken, ProviderNotFound, ProviderRateLimited,
+                        ProviderUnavailable, RoomDeleted)
 from bot.meetings import (
     as_provider_room,
     check_still_exists,
@@ -21,42 +26,79 @@ from bot.meetings import (
     visible_here,
 )
 from bot.interactions import answer_room_button
-from bot.messaging import cannot_post, once_at_a_time, slack_error
+from bot.messaging import cannot_post, once_at_a_time, send_private, slack_error
 from bot.names import clean, friendly_url_for, slugify, with_suffix
 from bot.providers.base import Capability, Provider, Room, RoomSpec
 from bot.services import Services
-from commands import invite, summaries
+from commands import invite, reconcile, summaries
 from commands.router import Invocation, Mention, Router, Subcommand, as_flag
-from storage import recording_state, restreams, rooms
+from storage import intents, recording_state, restreams, rooms
 from storage import sessions as session_log
 from storage.rooms import RoomRecord
 
 log = logging.getLogger(__name__)
 
 MAX_SUFFIX = 50
+RETRY_SECONDS = 60  # an owed room message, or a create the provider didn't answer, is tried again after this
+RETRY_MAX_SECONDS = 15 * 60
+RETRY_ATTEMPTS = 12  # then the person is told the message could not be posted
 
 
 async def create_room(services: Services, *, team_id: str, channel_id: str, user_id: str, name: str,
                       slug: str, description: str, private: bool, provider: Provider | None = None,
-                      options: frozenset[str] = frozenset()) -> RoomRecord:
-    """Create the room on its provider with a free link name (suffixing on collision) and remember it."""
+                      options: frozenset[str] = frozenset(), standing: bool = False) -> RoomRecord:
+    """Create the room on its provider with a free link name (suffixing on collision) and remember it.
+
+    The ask is written down first (`storage.intents`): should the process die between the provider making
+    the room and meetops remembering it, the next start finds the room (or tells the person it failed).
+    """
     provider = provider or services.providers.default
     if private and Capability.PRIVATE_ROOMS not in provider.capabilities:
         raise provider.unsupported(Capability.PRIVATE_ROOMS)
     taken = rooms.friendly_urls_in_use(services.db, team_id)
-    for n in range(1, MAX_SUFFIX + 1):
-        candidate = slug if n == 1 else with_suffix(slug, n)
-        if candidate.casefold() in taken:
-            continue
-        spec = RoomSpec(name=name, slug=candidate, description=description, private=private,
-                        external_id=f"slack:{team_id}:{channel_id}", options=options)
-        try:
-            created = await provider.create_room(spec, idempotency_key=f"{team_id}:{channel_id}:{candidate}")
-        except NameTaken:
-            continue  # taken by a room meetops didn't make (or made a moment ago): try the next name
-        return rooms.insert(services.db, _record(created, team_id=team_id, channel_id=channel_id,
-                                                 user_id=user_id, name=name, provider=provider.name))
-    raise BadInput(f"Every link name from `{slug}` to `{with_suffix(slug, MAX_SUFFIX)}` is taken. Pick another name.")
+    intent_id = intents.record(services.db, team_id=team_id, channel_id=channel_id, user_id=user_id, name=name,
+                            slug=slug, description=description, private=private, standing=standing,
+                            provider=provider.name, options=options)
+    try:
+        for n in range(1, MAX_SUFFIX + 1):
+            candidate = slug if n == 1 else with_suffix(slug, n)
+            if candidate.casefold() in taken:
+                continue
+            intents.trying(services.db, intent_id, candidate)  # the name to look up should the process die now
+            spec = RoomSpec(name=name, slug=candidate, description=description, private=private,
+                            external_id=f"slack:{team_id}:{channel_id}", options=options)
+            try:
+                created = await provider.create_room(spec, idempotency_key=f"{team_id}:{channel_id}:{candidate}")
+            except NameTaken:
+                continue  # taken by a room meetops didn't make (or made a moment ago): try the next name
+            return remember_created(services, intents.get(services.db, intent_id), created)
+        raise BadInput(f"Every link name from `{slug}` to `{with_suffix(slug, MAX_SUFFIX)}` is taken. Pick another name.")
+    except ProviderUnavailable:
+        # No answer in time: the provider may have made it anyway. The person hears it failed now; a check in a
+        # minute keeps the room (and posts its message) if it exists after all.
+        intents.unsure(services.db, intent_id)
+        arm_intent_check(services, intent_id)
+        raise
+    except asyncio.CancelledError:
+        raise  # the process is stopping: the next start finishes this one
+    except BaseException:
+        intents.done(services.db, intent_id)  # refused: nothing was made, and the person is told why
+        raise
+
+
+def remember_created(services: Services, intent: intents.IntentRecord, created: Room) -> RoomRecord:
+    """The provider made the room: record it (and, for plain /meet, as the channel's room) together with the
+    intent's progress, in one transaction. Its room message is owed until posted."""
+    with services.db.atomic():
+        room = rooms.by_provider_id(services.db, intent.provider, created.id)
+        if room is None:
+            room = rooms.insert(services.db, _record(created, team_id=intent.team_id, channel_id=intent.channel_id,
+                                                     user_id=intent.user_id, name=intent.name,
+                                                     provider=intent.provider))
+        if intent.standing:
+            rooms.set_standing_room(services.db, intent.team_id, intent.channel_id, room.id)
+        intents.created(services.db, intent.id, room.id)
+    return room
 
 
 def _record(room: Room, *, team_id: str, channel_id: str, user_id: str, name: str, provider: str) -> RoomRecord:
@@ -66,19 +108,42 @@ def _record(room: Room, *, team_id: str, channel_id: str, user_id: str, name: st
                       provider_data=rooms.provider_data(dict(room.extra), room.facts))
 
 
+def room_message_metadata(room: RoomRecord) -> dict:
+    """Marks the room message, so a post whose answer never came is found rather than made twice."""
+    return metadata(ROOM_EVENT, room=room.id)
+
+
 async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> None:
-    """Post the room message in the channel and remember where it is; an older one points to it."""
+    """Post the room message in the channel and remember where it is; an older one points to it.
+
+    When Slack can't take it (rate limited after slack-sdk's retries, an outage) and the room was just made,
+    the room is kept and its message is owed: a job posts it once Slack takes it (`post_owed_message`).
+    """
     services = inv.services
     try:
         posted = await inv.client.chat_postMessage(
             channel=inv.channel_id, text=room_message_text(room),
-            blocks=room_blocks(services, room))
-    except SlackApiError as exc:
+            blocks=room_blocks(services, room), metadata=room_message_metadata(room))
+    except Exception as exc:
+        owed = intents.owing_message(services.db, room.id)
+        if owed is not None and (transient(exc) or not isinstance(exc, SlackApiError)):
+            log.info("the room message of %s is owed (%s); posting it when Slack takes it", room.id,
+                     slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__)
+            intents.attempted(services.db, owed.id)
+            arm_message_retry(services, room.id)
+            await inv.reply(f"{intro}, but Slack isn't taking messages right now. I'll post its room message here "
+                            f"as soon as it does. Meanwhile, `/meet join {room.friendly_url}` gets you in.")
+            return
+        intents.done_for_room(services.db, room.id)  # nothing to retry: the person is told what to do
+        if not isinstance(exc, SlackApiError):
+            raise
         log.info("could not post the room message in %s: %s", inv.channel_id, slack_error(exc))
         await inv.reply(f"{intro}, but: {cannot_post(inv.channel_id, exc)} Meanwhile, "
                         f"`/meet join {room.friendly_url}` gets you in.")
         return
     rooms.update(services.db, room.id, message_channel=posted["channel"], message_ts=posted["ts"])
+    intents.done_for_room(services.db, room.id)
+    disarm_message_retry(services, room.id)
     if room.message_ts and room.message_channel:
         # Only the newest message follows the room; the older one must not show a stale state.
         try:
@@ -86,6 +151,145 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> No
                                          text=room_message_text(room), blocks=superseded_message_blocks(room))
         except SlackApiError as exc:
             log.info("could not retire the older message of room %s: %s", room.id, slack_error(exc))
+
+
+# -- finishing creates a crash (or a fault) interrupted -----------------------------------
+
+
+def message_job_id(room_id: str) -> str:
+    return f"room-message:{room_id}"
+
+
+def intent_job_id(intent_id: int) -> str:
+    return f"room-intent:{intent_id}"
+
+
+def arm_message_retry(services: Services, room_id: str, attempts: int = 0) -> None:
+    delay = min(RETRY_MAX_SECONDS, RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    services.scheduler.add_job(post_owed_message, DateTrigger(run_date=services.clock() + timedelta(seconds=delay)),
+                               args=[services, room_id], id=message_job_id(room_id), name="room message",
+                               replace_existing=True)
+
+
+def disarm_message_retry(services: Services, room_id: str) -> None:
+    try:
+        services.scheduler.remove_job(message_job_id(room_id))
+    except JobLookupError:
+        pass  # none armed, or the one-shot job is running now
+
+
+def arm_intent_check(services: Services, intent_id: int) -> None:
+    services.scheduler.add_job(finish_create, DateTrigger(run_date=services.clock() + timedelta(seconds=RETRY_SECONDS)),
+                               args=[services, intent_id], id=intent_job_id(intent_id), name="room create check",
+                               replace_existing=True)
+
+
+def late_note(intent: intents.IntentRecord, why: str | None = None) -> dict:
+    why = why or ("Slack wasn't taking messages" if intent.attempts else "meetops was interrupted")
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        f":hourglass_flowing_sand: This room message is late: {why} when <@{intent.user_id}> asked for the room "
+        f"({slack_date(datetime.fromisoformat(intent.created_at))}). Sorry for the wait.")}]}
+
+
+async def post_owed_message(services: Services, room_id: str, why: str | None = None) -> None:
+    """Post the room message a new room is still owed (after a crash, or once Slack takes messages again),
+    once: a post whose answer never came is looked for in the channel first."""
+    owed = intents.owing_message(services.db, room_id)
+    room = rooms.get(services.db, room_id)
+    if owed is None:
+        return
+    if room is None or room.message_ts or room.status == "deleted":
+        intents.done_for_room(services.db, room_id)
+        return
+    try:
+        found = await find_marked(services, owed.channel_id, thread_ts=None, event_type=ROOM_EVENT,
+                                  match=lambda p: p.get("room") == room_id)
+    except CannotLook as exc:
+        if exc.later:
+            arm_message_retry(services, room_id, owed.attempts + 1)
+            return
+        found = []  # can't read the channel (a DM): post, as before
+    if found:
+        rooms.update(services.db, room_id, message_channel=owed.channel_id, message_ts=found[0]["ts"])
+        intents.done_for_room(services.db, room_id)
+        disarm_message_retry(services, room_id)
+        return
+    blocks = room_blocks(services, room) + [late_note(owed, why)]
+    intents.attempted(services.db, owed.id)
+    try:
+        posted = await services.slack.chat_postMessage(channel=owed.channel_id, text=room_message_text(room),
+                                                       blocks=blocks, metadata=room_message_metadata(room))
+    except Exception as exc:
+        if (transient(exc) or not isinstance(exc, SlackApiError)) and owed.attempts + 1 < RETRY_ATTEMPTS:
+            log.info("the room message of %s is still owed (%s); trying again later", room_id, type(exc).__name__)
+            arm_message_retry(services, room_id, owed.attempts + 1)
+            return
+        intents.done_for_room(services.db, room_id)
+        reason = cannot_post(owed.channel_id, exc) if isinstance(exc, SlackApiError) else "Slack is out of reach."
+        await send_private(services, user_id=owed.user_id, channel_id=None, text=(
+            f"I created *{mrkdwn_escape(room.name)}*, but I couldn't post its room message: {reason} "
+            f"Meanwhile, `/meet join {room.friendly_url}` gets you in."))
+        return
+    rooms.update(services.db, room_id, message_channel=posted["channel"], message_ts=posted["ts"])
+    intents.done_for_room(services.db, room_id)
+    disarm_message_retry(services, room_id)
+
+
+async def finish_create(services: Services, intent_id: int) -> None:
+    """An ask left unfinished (`creating` by a crash, `unsure` after a provider that didn't answer): if the
+    provider has the room, keep it and post its message; if not, tell the person (unless they already
+    heard it failed) and drop the ask. The provider is asked only through its own interface."""
+    intent = intents.get(services.db, intent_id)
+    if intent is None or intent.state == intents.CREATED:
+        return
+    try:
+        provider = services.providers.get(intent.provider)
+        try:
+            found = await provider.get_room(intent.slug)
+        except ProviderNotFound:
+            found = None
+    except (ProviderUnavailable, ProviderRateLimited) as exc:
+        log.warning("could not check the unfinished room %r at its provider (%s); checking again later",
+                    intent.slug, exc.user_message)
+        arm_intent_check(services, intent_id)
+        return
+    except MeetopsError as exc:  # the provider is not set up any more
+        log.warning("unfinished room %r: %s", intent.slug, exc.user_message)
+        found = None
+    if found is not None and found.friendly_url.casefold() == intent.slug.casefold() and (
+            not found.description or found.description == intent.description):
+        room = remember_created(services, intent, found)
+        rooms.audit(services.db, team_id=intent.team_id, user_id=intent.user_id, action="room.create",
+                    room_id=room.id, recovered=True, standing=bool(intent.standing))
+        log.warning("room %s was made at %s but not remembered (interrupted); kept it", room.id, intent.provider)
+        await post_owed_message(services, room.id, why=(
+            f"{provider.title} answered too late" if intent.state == intents.UNSURE else None))
+        return
+    told_already = intent.state == intents.UNSURE
+    intents.done(services.db, intent_id)
+    if told_already:
+        return
+    log.warning("unfinished room %r was never made at %s; telling %s", intent.slug, intent.provider, intent.user_id)
+    await send_private(services, user_id=intent.user_id, channel_id=intent.channel_id, text=(
+        f"Sorry, I couldn't create the room *{mrkdwn_escape(intent.name)}* you asked for "
+        f"({slack_date(datetime.fromisoformat(intent.created_at))}): meetops was interrupted before the meeting "
+        f"platform made it. Nothing was created; please ask again with "
+        f"`/meet {'new ' + mrkdwn_escape(intent.name) if not intent.standing else ''}`."))
+
+
+async def on_serving(services: Services) -> None:
+    """Finish (or undo) every create a crash interrupted, post every room message still owed, and correct
+    room messages that say live for meetings that ended while meetops was down."""
+    unfinished = intents.unfinished(services.db)
+    if unfinished:
+        log.warning("%d room create(s) were left unfinished; finishing them", len(unfinished))
+    for intent in unfinished:
+        if intent.state == intents.CREATED and intent.room_id:
+            services.spawn(post_owed_message(services, intent.room_id), name="owed room message")
+        else:
+            services.spawn(finish_create(services, intent.id), name="unfinished room create")
+    # Meetings that ended while meetops was down (their webhooks lost): room messages corrected.
+    services.spawn(reconcile.reconcile_all(services), name="live rooms check")
 
 
 async def standing_room(inv: Invocation) -> None:
@@ -102,8 +306,8 @@ async def standing_room(inv: Invocation) -> None:
             channel = inv.channel_name if inv.channel_name not in ("", "directmessage", "privategroup") else "meeting"
             room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
                                      name=channel, slug=_standing_slug(channel),
-                                     description=f"Standing meeting room of #{channel}", private=False)
-            rooms.set_standing_room(services.db, inv.team_id, inv.channel_id, room.id)
+                                     description=f"Standing meeting room of #{channel}", private=False,
+                                     standing=True)
             rooms.audit(services.db, team_id=inv.team_id, user_id=inv.user_id, action="room.create",
                         room_id=room.id, standing=True)
         elif room.status == "ended":
@@ -209,7 +413,9 @@ async def live_rooms(inv: Invocation) -> None:
     services = inv.services
     lines, seen, notes = [], set(), {}
     for provider in services.providers.with_capability(Capability.LIVE_STATUS):
+        live_ids: set[str] = set()
         async for live in provider.iter_live_rooms():
+            live_ids.add(live.room_id)
             if provider.plugin.live_note:
                 notes[provider.name] = provider.plugin.live_note
             room = rooms.by_provider_id(services.db, provider.name, live.room_id)
@@ -224,6 +430,8 @@ async def live_rooms(inv: Invocation) -> None:
                 except ProviderNotFound:
                     name = live.room_id
             lines.append((live.participants, f"• :red_circle: *{mrkdwn_escape(name)}*: {people(live.participants)}"))
+        # A room message still saying "Live" for a meeting that ended unseen (a lost webhook) is corrected.
+        await reconcile.correct_stale(services, provider, live_ids, team_id=inv.team_id)
     # Rooms on providers that can't be asked, but whose webhooks told meetops they are live.
     for session in session_log.live_in(services.db):
         room = rooms.get(services.db, session.room_id)
@@ -252,6 +460,12 @@ async def end_session(services: Services, room: RoomRecord, user_id: str) -> str
         if Capability.LIVE_STATUS in provider.capabilities:
             session = await provider.live_session(as_provider_room(room))
             if session is None:
+                current = rooms.get(services.db, room.id)
+                if current is not None and reconcile.is_stale(services, current, set()):
+                    # Its message still says live: the meeting ended unseen (a lost webhook).
+                    await reconcile.correct(services, provider, current)
+                    return (f"Nobody is in *{mrkdwn_escape(room.name)}* right now: its meeting had already ended. "
+                            "I've corrected its room message.")
                 return f"Nobody is in *{mrkdwn_escape(room.name)}* right now, so there is no session to end."
             session_id, started, count = session.id, session.started_at, session.participants
         else:

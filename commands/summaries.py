@@ -9,6 +9,7 @@ click) claims the row and posts it in the room message's thread: once per sessio
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from bot import ids
 from bot.blocks import format_duration
 from bot.text import mrkdwn_escape, slack_date
 from bot.chunking import section, shorten, text_messages
+from bot.delivery import SUMMARY_EVENT, CannotLook, find_marked, metadata, not_sent
 from bot.errors import BadInput, ProviderError
 from bot.interactions import answer_room_button
 from bot.meetings import as_provider_room
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 JITTER_SECONDS = 5.0  # spread polls so many sessions ending together don't poll in lockstep
 EXCERPT_CHARS = 280  # the summary's start, as digests show it
+VERIFY_DELAY_SECONDS = 30.0  # after a post got no answer, look for it in the thread this much later
 
 
 def job_id(session_id: str) -> str:
@@ -161,27 +164,93 @@ async def check(services: Services, record: SummaryRecord) -> SummaryStatus:
 
 
 async def post_summary(services: Services, record: SummaryRecord, text: str) -> bool:
-    """Post the summary if this call wins the claim; False when someone else did (or does) it."""
-    if not store.transition(services.db, record.session_id, PENDING, POSTING):
+    """Post the summary if this call wins the claim; False when someone else did (or does) it.
+
+    Each message carries metadata naming the session and its part, so a post whose answer never came
+    (a crash, a timeout, a 5xx) is looked for in the thread before it is made again (`verify_posting`).
+    """
+    if not store.transition(services.db, record.session_id, PENDING, POSTING, excerpt=shorten(text, EXCERPT_CHARS)):
         return False
     disarm(services, record.session_id)
+    record = store.get(services.db, record.session_id) or record
+    parts = store.parts(record)  # what a verification found already in the thread
     try:
-        first_ts = None
         started = meeting_start(services, record.room_id, record.session_id)
-        for blocks in summary_messages(_room_name(services, record.room_id), text, started):
-            posted = await services.slack.chat_postMessage(channel=record.post_channel, thread_ts=record.thread_ts,
-                                                           text=shorten(f"Meeting summary: {mrkdwn_escape(text)}", 150),
-                                                           blocks=blocks, unfurl_links=False)
-            first_ts = first_ts or posted["ts"]
-        link = await permalink(services, record.post_channel, first_ts)
-    except Exception:
-        # Nothing (or not all) went out: back to pending, and the next poll tries again.
-        store.transition(services.db, record.session_id, POSTING, PENDING)
-        arm(services, record)
+        messages = summary_messages(_room_name(services, record.room_id), text, started)
+        for index, blocks in enumerate(messages):
+            if index in parts:
+                continue
+            posted = await services.slack.chat_postMessage(
+                channel=record.post_channel, thread_ts=record.thread_ts,
+                text=shorten(f"Meeting summary: {mrkdwn_escape(text)}", 150), blocks=blocks, unfurl_links=False,
+                metadata=metadata(SUMMARY_EVENT, session=record.session_id, part=index, parts=len(messages)))
+            parts[index] = posted["ts"]
+            store.part_posted(services.db, record.session_id, index, posted["ts"])
+        link = await permalink(services, record.post_channel, parts.get(0))
+    except BaseException as exc:
+        if not_sent(exc):
+            # Slack refused it: certainly not in the thread. Back to pending; the next poll tries again.
+            store.transition(services.db, record.session_id, POSTING, PENDING)
+            arm(services, record)
+        else:
+            # It may have gone out (no answer, a 5xx, the process stopping): look before posting again.
+            log.warning("the summary post of session %s got no answer; checking the thread before any retry",
+                        record.session_id)
+            if services.scheduler is not None and not isinstance(exc, asyncio.CancelledError):
+                arm_verification(services, record.session_id)
         raise
-    store.transition(services.db, record.session_id, POSTING, POSTED, message_ts=first_ts, permalink=link,
-                     excerpt=shorten(text, EXCERPT_CHARS))
+    store.transition(services.db, record.session_id, POSTING, POSTED, message_ts=parts.get(0), permalink=link)
     return True
+
+
+def verify_job_id(session_id: str) -> str:
+    return f"summary-verify:{session_id}"
+
+
+def arm_verification(services: Services, session_id: str, delay: float = VERIFY_DELAY_SECONDS) -> None:
+    services.scheduler.add_job(verify_posting, DateTrigger(run_date=services.clock() + timedelta(seconds=delay)),
+                               args=[services, session_id], id=verify_job_id(session_id), name="summary check",
+                               replace_existing=True)
+
+
+async def verify_posting(services: Services, session_id: str) -> str | None:
+    """A summary left in `posting` (a crash mid-post, a post with no answer): look for its messages in the
+    thread. All there: recorded as posted, nothing sent. Some or none: back to pending with the parts found,
+    and the poll posts only the rest. The thread can't be read (no scope for a DM, not a member): posted
+    again, as before (a duplicate is better than a lost summary). Slack unreachable: checked again later.
+    Returns the state it left the row in."""
+    record = store.get(services.db, session_id)
+    if record is None or record.state != POSTING:
+        return record.state if record else None
+    try:
+        found = await find_marked(services, record.post_channel, thread_ts=record.thread_ts,
+                                  event_type=SUMMARY_EVENT, match=lambda p: p.get("session") == session_id)
+    except CannotLook as exc:
+        if exc.later:
+            log.warning("could not read the thread of session %s's summary (%s); trying again later", session_id, exc)
+            arm_verification(services, session_id, delay=services.settings.meetops_summary_poll_seconds)
+            return POSTING
+        log.warning("cannot read the thread of session %s's summary (%s); posting it again", session_id, exc)
+        found = []
+    parts: dict[int, str] = {}
+    total = None
+    for message in found:
+        payload = message["metadata"]["event_payload"]
+        if isinstance(payload.get("part", 0), int) and message.get("ts"):
+            parts.setdefault(payload.get("part", 0), message["ts"])
+            total = payload.get("parts") if isinstance(payload.get("parts"), int) else total
+    for index, ts in parts.items():
+        store.part_posted(services.db, session_id, index, ts)
+    if parts and total is not None and set(range(total)) <= set(parts):
+        link = await permalink(services, record.post_channel, parts[0])
+        store.transition(services.db, session_id, POSTING, POSTED, message_ts=parts[0], permalink=link)
+        log.info("the summary of session %s was already in its thread; recorded it, posted nothing", session_id)
+        return POSTED
+    if store.transition(services.db, session_id, POSTING, PENDING):
+        arm(services, store.get(services.db, session_id), at=services.clock())
+    log.info("the summary of session %s was not (all) in its thread (%d part(s) found); posting the rest",
+             session_id, len(parts))
+    return PENDING
 
 
 async def note_no_transcript(services: Services, record: SummaryRecord) -> bool:
@@ -275,14 +344,21 @@ async def summary_command(inv: Invocation) -> None:
 
 async def on_start(services: Services) -> None:
     """Re-arm every pending summary from the database, at its stored time (at once if that passed)."""
-    recovered = store.recover_interrupted(services.db)
-    if recovered:
-        log.warning("%d summary post(s) were interrupted by a stop; trying them again", recovered)
     now, waiting = services.clock(), store.pending(services.db)
     for record in waiting:
         at = datetime.fromisoformat(record.next_poll_at) if record.next_poll_at else now
         arm(services, record, at=max(at, now))
     log.info("re-armed %d pending summary job(s)", len(waiting))
+
+
+async def on_serving(services: Services) -> None:
+    """Posts a crash interrupted (rows left in `posting`) are looked for in their threads before anything is
+    posted again; run as soon as the process serves (never by a process that failed to start)."""
+    interrupted = store.in_state(services.db, POSTING)
+    if interrupted:
+        log.warning("%d summary post(s) were interrupted; looking for them in their threads", len(interrupted))
+    for record in interrupted:
+        services.spawn(verify_posting(services, record.session_id), name="interrupted summary check")
 
 
 def register(app: AsyncApp, router: Router) -> None:

@@ -260,7 +260,41 @@ def m006_scheduled_meetings(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m007_recording_state(db: sqlite_utils.Database) -> None:
+def m007_room_intents_and_summary_parts(db: sqlite_utils.Database) -> None:
+    # A room someone asked for, written before the provider is called: a crash between the provider
+    # creating it and meetops remembering it leaves this row, and the next start finishes or undoes it.
+    # `creating` -> (room inserted) `created` (its message still owed) -> row deleted once posted/reported.
+    db["room_intents"].create(
+        {
+            "id": int,
+            "team_id": str,
+            "channel_id": str,
+            "user_id": str,  # who asked: told if it failed
+            "name": str,
+            "slug": str,  # the link name being created right now (suffixed on collisions)
+            "description": str,
+            "private": int,
+            "standing": int,  # the channel's standing room (plain /meet)
+            "provider": str,
+            "options": str,  # JSON list of the provider's own flags
+            "state": str,  # creating | unsure (the provider did not answer) | created
+            "room_id": str,  # once created
+            "attempts": int,  # tries to post the room message
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"team_id", "channel_id", "user_id", "name", "slug", "provider", "state", "created_at",
+                  "updated_at"},
+        defaults={"private": 0, "standing": 0, "attempts": 0},
+    )
+    db["room_intents"].create_index(["state"])
+    # The parts of a long summary already in the thread ({"0": ts, ...}), so a retry posts only the rest.
+    db["summaries"].add_column("parts", str)
+
+
+@migrations()
+def m008_recording_state(db: sqlite_utils.Database) -> None:
     # Whether meetops is recording a room's meeting (started from Slack): idle | starting | on | stopping.
     db["recording_state"].create(
         {"room_id": str, "state": str, "started_by": str, "started_at": str},

@@ -7,6 +7,7 @@ a poll, two clicks, two processes by mistake) exactly one wins.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,6 +34,7 @@ class SummaryRecord(Record):
     message_ts: str | None = None
     permalink: str | None = None
     excerpt: str | None = None
+    parts: str | None = None  # JSON {"0": ts, ...}: the messages already in the thread
     created_at: str = ""
     updated_at: str = ""
 
@@ -99,12 +101,24 @@ def pending(db: sqlite_utils.Database) -> list[SummaryRecord]:
     return [SummaryRecord.from_row(r) for r in db.query("select * from summaries where state = ?", [PENDING])]
 
 
-def recover_interrupted(db: sqlite_utils.Database) -> int:
-    """Rows left in `posting` by a process that died mid-post go back to pending (see README: the one
-    at-least-once window is a crash between Slack accepting the post and this database recording it)."""
+def parts(record: SummaryRecord) -> dict[int, str]:
+    """The summary's messages already posted, by part index."""
+    try:
+        found = json.loads(record.parts or "{}")
+    except ValueError:
+        return {}
+    return {int(k): v for k, v in found.items() if str(k).isdigit() and isinstance(v, str)} if isinstance(found, dict) else {}
+
+
+def part_posted(db: sqlite_utils.Database, session_id: str, index: int, ts: str) -> None:
+    """One message of the summary is in the thread (kept across a crash, so a retry skips it)."""
     with db.atomic():
-        return db.execute("update summaries set state = ?, updated_at = ? where state = ?",
-                          [PENDING, utcnow(), POSTING]).rowcount
+        db.execute("update summaries set parts = json_set(coalesce(parts, '{}'), ?, ?), updated_at = ? "
+                   "where session_id = ?", [f'$."{index}"', ts, utcnow(), session_id])
+
+
+def in_state(db: sqlite_utils.Database, state: str) -> list[SummaryRecord]:
+    return [SummaryRecord.from_row(r) for r in db.query("select * from summaries where state = ?", [state])]
 
 
 def for_sessions(db: sqlite_utils.Database, session_ids: list[str]) -> dict[str, SummaryRecord]:

@@ -75,10 +75,11 @@ def fails(argv: list[str], capsys) -> str:
 @pytest.fixture
 def no_uvicorn(monkeypatch):
     """`serve` gets as far as starting the HTTP server; record that instead of serving forever."""
-    import uvicorn
+    from bot.server import ServingServer
 
     started = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    monkeypatch.setattr(ServingServer, "run", lambda server, *a, **kw: started.append(
+        {"host": server.config.host, "port": server.config.port}))
     return started
 
 

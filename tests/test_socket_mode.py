@@ -56,3 +56,43 @@ async def test_commands_and_clicks_arrive_over_socket_mode(tmp_path):
             with contextlib.suppress(asyncio.CancelledError):
                 await serving
             socket.stop()
+
+
+async def test_socket_mode_runs_no_job_until_it_is_connected(tmp_path):
+    """A digest is owed. While Slack refuses the Socket Mode connection nothing runs; once connected, the
+    digest is posted (issue 7, item 11)."""
+    from datetime import datetime, timedelta, timezone
+
+    from storage.db import open_db
+    from storage.digests import DigestRecord, save
+
+    db_path = str(tmp_path / "db")
+    db = open_db(db_path)
+    save(db, DigestRecord(team_id="T0001", channel_id="C0001", cadence="daily", at_time="09:00", tz="UTC",
+                          next_run=(datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()))
+    db.close()
+    state = SandboxState(developer_key="k" * 40)
+    with start_sandbox(state) as sandbox, SlackDouble() as double:
+        socket = SocketModeDouble().start()
+        settings = Settings(_env_file=None, slack_bot_token=double.bot_token, slack_app_token=double.app_token,
+                            slack_api_url=double.api_url, meetops_db=db_path, port=free_port())
+        ds = {"_env_file": None, "team_id": state.team_id, "developer_key": state.developer_key,
+              "api_url": sandbox.api_url}
+        double.fail("apps.connections.open", "internal_error")  # Slack won't connect us for now
+        runtime = Runtime(settings, provider_overrides={"digitalsamba": ds})
+        serving = asyncio.create_task(_serve_socket_mode(runtime))
+        try:
+            await double.wait_for(lambda: double.calls_to("apps.connections.open"), 10)
+            await asyncio.sleep(1.5)
+            assert not runtime.is_serving and not runtime.services.scheduler.running
+            assert not double.messages(), "no job ran while not connected"
+            double.reset_faults()
+            double.socket_url = socket.url
+            await socket.connected()
+            posted = await double.wait_for(lambda: double.messages("C0001"), 20)
+            assert runtime.is_serving and "meetings in" in str(posted[0].blocks)
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            socket.stop()

@@ -9,6 +9,7 @@ event loop, so a test can look at the database and the scheduler directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import uuid
 from datetime import datetime
@@ -18,12 +19,12 @@ import httpx
 import uvicorn
 
 from bot.config import Settings
-from bot.devtools.serving import BackgroundServer, free_port, quiet_server
+from bot.devtools.serving import BackgroundServer, free_port
 from bot.devtools.slack_double import SlackDouble
 from bot.devtools.slack_user import SlackUser
 from bot.runtime import Runtime
 from bot.sandbox import SandboxState, start_sandbox
-from bot.server import create_asgi_app
+from bot.server import ServingServer, create_asgi_app
 from bot.services import Services, utc_now
 
 SIGNING_SECRET = "test-signing-secret"
@@ -108,9 +109,11 @@ class Harness:
                                provider_overrides=self.provider_overrides(), emulate=set(self.emulate))
         config = uvicorn.Config(create_asgi_app(self.runtime), host="127.0.0.1", port=port, lifespan="on",
                                 log_level="warning", access_log=False, backlog=2048)
-        self._server = quiet_server(config)
+        # As `meetops serve` does: jobs and crash recovery start once the port is bound.
+        self._server = ServingServer(config, self.runtime)
+        self._server.capture_signals = contextlib.nullcontext  # the test process keeps its signal handlers
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
+        while not (self._server.started and self.runtime.is_serving):
             if self._task.done():
                 self._task.result()  # raises the start-up error
                 raise RuntimeError("the bot's server stopped during start-up")

@@ -81,6 +81,7 @@ class Message:
     user: str
     updates: int = 0
     deleted: bool = False
+    metadata: dict[str, Any] | None = None  # chat.postMessage's `metadata` (event_type, event_payload)
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,31 @@ class _Fault:
     error: str = ""
     status: int = 200
     retry_after: int = 0
+    took_effect: bool = False
 
     def take(self) -> bool:
         if self.remaining == 0:
+            return False
+        if self.remaining is not None:
+            self.remaining -= 1
+        return True
+
+
+@dataclass
+class _Hold:
+    """Answer matching calls late: `stage` "before" holds the call before it takes effect (nothing is
+    posted yet), "after" holds only the answer (the post is in the channel; the caller doesn't know)."""
+
+    method: str
+    seconds: float
+    stage: Literal["before", "after"]
+    when: Callable[[dict[str, Any]], bool] | None
+    remaining: int | None
+
+    def matches(self, method: str, args: dict[str, Any]) -> bool:
+        if method != self.method or self.remaining == 0:
+            return False
+        if self.when is not None and not self.when(args):
             return False
         if self.remaining is not None:
             self.remaining -= 1
@@ -201,6 +224,8 @@ class SlackDouble:
         self._rate_limits: dict[str, _Fault] = {}
         self._response_fault: _Fault | None = None
         self._latency = 0.0
+        self._holds: list[_Hold] = []
+        self._release = 0  # bumped by release_holds(): every held call answers now
         self._serial = itertools.count(1)
         self._in_flight = 0
         self._last_activity = time.monotonic()
@@ -221,6 +246,8 @@ class SlackDouble:
             "users.info": self._users_info,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
         }
         app = Starlette(
             routes=[
@@ -324,10 +351,13 @@ class SlackDouble:
 
     # -- faults ------------------------------------------------------------
 
-    def fail(self, method: str, error: str, count: int | None = None) -> None:
-        """Answer `method` with `{"ok": false, "error": error}` for the next `count` calls (None: until reset)."""
+    def fail(self, method: str, error: str, count: int | None = None, *, status: int = 200,
+             took_effect: bool = False) -> None:
+        """Answer `method` with `{"ok": false, "error": error}` (HTTP `status`) for the next `count` calls (None:
+        until reset). `took_effect`: the call is carried out first, as when Slack posts a message and then
+        fails to answer (a 5xx after the fact)."""
         with self._lock:
-            self._failures[method] = _Fault(count, error=error)
+            self._failures[method] = _Fault(count, error=error, status=status, took_effect=took_effect)
 
     def rate_limit(self, method: str, retry_after: int = 1, count: int | None = 1) -> None:
         """Answer `method` with HTTP 429 and a Retry-After header, as Slack's rate limiter does."""
@@ -343,7 +373,22 @@ class SlackDouble:
         with self._lock:
             self._latency = seconds
 
+    def hold(self, method: str, seconds: float, *, stage: Literal["before", "after"] = "after",
+             when: Callable[[dict[str, Any]], bool] | None = None, count: int | None = 1) -> None:
+        """Answer the next `count` calls of `method` (those `when(args)` accepts) `seconds` late; with
+        stage="after" the call takes effect at once and only its answer is late (a post in flight when the
+        bot dies), with "before" nothing happens until then, and nothing at all if `release_holds()` comes
+        first (a post that never reached Slack)."""
+        with self._lock:
+            self._holds.append(_Hold(method, seconds, stage, when, count))
+
+    def release_holds(self) -> None:
+        with self._lock:
+            self._holds.clear()
+            self._release += 1
+
     def reset_faults(self) -> None:
+        self.release_holds()
         with self._lock:
             self._failures.clear()
             self._rate_limits.clear()
@@ -403,7 +448,7 @@ class SlackDouble:
         with self._lock:
             return self._events[cursor:], len(self._events)
 
-    def as_payload(self, message: Message) -> dict[str, Any]:
+    def as_payload(self, message: Message, with_metadata: bool = False) -> dict[str, Any]:
         """The message object as Slack shows it in API answers and interaction payloads."""
         payload = {
             "type": "message",
@@ -417,6 +462,8 @@ class SlackDouble:
         }
         if message.thread_ts:
             payload["thread_ts"] = message.thread_ts
+        if message.metadata and with_metadata:
+            payload["metadata"] = message.metadata
         return payload
 
     # -- waiting -----------------------------------------------------------
@@ -460,9 +507,28 @@ class SlackDouble:
             token = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or form_token
             with self._lock:
                 self._calls.append(Call(method, args, time.time()))
+                hold = next((h for h in self._holds if h.matches(method, args)), None)
             await self._delay()
+            if hold is not None and hold.stage == "before" and await self._held(hold.seconds):
+                # Released early: the request never reached Slack (the caller died with it in flight).
+                return JSONResponse({"ok": False, "error": "request_dropped"}, 503)
             with self._lock:
-                return self._answer(method, args, token)
+                answer = self._answer(method, args, token)
+            if hold is not None and hold.stage == "after":
+                await self._held(hold.seconds)
+            return answer
+
+    async def _held(self, seconds: float) -> bool:
+        """Wait `seconds`; True when release_holds() ended the wait early."""
+        with self._lock:
+            release = self._release
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._release != release:
+                    return True
+            await asyncio.sleep(0.02)
+        return False
 
     def _answer(self, method: str, args: dict[str, Any], token: str | None) -> Response:
         limit = self._rate_limits.get(method)
@@ -473,6 +539,10 @@ class SlackDouble:
         try:
             failure = self._failures.get(method)
             if failure and failure.take():
+                if failure.took_effect and token == self.bot_token and method in self._methods:
+                    self._methods[method](args)
+                if failure.status != 200:
+                    return JSONResponse({"ok": False, "error": failure.error}, failure.status)
                 raise _SlackError(failure.error)
             if not token:
                 raise _SlackError("not_authed")
@@ -548,7 +618,12 @@ class SlackDouble:
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"))
         text, blocks = _content(args)
-        message = Message(channel, self._next_ts(), text, blocks, args.get("thread_ts"), self.bot_user_id)
+        meta = args.get("metadata")
+        if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("event_type"), str)
+                                     and isinstance(meta.get("event_payload", {}), dict)):
+            raise _SlackError("invalid_metadata_format")
+        message = Message(channel, self._next_ts(), text, blocks, args.get("thread_ts"), self.bot_user_id,
+                          metadata=meta)
         self._post(message)
         return {"channel": channel, "ts": message.ts, "message": self.as_payload(message)}
 
@@ -652,6 +727,40 @@ class SlackDouble:
                 "channel": {"id": channel, "name": name, "is_im": False, "is_channel": True, "is_private": False}
             }
         raise _SlackError("channel_not_found")
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The parent and its replies, oldest first, paged by `limit` and `cursor`; metadata only with
+        include_all_metadata, as Slack does."""
+        channel, ts = args.get("channel") or "", args.get("ts") or ""
+        if not channel or not any(c == channel for c, _ in self._messages):
+            raise _SlackError("channel_not_found")
+        if self._current(channel, ts) is None:
+            raise _SlackError("thread_not_found")
+        thread = sorted((v[-1] for (c, _), v in self._messages.items()
+                         if c == channel and not v[-1].deleted and ts in (v[-1].ts, v[-1].thread_ts)),
+                        key=lambda m: m.ts)
+        return self._page(thread, args)
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The channel's top-level messages, newest first."""
+        channel = args.get("channel") or ""
+        if not channel:
+            raise _SlackError("channel_not_found")
+        top = sorted((v[-1] for (c, _), v in self._messages.items()
+                      if c == channel and not v[-1].deleted and v[-1].thread_ts in (None, v[-1].ts)),
+                     key=lambda m: m.ts, reverse=True)
+        return self._page(top, args)
+
+    def _page(self, messages: list[Message], args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            start, limit = int(args.get("cursor") or 0), max(1, min(int(args.get("limit") or 100), 1000))
+        except ValueError:
+            raise _SlackError("invalid_cursor") from None
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        page = messages[start:start + limit]
+        more = start + limit < len(messages)
+        return {"messages": [self.as_payload(m, with_metadata) for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     # -- state changes (lock held) -----------------------------------------
 

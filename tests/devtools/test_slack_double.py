@@ -225,3 +225,50 @@ def test_sync_client_and_sync_waits(double: SlackDouble) -> None:
     WebClient(token=double.bot_token, base_url=double.api_url).chat_postMessage(channel="U0003", text="hi")
     assert double.wait_for_sync(lambda: double.dms("U0003"))[0].text == "hi"
     double.wait_idle_sync(quiet=0.05)
+
+
+async def test_metadata_is_kept_and_read_back_with_conversations_replies(double: SlackDouble,
+                                                                        client: AsyncWebClient) -> None:
+    parent = await client.chat_postMessage(channel="C0001", text="room")
+    meta = {"event_type": "meetops_summary", "event_payload": {"session": "s1", "part": 0}}
+    for n in range(3):
+        await client.chat_postMessage(channel="C0001", thread_ts=parent["ts"], text=f"reply {n}",
+                                      metadata=meta if n == 1 else None)
+    plain = await client.conversations_replies(channel="C0001", ts=parent["ts"])
+    assert [m["text"] for m in plain["messages"]] == ["room", "reply 0", "reply 1", "reply 2"]
+    assert not any("metadata" in m for m in plain["messages"]), "metadata only when asked for"
+    paged, cursor = [], None
+    while True:
+        page = await client.conversations_replies(channel="C0001", ts=parent["ts"], include_all_metadata=True,
+                                                  limit=2, cursor=cursor)
+        paged += page["messages"]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert [m.get("metadata") for m in paged] == [None, None, meta, None]
+    history = await client.conversations_history(channel="C0001", include_all_metadata=True)
+    assert [m["text"] for m in history["messages"]] == ["room"], "top-level messages only"
+    with pytest.raises(SlackApiError) as missing:
+        await client.conversations_replies(channel="C0001", ts="1.000000")
+    assert missing.value.response["error"] == "thread_not_found"
+    with pytest.raises(SlackApiError) as bad:
+        await client.chat_postMessage(channel="C0001", text="x", metadata={"event_payload": {}})
+    assert bad.value.response["error"] == "invalid_metadata_format"
+
+
+async def test_a_held_answer_comes_late_but_the_post_is_there_at_once(double: SlackDouble,
+                                                                      client: AsyncWebClient) -> None:
+    double.hold("chat.postMessage", 5, stage="after")
+    post = asyncio.create_task(client.chat_postMessage(channel="C0001", text="in flight"))
+    await double.wait_for(lambda: double.messages("C0001"))
+    assert not post.done(), "the caller is still waiting for its answer"
+    double.release_holds()
+    assert (await post)["ok"]
+
+    double.hold("chat.postMessage", 5, stage="before")
+    dropped = asyncio.create_task(client.chat_postMessage(channel="C0001", text="never arrives"))
+    await double.wait_for(lambda: len(double.calls_to("chat.postMessage")) == 2)
+    double.release_holds()
+    with pytest.raises(SlackApiError):
+        await dropped
+    assert [m.text for m in double.messages("C0001")] == ["in flight"], "a released 'before' hold posts nothing"

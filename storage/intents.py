@@ -1,0 +1,111 @@
+"""Rooms asked for and not yet finished: the row is written before the provider is called.
+
+`creating`: the provider may or may not have the room (a crash can come between its answer and ours).
+`unsure`: the provider didn't answer in time and the person was told it failed; it may exist after all.
+`created`: the room is in `rooms` and its room message is still owed (Slack refused it, or a crash came
+first). The row goes once the message is posted, or once the person is told the room could not be made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from storage.db import utcnow
+from storage.records import Record
+
+CREATING, UNSURE, CREATED = "creating", "unsure", "created"
+
+
+@dataclass
+class IntentRecord(Record):
+    id: int
+    team_id: str
+    channel_id: str
+    user_id: str
+    name: str
+    slug: str
+    provider: str
+    state: str
+    description: str | None = None
+    private: int = 0
+    standing: int = 0
+    options: str | None = None
+    room_id: str | None = None
+    attempts: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def option_set(self) -> frozenset[str]:
+        try:
+            return frozenset(json.loads(self.options or "[]"))
+        except ValueError:
+            return frozenset()
+
+
+def record(db: sqlite_utils.Database, *, team_id: str, channel_id: str, user_id: str, name: str, slug: str,
+           description: str, private: bool, standing: bool, provider: str, options: frozenset[str]) -> int:
+    """Write down the ask before anything is created; returns its id."""
+    now = utcnow()
+    with db.atomic():
+        return db["room_intents"].insert({
+            "team_id": team_id, "channel_id": channel_id, "user_id": user_id, "name": name, "slug": slug,
+            "description": description, "private": int(private), "standing": int(standing), "provider": provider,
+            "options": json.dumps(sorted(options)), "state": CREATING, "attempts": 0, "created_at": now,
+            "updated_at": now}).last_pk
+
+
+def get(db: sqlite_utils.Database, intent_id: int) -> IntentRecord | None:
+    row = next(iter(db.query("select * from room_intents where id = ?", [intent_id])), None)
+    return IntentRecord.from_row(row) if row else None
+
+
+def trying(db: sqlite_utils.Database, intent_id: int, slug: str) -> None:
+    """The link name about to be asked for (the one to look up should the process die now)."""
+    with db.atomic():
+        db.execute("update room_intents set slug = ?, updated_at = ? where id = ?", [slug, utcnow(), intent_id])
+
+
+def unsure(db: sqlite_utils.Database, intent_id: int) -> None:
+    with db.atomic():
+        db.execute("update room_intents set state = ?, updated_at = ? where id = ? and state = ?",
+                   [UNSURE, utcnow(), intent_id, CREATING])
+
+
+def created(db: sqlite_utils.Database, intent_id: int, room_id: str) -> None:
+    """Call inside the transaction that inserts the room: the room and this mark commit together."""
+    db.execute("update room_intents set state = ?, room_id = ?, updated_at = ? where id = ?",
+               [CREATED, room_id, utcnow(), intent_id])
+
+
+def owing_message(db: sqlite_utils.Database, room_id: str) -> IntentRecord | None:
+    row = next(iter(db.query("select * from room_intents where state = ? and room_id = ? order by id limit 1",
+                             [CREATED, room_id])), None)
+    return IntentRecord.from_row(row) if row else None
+
+
+def attempted(db: sqlite_utils.Database, intent_id: int) -> None:
+    with db.atomic():
+        db.execute("update room_intents set attempts = attempts + 1, updated_at = ? where id = ?",
+                   [utcnow(), intent_id])
+
+
+def done(db: sqlite_utils.Database, intent_id: int) -> bool:
+    """Drop the row; False when another path (a retry job, the person trying again) already did."""
+    with db.atomic():
+        return db.execute("delete from room_intents where id = ?", [intent_id]).rowcount == 1
+
+
+def done_for_room(db: sqlite_utils.Database, room_id: str) -> None:
+    """The room message is up (posted by whoever): nothing is owed for this room any more."""
+    with db.atomic():
+        db.execute("delete from room_intents where room_id = ? and state = ?", [room_id, CREATED])
+
+
+def unfinished(db: sqlite_utils.Database, state: str | None = None) -> list[IntentRecord]:
+    rows = db.query("select * from room_intents" + (" where state = ?" if state else "") + " order by id",
+                    [state] if state else [])
+    return [IntentRecord.from_row(r) for r in rows]
