@@ -33,7 +33,7 @@ from bot.devtools.harness import Harness
 from bot.devtools.render import Button, plain, render_blocks
 from bot.devtools.slack_double import Ephemeral, Event, Message, View
 
-INTRO = """meetops console: the real bot, with a simulated Slack and a simulated Digital Samba (the sandbox).
+INTRO = """meetops console: the real bot, with a simulated Slack and a simulated {platform} (its local emulator).
 You are @{user} in #{channel}. Type a slash command such as `/meet new standup`, or:
   click N                   press button N
   as <user> / in <#channel> act as another person (ada, grace, linus) / in another channel
@@ -293,7 +293,8 @@ class Console:
                 return True
             await asyncio.sleep(seconds)
         elif verb in ("help", "?"):
-            self.say(INTRO.format(user=self.name_of(self.user.user_id), channel=self.user.channel_name))
+            self.say(INTRO.format(user=self.name_of(self.user.user_id), channel=self.user.channel_name,
+                                  platform=self.h.services.providers.default.title))
         elif verb in ("quit", "exit"):
             return False
         else:
@@ -592,7 +593,8 @@ async def run_console(provider: str | None = None) -> int:
                           register_webhooks=True, label_sandbox=True, **extra)
         await harness.start()
         console = Console(harness)
-        console.say(INTRO.format(user=console.name_of(console.user.user_id), channel=console.user.channel_name))
+        console.say(INTRO.format(user=console.name_of(console.user.user_id), channel=console.user.channel_name,
+                                 platform=console.h.services.providers.default.title))
         try:
             if interactive:
                 from prompt_toolkit.patch_stdout import patch_stdout

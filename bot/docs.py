@@ -30,8 +30,8 @@ def provider_setup() -> str:
     lines = []
     for plugin in registry.plugins():
         prefix = plugin.settings_model.model_config.get("env_prefix", "")
-        lines.append(f"**{plugin.title}** (`MEETOPS_PROVIDER={plugin.name}`, webhooks at `/webhooks/{plugin.name}`): "
-                     f"{plugin.setup_help}")
+        hooks = f", webhooks at `/webhooks/{plugin.name}`" if Capability.WEBHOOKS in plugin.capabilities else ""
+        lines.append(f"**{plugin.title}** (`MEETOPS_PROVIDER={plugin.name}`{hooks}): {plugin.setup_help}")
         lines.append("")
         lines.append("| setting | default | meaning |")
         lines.append("|---|---|---|")

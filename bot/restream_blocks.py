@@ -96,14 +96,16 @@ def restream_modal(room_name: str, metadata: str) -> dict:
         private_metadata=metadata,
         blocks=[
             SectionBlock(text=MarkdownTextObject(
-                text=f"Stream the meeting in *{mrkdwn_escape(room_name)}* live. The room needs people in it first.")),
+                text=f"Stream the meeting in *{mrkdwn_escape(room_name)}* live. It needs people in it first "
+                     "(where the platform starts the stream from the meeting, this sets up the destination).")),
             InputBlock(block_id=ids.RESTREAM_DESTINATION_BLOCK, label="Destination",
                        element=RadioButtonsElement(action_id=ids.RESTREAM_DESTINATION, options=_DESTINATIONS)),
             InputBlock(block_id=ids.RESTREAM_URL_BLOCK, label="Server URL (custom server only)", optional=True,
                        element=PlainTextInputElement(action_id=ids.RESTREAM_URL, max_length=MAX_URL,
                                                      placeholder="rtmps://live.example.com/app")),
             InputBlock(block_id=ids.RESTREAM_KEY_BLOCK, label="Stream key",
-                       hint="Kept secret: meetops passes it to Digital Samba and never shows, logs or stores it.",
+                       hint="Kept secret: meetops passes it to the room's meeting platform and never shows, logs or "
+                            "stores it itself.",
                        element=PlainTextInputElement(action_id=ids.RESTREAM_KEY, max_length=MAX_KEY)),
         ],
     ).to_dict()

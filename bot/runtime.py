@@ -194,8 +194,8 @@ class Runtime:
                             plugin.title, plugin.title, emulator.url)
                 built[name] = plugin.build(plugin.settings_model(**merged), self._http_transport)
                 emulated.add(name)
-        if self._sandbox_label and default not in emulated:
-            emulated.add(default)
+        if self._sandbox_label:  # the console: every platform it talks to is an emulator
+            emulated.update(built)
         return ProviderSet(built, default, emulated)
 
     async def stop(self) -> None:
