@@ -589,7 +589,7 @@ async def run_console(provider: str | None = None) -> int:
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with tempfile.TemporaryDirectory(prefix="meetops-console-") as tmp:
         extra = {"meetops_provider": provider, "emulate": {provider}} if provider and provider != "digitalsamba" else {}
-        harness = Harness(db_path=os.path.join(tmp, "console.db"), meetops_summary_poll_seconds=5,
+        harness = Harness(db_path=os.path.join(tmp, "console.db"), meetops_summary_poll_seconds=5, meetops_presence_seconds=5,
                           register_webhooks=True, label_sandbox=True, **extra)
         await harness.start()
         console = Console(harness)
