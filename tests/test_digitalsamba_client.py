@@ -195,3 +195,23 @@ async def test_real_transport_connection_dropped_mid_post_is_not_repeated():
     assert attempts == 1
     await client.aclose()
     server.close()
+
+
+async def test_one_deadline_for_the_whole_action_whatever_the_retries():
+    """Issue 7: a hanging provider answered a read after 3 tries x the timeout while the message said the timeout."""
+    import time
+
+    from bot.sandbox import start_sandbox
+
+    with start_sandbox() as sandbox:
+        sandbox.state.faults.latency_ms = 5000
+        http = build_http_client(sandbox.api_url, sandbox.state.developer_key, timeout=1.0)
+        client = DigitalSambaClient(http, team_id=TEAM, developer_key=sandbox.state.developer_key)
+        started = time.monotonic()
+        with pytest.raises(ProviderUnavailable) as info:
+            async for _ in client.iter_live_rooms():
+                pass
+        elapsed = time.monotonic() - started
+        await client.aclose()
+    assert elapsed < 2.0, f"one deadline of 1 s for the action, not one per try ({elapsed:.1f} s)"
+    assert "within 1 s" in info.value.user_message

@@ -26,7 +26,7 @@ def event(name: str, room, session_id: str, **data) -> dict:
 
 
 def deliveries_seen(harness) -> int:
-    return harness.services.db["webhook_events"].count
+    return harness.services.db["provider_events"].count
 
 
 async def test_wrong_or_missing_token_gets_401_and_changes_nothing(harness, ada):
@@ -128,3 +128,28 @@ async def test_sandbox_mode_registers_its_own_webhook(tmp_path):
         assert sorted(hook.events) == sorted(WEBHOOK_EVENTS)
     finally:
         await runtime.stop()
+
+
+async def test_a_recording_digital_samba_cannot_find_is_said_in_the_thread(harness, ada):
+    """Issue 7: a recording_ready for an unknown recording used to fail in the background, posting nothing."""
+    room = await new_room(harness, ada)
+    assert (await deliver(harness, event("recording_ready", room, "s-9", recording_id="no-such-recording"))).status_code == 200
+    await harness.double.wait_for(lambda: thread_replies(harness, room))
+    [reply] = thread_replies(harness, room)
+    assert ids.GET_RECORDING in str(reply.blocks)  # the link is fetched fresh when clicked
+    await ada.aclick(reply, ids.GET_RECORDING)
+    answer = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "recording" in e.text.lower()), None))
+    assert "Traceback" not in answer.text and "{" not in answer.text
+    assert "find" in answer.text or "no longer" in answer.text or "deleted" in answer.text, answer.text
+    assert deliveries_seen(harness) == 1
+
+
+async def test_a_summary_for_a_session_meetops_never_saw_posts_nothing(harness, ada):
+    """Issue 7: session_summary_ready for an unknown session used to post "transcription was off"."""
+    room = await new_room(harness, ada)
+    response = await deliver(harness, event("session_summary_ready", room, "never-seen"))
+    assert response.status_code == 200
+    await harness.double.wait_idle(quiet=0.3)
+    assert thread_replies(harness, room) == []
+    assert not harness.sandbox_state.requests_matching("GET", "/sessions/never-seen/summary")
