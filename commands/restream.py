@@ -2,7 +2,7 @@
 
 Each start and stop is claimed in the database first (idle -> starting, live ->
 stopping), so a double click makes one API call; a failed call rolls the claim
-back. The stream key goes to Digital Samba and nowhere else: not to a message,
+back. The stream key goes to the room's provider and nowhere else: not to a message,
 a log line, an error or the database.
 """
 
@@ -100,7 +100,7 @@ async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str
         return (f"The meeting in *{mrkdwn_escape(room.name)}* has ended, and its livestream with it: there was "
                 "nothing left to stop.")
     except ProviderRejected as exc:
-        # Digital Samba says there is nothing to stop (the session ended, say): the message must stop saying live.
+        # The provider says there is nothing to stop (the session ended, say): the message must stop saying live.
         restreams.settle(services.db, room.id, IDLE)
         await refresh_room_message(services, room)
         raise ProviderRejected(f"{exc.user_message} I've marked the stream as stopped.", status=exc.status) from None
@@ -129,7 +129,7 @@ async def ready_to_go_live(services: Services, room: RoomRecord) -> None:
         # Bounded: the form must open while Slack's trigger is still valid (3 s).
         session = await asyncio.wait_for(provider.live_session(as_provider_room(room)), timeout=1.5)
     except (asyncio.TimeoutError, ProviderError):
-        return  # can't tell in time; Digital Samba will refuse the start if the room is empty
+        return  # can't tell in time; the provider refuses the start if the room is empty
     if session is None:
         raise BadInput(f"Nobody is in *{mrkdwn_escape(room.name)}* yet, and a stream needs a live meeting. "
                        "Join the room first, then Go live.")
