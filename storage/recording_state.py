@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from storage import claims
+
 IDLE, STARTING, ON, STOPPING = "idle", "starting", "on", "stopping"
 
 
@@ -32,15 +34,7 @@ def is_on(db: sqlite_utils.Database, room_id: str) -> bool:
 
 def claim(db: sqlite_utils.Database, room_id: str, *, from_state: str, to_state: str, **values) -> bool:
     """Move the room from `from_state` to `to_state` (setting `values`); False if it was not in `from_state`."""
-    assignments = "".join(f", {name} = :{name}" for name in values)
-    with db.atomic():
-        db.execute("insert or ignore into recording_state (room_id, state) values (?, ?)", [room_id, IDLE])
-        cursor = db.execute(
-            f"update recording_state set state = :to_state{assignments} "
-            "where room_id = :room_id and state = :from_state",
-            {"room_id": room_id, "from_state": from_state, "to_state": to_state, **values},
-        )
-        return cursor.rowcount == 1
+    return claims.claim(db, "recording_state", room_id, idle=IDLE, from_state=from_state, to_state=to_state, **values)
 
 
 def settle(db: sqlite_utils.Database, room_id: str, state: str) -> None:

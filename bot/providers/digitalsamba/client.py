@@ -18,7 +18,6 @@ import jwt
 
 from bot.config import ConfigError
 from bot.errors import (
-    ProviderAuthError,
     ProviderError,
     ProviderGone,
     ProviderNotFound,
