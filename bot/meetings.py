@@ -16,6 +16,7 @@ from bot.services import Services
 from bot.text import mrkdwn_escape
 from storage import recording_state, rooms
 from storage.rooms import RoomRecord
+from storage.records import fetch
 
 log = logging.getLogger(__name__)
 
@@ -105,24 +106,24 @@ def require_moderator(services: Services, room: RoomRecord, user_id: str, doing:
 def room_blocks(services: Services, room: RoomRecord) -> list[dict]:
     """The room message as it stands: its provider's capabilities decide its buttons."""
     provider = services.provider(room)
+    live = live_stream(services, room.id)
     return room_message_blocks(room, capabilities=provider.capabilities, provider_title=provider.title,
-                               emulated=services.emulated(room), streaming_to=streaming_to(services, room.id),
-                               stream_in_meeting=stream_in_meeting(services, room.id),
+                               emulated=services.emulated(room), streaming_to=live["destination"] if live else None,
+                               stream_in_meeting=bool(live and live["in_meeting"]),
                                recording=recording_state.is_on(services.db, room.id))
 
 
-def stream_in_meeting(services: Services, room_id: str) -> bool:
-    """The stream destination is set up at the provider, and the meeting starts the stream itself."""
-    row = next(iter(services.db.query(
-        "select in_meeting from restreams where room_id = ? and state = 'live'", [room_id])), None)
-    return bool(row and row["in_meeting"])
+def live_stream(services: Services, room_id: str) -> dict | None:
+    """The room's live stream ({destination, in_meeting}), if it has one. `in_meeting`: the destination is
+    set up at the provider, and the meeting starts the stream itself."""
+    return next(fetch(services.db, "select destination, in_meeting from restreams where room_id = ? and state = 'live'",
+                      [room_id]), None)
 
 
 def streaming_to(services: Services, room_id: str) -> str | None:
     """Where the room is streaming live right now, if it is."""
-    row = next(iter(services.db.query(
-        "select destination from restreams where room_id = ? and state = 'live'", [room_id])), None)
-    return row["destination"] if row else None
+    live = live_stream(services, room_id)
+    return live["destination"] if live else None
 
 
 async def refresh_room_message(services: Services, room: RoomRecord) -> None:

@@ -21,6 +21,7 @@ from bot.services import Services
 from commands.router import Router
 from storage import recording_state, restreams, rooms
 from storage import sessions as session_log
+from storage.records import fetch
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def watched(services: Services, provider) -> bool:
 
 def rooms_to_ask(services: Services) -> list[rooms.RoomRecord]:
     since = (services.clock() - RECENT_JOIN).isoformat(timespec="seconds")
-    rows = services.db.query(
+    rows = fetch(services.db,
         "select * from rooms where status = 'live' or (status in ('open', 'ended') and id in "
         "(select room_id from audit_log where action = 'room.join' and at >= ?))", [since])
     found = []

@@ -18,13 +18,14 @@ from commands import summaries
 from storage import restreams, rooms
 from storage import sessions as session_log
 from storage.rooms import RoomRecord
+from storage.records import fetch
 
 log = logging.getLogger(__name__)
 
 
 def believed_live(services: Services, provider: str, team_id: str | None = None) -> list[RoomRecord]:
     """The provider's rooms whose message says a meeting or a stream is running."""
-    rows = services.db.query(
+    rows = fetch(services.db,
         "select * from rooms where provider = ? and status != 'deleted' and (? is null or team_id = ?) and "
         "(status = 'live' or id in (select room_id from restreams where state = 'live'))",
         [provider, team_id, team_id])

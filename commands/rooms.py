@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from datetime import datetime, timedelta
+from typing import Iterator
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.triggers.date import DateTrigger
@@ -55,40 +57,51 @@ async def create_room(services: Services, *, team_id: str, channel_id: str, user
     provider = provider or services.providers.default
     if private and Capability.PRIVATE_ROOMS not in provider.capabilities:
         raise provider.unsupported(Capability.PRIVATE_ROOMS)
-    taken = rooms.friendly_urls_in_use(services.db, team_id)
-    intent_id = intents.record(services.db, team_id=team_id, channel_id=channel_id, user_id=user_id, name=name,
-                            slug=slug, description=description, private=private, standing=standing,
-                            provider=provider.name, options=options)
+    free = _free_link_names(services, team_id, slug)
+    first = next(free, None)
+    # Written down with the first name to try: the name to look up should the process die during the call.
+    intent = intents.record(services.db, team_id=team_id, channel_id=channel_id, user_id=user_id, name=name,
+                            slug=first or slug, description=description, private=private,
+                            standing=standing, provider=provider.name, options=options)
     try:
-        for n in range(1, MAX_SUFFIX + 1):
-            candidate = slug if n == 1 else with_suffix(slug, n)
-            if candidate.casefold() in taken:
-                continue
-            intents.trying(services.db, intent_id, candidate)  # the name to look up should the process die now
+        for candidate in itertools.chain([first] if first else [], free):
+            if candidate != intent.slug:
+                intents.trying(services.db, intent.id, candidate)
+                intent.slug = candidate
             spec = RoomSpec(name=name, slug=candidate, description=description, private=private,
                             external_id=f"slack:{team_id}:{channel_id}", options=options)
             try:
                 created = await provider.create_room(spec, idempotency_key=f"{team_id}:{channel_id}:{candidate}")
             except NameTaken:
                 continue  # taken by a room meetops didn't make (or made a moment ago): try the next name
-            return remember_created(services, intents.get(services.db, intent_id), created)
+            return remember_created(services, intent, created)
         raise BadInput(f"Every link name from `{slug}` to `{with_suffix(slug, MAX_SUFFIX)}` is taken. Pick another name.")
     except ProviderUnavailable:
         # No answer in time: the provider may have made it anyway. The person hears it failed now; a check in a
         # minute keeps the room (and posts its message) if it exists after all.
-        intents.unsure(services.db, intent_id)
-        arm_intent_check(services, intent_id)
+        intents.unsure(services.db, intent.id)
+        arm_intent_check(services, intent.id)
         raise
     except asyncio.CancelledError:
         raise  # the process is stopping: the next start finishes this one
     except BaseException:
-        intents.done(services.db, intent_id)  # refused: nothing was made, and the person is told why
+        intents.done(services.db, intent.id)  # refused: nothing was made, and the person is told why
         raise
 
 
-def remember_created(services: Services, intent: intents.IntentRecord, created: Room) -> RoomRecord:
-    """The provider made the room: record it (and, for plain /meet, as the channel's room) together with the
-    intent's progress, in one transaction. Its room message is owed until posted."""
+def _free_link_names(services: Services, team_id: str, slug: str) -> Iterator[str]:
+    """The link names to try in turn: `slug`, then `slug-2` to `slug-50`, skipping those the team's rooms use.
+    The suffixed ones are looked up only when needed: most names are new."""
+    if not rooms.taken_of(services.db, team_id, [slug]):
+        yield slug
+    suffixed = [with_suffix(slug, n) for n in range(2, MAX_SUFFIX + 1)]
+    taken = rooms.taken_of(services.db, team_id, suffixed)
+    yield from (candidate for candidate in suffixed if candidate.casefold() not in taken)
+
+
+def remember_created(services: Services, intent: intents.IntentRecord, created: Room, **audit) -> RoomRecord:
+    """The provider made the room: record it (and, for plain /meet, as the channel's room), its audit line and
+    the intent's progress, in one transaction. Its room message is owed until posted."""
     with services.db.atomic():
         room = rooms.by_provider_id(services.db, intent.provider, created.id)
         if room is None:
@@ -98,6 +111,9 @@ def remember_created(services: Services, intent: intents.IntentRecord, created: 
         if intent.standing:
             rooms.set_standing_room(services.db, intent.team_id, intent.channel_id, room.id)
         intents.created(services.db, intent.id, room.id)
+        rooms.audit(services.db, team_id=intent.team_id, user_id=intent.user_id, action="room.create",
+                    room_id=room.id, provider=intent.provider, private=bool(intent.private),
+                    standing=bool(intent.standing), **audit)
     return room
 
 
@@ -141,8 +157,9 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> No
         await inv.reply(f"{intro}, but: {cannot_post(inv.channel_id, exc)} Meanwhile, "
                         f"`/meet join {room.friendly_url}` gets you in.")
         return
-    rooms.update(services.db, room.id, message_channel=posted["channel"], message_ts=posted["ts"])
-    intents.done_for_room(services.db, room.id)
+    with services.db.atomic():
+        rooms.message_posted(services.db, room.id, posted["channel"], posted["ts"])
+        intents.done_for_room(services.db, room.id)
     disarm_message_retry(services, room.id)
     if room.message_ts and room.message_channel:
         # Only the newest message follows the room; the older one must not show a stale state.
@@ -258,9 +275,7 @@ async def finish_create(services: Services, intent_id: int) -> None:
         found = None
     if found is not None and found.friendly_url.casefold() == intent.slug.casefold() and (
             not found.description or found.description == intent.description):
-        room = remember_created(services, intent, found)
-        rooms.audit(services.db, team_id=intent.team_id, user_id=intent.user_id, action="room.create",
-                    room_id=room.id, recovered=True, standing=bool(intent.standing))
+        room = remember_created(services, intent, found, recovered=True)
         log.warning("room %s was made at %s but not remembered (interrupted); kept it", room.id, intent.provider)
         await post_owed_message(services, room.id, why=(
             f"{provider.title} answered too late" if intent.state == intents.UNSURE else None))
@@ -308,8 +323,6 @@ async def standing_room(inv: Invocation) -> None:
                                      name=channel, slug=_standing_slug(channel),
                                      description=f"Standing meeting room of #{channel}", private=False,
                                      standing=True)
-            rooms.audit(services.db, team_id=inv.team_id, user_id=inv.user_id, action="room.create",
-                        room_id=room.id, standing=True)
         elif room.status == "ended":
             # A new message for a new meeting: the last one's summary stays reachable with /meet summary.
             room = rooms.update(services.db, room.id, status="open", participants=0)
@@ -377,8 +390,6 @@ async def new_room(inv: Invocation) -> None:
     room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
                              name=name, slug=slug, description=name if len(name) >= 3 else f"Room {name}",
                              private=private, provider=provider, options=options)
-    rooms.audit(services.db, team_id=inv.team_id, user_id=inv.user_id, action="room.create", room_id=room.id,
-                private=private, provider=provider.name)
     # The room message says which privacy the room got (and, when it isn't the only one, on which provider).
     await post_room_message(inv, room, f"I created *{mrkdwn_escape(room.name)}*")
     if invitees:

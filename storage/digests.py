@@ -9,7 +9,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
-from storage.records import Record
+from storage.records import Record, fetch
 
 
 @dataclass
@@ -81,5 +81,5 @@ def all_digests(db: sqlite_utils.Database) -> list[DigestRecord]:
 
 def channel_rooms(db: sqlite_utils.Database, team_id: str, channel_id: str) -> dict[str, str]:
     """Room id -> name for every room made in the channel, deleted ones included (their history counts)."""
-    rows = db.query("select id, name from rooms where team_id = ? and channel_id = ?", [team_id, channel_id])
+    rows = fetch(db, "select id, name from rooms where team_id = ? and channel_id = ?", [team_id, channel_id])
     return {r["id"]: r["name"] for r in rows}

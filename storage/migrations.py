@@ -302,3 +302,14 @@ def m008_recording_state(db: sqlite_utils.Database) -> None:
         not_null={"state"},
         defaults={"state": "idle"},
     )
+
+
+@migrations()
+def m009_lean_room_writes(db: sqlite_utils.Database) -> None:
+    # Every `/meet new` settles its intent by room (`delete … where room_id = ?`): without this index that
+    # scanned every intent in the `created` state, which a burst of commands fills.
+    db["room_intents"].create_index(["room_id"])
+    # Rooms are found by their case-folded keys since m004; these two indexes only made every room insert
+    # write two more b-trees.
+    db.execute('drop index if exists "idx_rooms_team_id_friendly_url"')
+    db.execute('drop index if exists "idx_rooms_team_id_name"')

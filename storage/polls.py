@@ -15,7 +15,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
-from storage.records import Record
+from storage.records import Record, fetch
 
 PROVIDER = "provider"  # the provider runs the poll (Digital Samba's in-meeting polls)
 SLACK = "slack"  # the poll runs in Slack: vote buttons, votes stored here
@@ -73,7 +73,7 @@ def set_message(db: sqlite_utils.Database, poll_id: str, *, channel: str, ts: st
 
 
 def in_room(db: sqlite_utils.Database, room_id: str) -> dict[str, PollRecord]:
-    rows = db.query("select * from polls where room_id = ? order by created_at", [room_id])
+    rows = fetch(db, "select * from polls where room_id = ? order by created_at", [room_id])
     return {row["id"]: PollRecord.from_row(row) for row in rows}
 
 
@@ -95,7 +95,7 @@ class VoteResult:
 
 
 def _open_poll(db: sqlite_utils.Database, poll_id: str) -> Outcome | None:
-    row = next(iter(db.query("select closed_at from polls where id = ?", [poll_id])), None)
+    row = next(iter(fetch(db, "select closed_at from polls where id = ?", [poll_id])), None)
     if row is None:
         return Outcome.GONE
     return Outcome.CLOSED if row["closed_at"] else None
@@ -115,7 +115,7 @@ def vote(db: sqlite_utils.Database, poll_id: str, user_id: str, option: int, *, 
         if refused is not None:
             return VoteResult(refused)
         key = [poll_id, user_id, option]
-        row = next(iter(db.query(
+        row = next(iter(fetch(db,
             "select active, voted_at from poll_votes where poll_id = ? and user_id = ? and option = ?", key)), None)
         if row is not None and datetime.fromisoformat(row["voted_at"]) > at - double_click:
             return VoteResult(Outcome.REPEATED)
@@ -125,7 +125,7 @@ def vote(db: sqlite_utils.Database, poll_id: str, user_id: str, option: int, *, 
             return VoteResult(Outcome.REMOVED)
         withdrawn: tuple[int, ...] = ()
         if not multiple:
-            withdrawn = tuple(r["option"] for r in db.query(
+            withdrawn = tuple(r["option"] for r in fetch(db,
                 "select option from poll_votes where poll_id = ? and user_id = ? and option != ? and active = 1",
                 key))
             # Their last click on those options stays as it was: only a click on the same option is a double click.
@@ -139,7 +139,7 @@ def vote(db: sqlite_utils.Database, poll_id: str, user_id: str, option: int, *, 
 def votes(db: sqlite_utils.Database, poll_id: str) -> dict[int, list[str]]:
     """Option (0-based) -> the user ids whose vote for it counts, earliest first."""
     tally: dict[int, list[str]] = {}
-    for row in db.query("select option, user_id from poll_votes where poll_id = ? and active = 1 "
+    for row in fetch(db, "select option, user_id from poll_votes where poll_id = ? and active = 1 "
                         "order by voted_at, user_id", [poll_id]):
         tally.setdefault(row["option"], []).append(row["user_id"])
     return tally
@@ -160,7 +160,7 @@ def answer(db: sqlite_utils.Database, poll_id: str, user_id: str, text: str, *, 
 
 def answers(db: sqlite_utils.Database, poll_id: str) -> list[tuple[str, str]]:
     """(user id, answer) for every answer, earliest first."""
-    return [(r["user_id"], r["text"]) for r in db.query(
+    return [(r["user_id"], r["text"]) for r in fetch(db,
         "select user_id, text from poll_answers where poll_id = ? order by answered_at, user_id", [poll_id])]
 
 

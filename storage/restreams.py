@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from storage import claims
+from storage.records import fetch
 
 IDLE, STARTING, LIVE, STOPPING = "idle", "starting", "live", "stopping"
 
@@ -26,7 +27,7 @@ class Restream:
 
 
 def get(db: sqlite_utils.Database, room_id: str) -> Restream:
-    row = next(iter(db.query("select * from restreams where room_id = ?", [room_id])), None)
+    row = next(iter(fetch(db, "select * from restreams where room_id = ?", [room_id])), None)
     return Restream(**row) if row else Restream(room_id=room_id, state=IDLE)
 
 

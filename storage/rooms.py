@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
-from storage.records import Record
+from storage.records import Record, fetch
 
 
 @dataclass
@@ -76,17 +76,19 @@ def _columns(names) -> str:
     return ", ".join('"' + name.replace('"', '""') + '"' for name in names)
 
 
+_ROOM_COLUMNS = tuple(f.name for f in fields(RoomRecord))
+
+
 def insert(db: sqlite_utils.Database, room: RoomRecord) -> RoomRecord:
     room.created_at = room.created_at or utcnow()
     room.name_key, room.slug_key = fold(room.name), fold(room.friendly_url)
-    row = asdict(room)
-    with db.atomic():
-        db.execute(f"insert into rooms ({_columns(row)}) values ({', '.join('?' * len(row))})", list(row.values()))
+    row = {name: getattr(room, name) for name in _ROOM_COLUMNS}
+    db.execute(f"insert into rooms ({_columns(row)}) values ({', '.join('?' * len(row))})", list(row.values()))
     return room
 
 
 def get(db: sqlite_utils.Database, room_id: str) -> RoomRecord | None:
-    row = next(iter(db.query("select * from rooms where id = ?", [room_id])), None)
+    row = next(iter(fetch(db, "select * from rooms where id = ?", [room_id])), None)
     return RoomRecord.from_row(row) if row else None
 
 
@@ -96,7 +98,7 @@ def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = ""
     Names may repeat across channels: a room of `channel_id` wins, then a link name, then the newest.
     """
     ref = ref.strip()
-    rows = db.query(
+    rows = fetch(db,
         """
         select * from rooms
         where status != 'deleted' and (id = :ref or (team_id = :team and (slug_key = :key or name_key = :key)))
@@ -111,11 +113,11 @@ def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = ""
 
 def of_team(db: sqlite_utils.Database, team_id: str) -> dict[str, RoomRecord]:
     """Every room the bot made for the team, by id."""
-    return {row["id"]: RoomRecord.from_row(row) for row in db.query("select * from rooms where team_id = ?", [team_id])}
+    return {row["id"]: RoomRecord.from_row(row) for row in fetch(db, "select * from rooms where team_id = ?", [team_id])}
 
 
 def by_session(db: sqlite_utils.Database, session_id: str) -> RoomRecord | None:
-    row = next(iter(db.query("select * from rooms where session_id = ? limit 1", [session_id])), None)
+    row = next(iter(fetch(db, "select * from rooms where session_id = ? limit 1", [session_id])), None)
     return RoomRecord.from_row(row) if row else None
 
 
@@ -124,8 +126,7 @@ def update(db: sqlite_utils.Database, room_id: str, **values) -> RoomRecord:
         values["name_key"] = fold(values["name"])
     if values:
         assignments = ", ".join(f"{_columns([name])} = ?" for name in values)
-        with db.atomic():
-            db.execute(f"update rooms set {assignments} where id = ?", [*values.values(), room_id])
+        db.execute(f"update rooms set {assignments} where id = ?", [*values.values(), room_id])
     room = get(db, room_id)
     if room is None:
         raise NotFoundError(room_id)
@@ -133,24 +134,38 @@ def update(db: sqlite_utils.Database, room_id: str, **values) -> RoomRecord:
 
 
 def friendly_urls_in_use(db: sqlite_utils.Database, team_id: str) -> set[str]:
-    return {r["slug_key"] for r in db.query("select slug_key from rooms where team_id = ?", [team_id])}
+    return {r["slug_key"] for r in fetch(db, "select slug_key from rooms where team_id = ?", [team_id])}
+
+
+def taken_of(db: sqlite_utils.Database, team_id: str, candidates: list[str]) -> set[str]:
+    """Which of these link names (case-folded) the team's rooms already use: asks for these only, not for
+    every room the team ever made."""
+    keys = [fold(c) for c in candidates]
+    marks = ", ".join("?" * len(keys))
+    return {r["slug_key"] for r in fetch(db, f"select slug_key from rooms where team_id = ? and slug_key in ({marks})",
+                                         [team_id, *keys])}
+
+
+def message_posted(db: sqlite_utils.Database, room_id: str, channel: str, ts: str) -> None:
+    """Where the room message now is (call inside the transaction that settles what was owed)."""
+    db.execute("update rooms set message_channel = ?, message_ts = ? where id = ?", [channel, ts, room_id])
 
 
 def named_in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str, name: str) -> RoomRecord | None:
     """This channel's room with this name (in any case), if there is one."""
-    row = next(iter(db.query(
+    row = next(iter(fetch(db,
         "select * from rooms where team_id = ? and channel_id = ? and name_key = ? and status != 'deleted' "
         "order by created_at desc limit 1", [team_id, channel_id, fold(name)])), None)
     return RoomRecord.from_row(row) if row else None
 
 
 def by_provider_id(db: sqlite_utils.Database, provider: str, room_id: str) -> RoomRecord | None:
-    row = next(iter(db.query("select * from rooms where provider = ? and id = ? limit 1", [provider, room_id])), None)
+    row = next(iter(fetch(db, "select * from rooms where provider = ? and id = ? limit 1", [provider, room_id])), None)
     return RoomRecord.from_row(row) if row else None
 
 
 def in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str) -> list[RoomRecord]:
-    rows = db.query(
+    rows = fetch(db,
         "select * from rooms where team_id = ? and channel_id = ? and status != 'deleted' order by created_at",
         [team_id, channel_id],
     )
@@ -158,7 +173,7 @@ def in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str) -> list
 
 
 def standing_room(db: sqlite_utils.Database, team_id: str, channel_id: str) -> RoomRecord | None:
-    rows = db.query(
+    rows = fetch(db,
         "select rooms.* from channel_rooms join rooms on rooms.id = channel_rooms.room_id "
         "where channel_rooms.team_id = ? and channel_rooms.channel_id = ?",
         [team_id, channel_id],
@@ -178,6 +193,5 @@ def set_standing_room(db: sqlite_utils.Database, team_id: str, channel_id: str, 
 def audit(db: sqlite_utils.Database, *, team_id: str, user_id: str, action: str, room_id: str | None = None,
           **detail) -> None:
     """Who did what. `detail` must never hold a secret (links, tokens, stream keys)."""
-    with db.atomic():
-        db.execute("insert into audit_log (at, team_id, user_id, action, room_id, detail) values (?, ?, ?, ?, ?, ?)",
-                   [utcnow(), team_id, user_id, action, room_id, json.dumps(detail, sort_keys=True) if detail else None])
+    db.execute("insert into audit_log (at, team_id, user_id, action, room_id, detail) values (?, ?, ?, ?, ?, ?)",
+               [utcnow(), team_id, user_id, action, room_id, json.dumps(detail, sort_keys=True) if detail else None])

@@ -9,7 +9,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
-from storage.records import Record
+from storage.records import Record, fetch
 
 SCHEDULED = "scheduled"
 
@@ -62,16 +62,16 @@ def update(db: sqlite_utils.Database, record_id: str, **values) -> None:
 
 
 def active(db: sqlite_utils.Database) -> list[ScheduleRecord]:
-    return [ScheduleRecord.from_row(r) for r in db.query(
+    return [ScheduleRecord.from_row(r) for r in fetch(db,
         "select * from scheduled_meetings where status = ? order by starts_at", [SCHEDULED])]
 
 
 def in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str) -> list[ScheduleRecord]:
-    return [ScheduleRecord.from_row(r) for r in db.query(
+    return [ScheduleRecord.from_row(r) for r in fetch(db,
         "select * from scheduled_meetings where team_id = ? and channel_id = ? and status = ? order by starts_at",
         [team_id, channel_id, SCHEDULED])]
 
 
 def of_room(db: sqlite_utils.Database, room_id: str) -> list[ScheduleRecord]:
-    return [ScheduleRecord.from_row(r) for r in db.query(
+    return [ScheduleRecord.from_row(r) for r in fetch(db,
         "select * from scheduled_meetings where room_id = ? and status = ?", [room_id, SCHEDULED])]

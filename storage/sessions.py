@@ -10,7 +10,7 @@ from typing import Iterator
 import sqlite_utils
 
 from storage.db import utcnow
-from storage.records import Record
+from storage.records import Record, fetch
 
 LIVE, ENDED = "live", "ended"
 
@@ -49,7 +49,7 @@ def key(provider: str, session_id: str) -> str:
 
 
 def get(db: sqlite_utils.Database, provider: str, session_id: str) -> SessionRecord | None:
-    row = next(iter(db.query("select * from sessions where id = ?", [key(provider, session_id)])), None)
+    row = next(iter(fetch(db, "select * from sessions where id = ?", [key(provider, session_id)])), None)
     return SessionRecord.from_row(row) if row else None
 
 
@@ -93,13 +93,13 @@ def ended(db: sqlite_utils.Database, *, provider: str, session_id: str, room_id:
 
 
 def live_in(db: sqlite_utils.Database, room_ids: list[str] | None = None) -> list[SessionRecord]:
-    rows = db.query("select * from sessions where state = 'live' order by started_at")
+    rows = fetch(db, "select * from sessions where state = 'live' order by started_at")
     found = [SessionRecord.from_row(r) for r in rows]
     return [s for s in found if room_ids is None or s.room_id in room_ids]
 
 
 def latest_of_room(db: sqlite_utils.Database, room_id: str) -> SessionRecord | None:
-    row = next(iter(db.query(
+    row = next(iter(fetch(db,
         "select * from sessions where room_id = ? order by coalesce(started_at, updated_at) desc limit 1",
         [room_id])), None)
     return SessionRecord.from_row(row) if row else None
@@ -114,7 +114,7 @@ def ended_between(db: sqlite_utils.Database, room_ids: list[str], since: str, un
     marks = ",".join("?" * len(room_ids))
     last_end, last_id = since, ""
     while True:
-        rows = list(db.query(
+        rows = list(fetch(db,
             f"select * from sessions where state = 'ended' and room_id in ({marks}) and ended_at <= ? "
             "and (ended_at > ? or (ended_at = ? and id > ?)) order by ended_at, id limit ?",
             [*room_ids, until, last_end, last_end, last_id, batch]))

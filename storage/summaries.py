@@ -15,7 +15,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
-from storage.records import Record
+from storage.records import Record, fetch
 
 PENDING, POSTING, POSTED, GAVE_UP, NO_TRANSCRIPT = "pending", "posting", "posted", "gave_up", "no_transcript"
 
@@ -98,7 +98,7 @@ def set_next_poll(db: sqlite_utils.Database, session_id: str, next_poll_at: date
 
 
 def pending(db: sqlite_utils.Database) -> list[SummaryRecord]:
-    return [SummaryRecord.from_row(r) for r in db.query("select * from summaries where state = ?", [PENDING])]
+    return [SummaryRecord.from_row(r) for r in fetch(db, "select * from summaries where state = ?", [PENDING])]
 
 
 def parts(record: SummaryRecord) -> dict[int, str]:
@@ -118,12 +118,12 @@ def part_posted(db: sqlite_utils.Database, session_id: str, index: int, ts: str)
 
 
 def in_state(db: sqlite_utils.Database, state: str) -> list[SummaryRecord]:
-    return [SummaryRecord.from_row(r) for r in db.query("select * from summaries where state = ?", [state])]
+    return [SummaryRecord.from_row(r) for r in fetch(db, "select * from summaries where state = ?", [state])]
 
 
 def for_sessions(db: sqlite_utils.Database, session_ids: list[str]) -> dict[str, SummaryRecord]:
     if not session_ids:
         return {}
     marks = ",".join("?" * len(session_ids))
-    rows = db.query(f"select * from summaries where session_id in ({marks})", session_ids)
+    rows = fetch(db, f"select * from summaries where session_id in ({marks})", session_ids)
     return {r["session_id"]: SummaryRecord.from_row(r) for r in rows}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from storage.db import utcnow
+from storage.records import fetch
 
 
 def first_delivery(db: sqlite_utils.Database, event: str, session_id: str, ref: str = "") -> bool:
@@ -59,11 +60,11 @@ def recordings_for(db: sqlite_utils.Database, session_ids: list[str]) -> dict[st
         return {}
     marks = ",".join("?" * len(session_ids))
     found: dict[str, list[dict]] = {}
-    for row in db.query(f"select * from recordings where session_id in ({marks}) order by created_at", session_ids):
+    for row in fetch(db, f"select * from recordings where session_id in ({marks}) order by created_at", session_ids):
         found.setdefault(row["session_id"], []).append(row)
     return found
 
 
 def recording(db: sqlite_utils.Database, recording_id: str) -> dict | None:
     """A posted recording (its room, session and thread post), or None."""
-    return next(iter(db.query("select * from recordings where id = ?", [recording_id])), None)
+    return next(iter(fetch(db, "select * from recordings where id = ?", [recording_id])), None)
