@@ -10,10 +10,12 @@ from datetime import timezone
 import aiohttp
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import commands
+from bot import heap
 from bot.app import build_app
 from typing import Any
 
@@ -26,7 +28,7 @@ from bot.providers.base import Capability, ProviderPlugin
 from bot.providers.registry import ProviderSet
 from bot.services import Services, utc_now
 from bot.slack_auth import SlackAuthorization, SlackLink, slack_retry_handlers
-from storage.db import open_db
+from storage.db import CHECKPOINT_SECONDS, checkpoint, open_db
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,14 @@ class Runtime:
         if services is None or services.scheduler.running:
             return
         services.scheduler.start()
+        if self.settings.meetops_db != ":memory:":
+            # A plain function: AsyncIOScheduler runs it on the loop's thread pool, so the fsyncs of a
+            # checkpoint never hold up a request (storage.db).
+            services.scheduler.add_job(checkpoint, IntervalTrigger(seconds=CHECKPOINT_SECONDS),
+                                       args=[self.settings.meetops_db], id="db-checkpoint",
+                                       name="database checkpoint", replace_existing=True)
         await commands.serving(services)
+        heap.settle()
         self.is_serving = True
         log.info("serving %s", where)
 
