@@ -10,7 +10,8 @@ Measures, in one run and on the same machine:
   provider call (create the room) and the same Slack post (the room message), all at once.
 
 and prints the ratios the issue sets targets for: meetops' ack p99 over the bare app's (<= 1.3)
-and meetops' last room message over the lean floor's (<= 1.3). It also prints the CPU seconds this
+and meetops' last room message over the lean floor's (<= 1.3), beside the best that ratio could be:
+the bare app's acks followed by the lean floor's work, with nothing of meetops' own. It also prints the CPU seconds this
 process spent on each (meetops, the Slack double and the in-process clients; the load and the sandbox
 are other processes): on a machine shared with other work, wall-clock time measures the neighbours
 too, and meetops' CPU over the two floors' together is its own overhead. Machines are noisy, so only
@@ -107,6 +108,7 @@ FIGURES = [
     ("ack_p99_ratio", "ack p99, meetops / bare Bolt", "x"),
     ("last_message_ratio", "last room message, meetops / lean", "x"),
     ("cpu_ratio", "CPU, meetops / (bare Bolt + lean)", "x"),
+    ("bound_ratio", "last message if meetops added nothing / lean", "x"),
 ]
 
 
@@ -180,6 +182,9 @@ async def run(commands: int, latency_ms: int) -> dict:
     figures["ack_p99_ratio"] = figures["meetops_ack_p99"] / figures["bare_ack_p99"]
     figures["last_message_ratio"] = figures["meetops_last_message"] / figures["lean_last_message"]
     figures["cpu_ratio"] = figures["meetops_cpu"] / (figures["bare_cpu"] + figures["lean_cpu"])
+    # The best meetops could do: its work starts once the acks have left (the bare app's p99, at best) and
+    # then costs what the lean floor costs. Above 1.3, the target can't be met on this machine in this run.
+    figures["bound_ratio"] = (figures["bare_ack_p99"] + figures["lean_last_message"]) / figures["lean_last_message"]
     figures["commands"], figures["latency_ms"] = commands, latency_ms
     return figures
 

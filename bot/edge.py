@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
@@ -27,6 +27,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from starlette.requests import ClientDisconnect, Request
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.responses import PlainTextResponse, Response
 
 from bot import payloads, safejson
@@ -161,12 +162,25 @@ def parse(body: bytes, content_type: str) -> dict:
     return payload
 
 
+class AnsweredFirst(Response):
+    """Slack's answer to a slash command, sent before Bolt runs it: an empty 200 (what the command's
+    listener acknowledges with anyway). `dispatch` is Bolt's run of the request, owed once this answer
+    has been written (bot.server)."""
+
+    def __init__(self, dispatch: Callable[[], Awaitable[None]], command: dict):
+        super().__init__(status_code=200)
+        self.dispatch = dispatch
+        self.command = command  # as validated here: whom to tell should its run fail
+
+
 class SlackEdge:
     """The checks in front of Bolt for Slack's one URL."""
 
     def __init__(self, app: AsyncApp, signing_secret: str | None, *, clock: Callable[[], float] = time.time,
-                 max_body_bytes: int = MAX_BODY_BYTES):
+                 max_body_bytes: int = MAX_BODY_BYTES, answer_first: frozenset[str] = frozenset()):
         self.app = app
+        # Slash commands answered here, before Bolt: their listener acknowledges with nothing, first thing.
+        self.answer_first = answer_first
         self._secret = (signing_secret or "").encode()
         self._clock = clock
         self.max_body_bytes = max_body_bytes
@@ -218,7 +232,20 @@ class SlackEdge:
             # The models cover every field Bolt reads; should one slip past them, it is still a 400.
             log.warning(payloads.refusal_line(kind, f"Bolt could not read it: {type(error).__name__}"))
             return PlainTextResponse(_ANSWERS[400], status_code=400)
+        if kind == "command" and parsed.get("command") in self.answer_first:
+            return AnsweredFirst(lambda: self._dispatch_answered(bolt_request), parsed)
         return to_starlette_response(await self.app.async_dispatch(bolt_request))
+
+    async def _dispatch_answered(self, bolt_request: AsyncBoltRequest) -> None:
+        """Bolt's run of a command Slack already has its answer to. Bolt answers a command itself only when it
+        refuses it before any listener (its authorization): that answer then goes to the person instead."""
+        response = await self.app.async_dispatch(bolt_request)
+        if response.status == 200 and not response.body:
+            return
+        log.warning("Bolt refused a command already acknowledged (its answer: %d); telling the person", response.status)
+        url = bolt_request.body.get("response_url")
+        if response.body and isinstance(url, str):
+            await AsyncWebhookClient(url).send(text=response.body, response_type="ephemeral")
 
 
 _ANSWERS = {400: "Bad request", 401: "Unauthorized", 413: "Request body too large"}

@@ -12,9 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.acks import ACK_QUEUE, ACK_WRITTEN, AckQueue
-from bot.edge import SlackEdge
+from bot.acks import ACK_WRITTEN
+from bot.boundary import reply_with_error
+from bot.edge import AnsweredFirst, SlackEdge
 from bot.runtime import Runtime
+from bot.services import Services
+from commands.meet import COMMAND
 from commands.recordings import serve_download
 from commands.webhooks import handle_webhook
 
@@ -24,7 +27,6 @@ log = logging.getLogger(__name__)
 def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
     """`serve_slack=False` in Socket Mode: Slack arrives over the socket, webhooks still over HTTP."""
     edge: SlackEdge | None = None
-    acks = AckQueue()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -32,14 +34,14 @@ def create_asgi_app(runtime: Runtime, *, serve_slack: bool = True) -> Starlette:
         app = runtime.app or await runtime.start()
         secret = runtime.settings.slack_signing_secret
         # Size, signature and replay are checked before Bolt sees a request (bot.edge).
-        edge = SlackEdge(app, secret.get_secret_value() if secret else None)
+        edge = SlackEdge(app, secret.get_secret_value() if secret else None, answer_first=frozenset({COMMAND}))
         try:
             yield
         finally:
             await runtime.stop()
 
     async def slack_events(request: Request):
-        return await _answer_then_work(edge, acks, request)
+        return await _answer_then_work(edge, request, runtime)
 
     async def healthz(_request: Request):
         services = runtime.services
@@ -85,22 +87,37 @@ class ServingServer(uvicorn.Server):
             await self.runtime.serving(self.where)
 
 
-async def _answer_then_work(handler: SlackEdge, acks: AckQueue, request: Request):
-    """Bolt's answer, with listeners told (bot.acks) once it has been written, however that ends."""
+async def _answer_then_work(handler: SlackEdge, request: Request, runtime: Runtime):
+    """Bolt's answer, with listeners told (bot.acks) once it has been written, however that ends. A command
+    the edge answered itself (`AnsweredFirst`) is run by Bolt only once that answer has been written."""
     written = asyncio.Event()
-    acks.received()
     try:
-        response = await handler.handle(request, {ACK_WRITTEN: written, ACK_QUEUE: acks})
+        response = await handler.handle(request, {ACK_WRITTEN: written})
     except BaseException:
         written.set()
-        acks.answered()
         raise
+    services = runtime.services
+    deferred = isinstance(response, AnsweredFirst) and services is not None
+    if deferred:
+        services.listeners_running += 1  # owed from now: the dev harness waits for it
 
     async def send_then_mark(scope, receive, send) -> None:
         try:
             await response(scope, receive, send)
         finally:
             written.set()
-            acks.answered()
+            if deferred:
+                services.spawn(_run_owed(services, response), name="slash command")
 
     return send_then_mark
+
+
+async def _run_owed(services: Services, response: AnsweredFirst) -> None:
+    """Bolt's run of a command already answered. Its listeners reply to their own failures (bot.boundary);
+    whatever fails around them is answered here, since Slack has had its 200 already."""
+    try:
+        await response.dispatch()
+    except Exception as error:
+        await reply_with_error(services, error, response.command, None)
+    finally:
+        services.listeners_running -= 1
