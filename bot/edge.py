@@ -26,8 +26,8 @@ from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
-from starlette.requests import ClientDisconnect, Request
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot import payloads, safejson
@@ -242,7 +242,8 @@ class SlackEdge:
         response = await self.app.async_dispatch(bolt_request)
         if response.status == 200 and not response.body:
             return
-        log.warning("Bolt refused a command already acknowledged (its answer: %d); telling the person", response.status)
+        log.warning("Bolt refused a command already acknowledged (its answer: %d); telling the person",
+                    response.status)
         url = bolt_request.body.get("response_url")
         if response.body and isinstance(url, str):
             await AsyncWebhookClient(url).send(text=response.body, response_type="ephemeral")

@@ -97,8 +97,11 @@ async def _answer_then_work(handler: SlackEdge, request: Request, runtime: Runti
         written.set()
         raise
     services = runtime.services
-    deferred = isinstance(response, AnsweredFirst) and services is not None
+    deferred = isinstance(response, AnsweredFirst)
     if deferred:
+        if services is None:  # stopping: nothing would run it, so Slack must not hear it was taken
+            written.set()
+            return JSONResponse({"ok": False, "error": "stopping"}, status_code=503)
         services.listeners_running += 1  # owed from now: the dev harness waits for it
 
     async def send_then_mark(scope, receive, send) -> None:
