@@ -103,14 +103,15 @@ def require_moderator(services: Services, room: RoomRecord, user_id: str, doing:
                          f"Ask {who} to do it.")
 
 
-def room_blocks(services: Services, room: RoomRecord) -> list[dict]:
-    """The room message as it stands: its provider's capabilities decide its buttons."""
+def room_blocks(services: Services, room: RoomRecord, *, new: bool = False) -> list[dict]:
+    """The room message as it stands: its provider's capabilities decide its buttons. A `new` room (made a
+    moment ago, maybe not written down yet) streams and records nothing, so nothing is looked up."""
     provider = services.provider(room)
-    live = live_stream(services, room.id)
+    live = None if new else live_stream(services, room.id)
     return room_message_blocks(room, capabilities=provider.capabilities, provider_title=provider.title,
                                emulated=services.emulated(room), streaming_to=live["destination"] if live else None,
                                stream_in_meeting=bool(live and live["in_meeting"]),
-                               recording=recording_state.is_on(services.db, room.id))
+                               recording=not new and recording_state.is_on(services.db, room.id))
 
 
 def live_stream(services: Services, room_id: str) -> dict | None:

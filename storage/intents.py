@@ -75,9 +75,8 @@ def trying(db: sqlite_utils.Database, intent_id: int, slug: str) -> None:
 
 
 def unsure(db: sqlite_utils.Database, intent_id: int) -> None:
-    with db.atomic():
-        db.execute("update room_intents set state = ?, updated_at = ? where id = ? and state = ?",
-                   [UNSURE, utcnow(), intent_id, CREATING])
+    db.execute("update room_intents set state = ?, updated_at = ? where id = ? and state = ?",
+               [UNSURE, utcnow(), intent_id, CREATING])
 
 
 def created(db: sqlite_utils.Database, intent_id: int, room_id: str) -> None:
@@ -93,15 +92,13 @@ def owing_message(db: sqlite_utils.Database, room_id: str) -> IntentRecord | Non
 
 
 def attempted(db: sqlite_utils.Database, intent_id: int) -> None:
-    with db.atomic():
-        db.execute("update room_intents set attempts = attempts + 1, updated_at = ? where id = ?",
-                   [utcnow(), intent_id])
+    db.execute("update room_intents set attempts = attempts + 1, updated_at = ? where id = ?", [utcnow(), intent_id])
 
 
 def done(db: sqlite_utils.Database, intent_id: int) -> bool:
-    """Drop the row; False when another path (a retry job, the person trying again) already did."""
-    with db.atomic():
-        return db.execute("delete from room_intents where id = ?", [intent_id]).rowcount == 1
+    """Drop the row; False when another path (a retry job, the person trying again) already did.
+    Inside a transaction, it goes with the rest of it (a new room written down with its message)."""
+    return db.execute("delete from room_intents where id = ?", [intent_id]).rowcount == 1
 
 
 def done_for_room(db: sqlite_utils.Database, room_id: str) -> None:

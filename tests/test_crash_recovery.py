@@ -178,6 +178,31 @@ async def test_a_room_the_provider_made_after_its_timeout_is_kept_and_announced(
     assert len(harness.sandbox_state.rooms) == 1
 
 
+async def test_a_crash_after_the_room_message_went_out_keeps_the_room_and_that_one_message(harness, ada):
+    """A new room's message is posted before the room is written down: the process dies with the message in the
+    channel and nothing in the database but the ask. The next start finds the room at Digital Samba and the
+    message by its metadata: one room, one message, the room pointing at it."""
+    harness.double.hold("chat.postMessage", 30, stage="after")  # posted; its answer never comes back
+    await ada.acommand("new crashed")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    [asked] = intents.unfinished(harness.services.db)
+    assert asked.state == intents.CREATING and rooms.find(harness.services.db, "T0001", "crashed") is None
+    for task in list(harness.services.background):  # the process dies here
+        task.cancel()
+    await harness.stop_bot()
+    harness.double.release_holds()
+
+    await harness.start_bot()
+    room = await harness.double.wait_for(
+        lambda: (r := rooms.find(harness.services.db, "T0001", "crashed")) and r.message_ts and r)
+    await harness.wait_idle()
+    [message] = room_messages(harness)
+    assert room.message_ts == message.ts and room.message_channel == "C0001"
+    assert [r.friendly_url for r in harness.sandbox_state.rooms.values()] == ["crashed"]
+    assert not intents.unfinished(harness.services.db)
+    assert not harness.double.ephemerals("U0001"), "nothing failed as far as the person can tell"
+
+
 async def test_a_create_the_provider_refused_leaves_nothing_behind(harness, ada, sandbox):
     (await sandbox.put("/_sandbox/faults", json={"status": 422, "count": 1, "paths": "/rooms"})).raise_for_status()
     await ada.acommand("new refused")
