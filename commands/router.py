@@ -89,13 +89,14 @@ def tokenize(text: str) -> list[str]:
     """Words, and phrases in double quotes (straight or curly) as one word.
 
     Only double quotes group: an apostrophe, which Slack also curls (Bob’s room),
-    is part of the word it is in, and a backslash is just a character. Slack's markup (a link, a person)
+    is part of the word it is in, and a backslash and a `#` are just characters. Slack's markup (a link, a person)
     is one word however it is written, and reads as what the person saw; a person on their own is a
     `Mention` carrying their user id.
     """
     unmarked, pieces = _unmarked(text)
     lexer = shlex.shlex(slack_unescape(unmarked).translate(_QUOTES), posix=True)
-    lexer.whitespace_split, lexer.quotes, lexer.escape = True, '"', ""
+    # No comments: shlex's default `#` would drop the rest of the line ("Team #5" read as "Team").
+    lexer.whitespace_split, lexer.quotes, lexer.escape, lexer.commenters = True, '"', "", ""
     try:
         words = list(lexer)
     except ValueError:

@@ -41,6 +41,11 @@ def test_a_label_with_quotes_does_not_open_a_phrase():
     assert tokenize('new <https://x.io|say "hi"> room') == ["new", 'say "hi"', "room"]
 
 
+def test_a_hash_is_part_of_the_name_not_a_comment():
+    assert tokenize("new Team #5 standup") == ["new", "Team", "#5", "standup"]
+    assert tokenize('poll standup "Which #?" "#1" #2') == ["poll", "standup", "Which #?", "#1", "#2"]
+
+
 def test_typed_angle_brackets_stay_text():
     assert tokenize("new &lt;b&gt; &amp;") == ["new", "<b>", "&"]
     assert slack_plain("poll s &lt;@U1&gt; <@U2|bob>") == "poll s <@U1> @bob"
