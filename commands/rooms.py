@@ -127,7 +127,7 @@ def remember_created(services: Services, intent: intents.IntentRecord, created: 
         try:
             room = rooms.insert(services.db, record)
         except sqlite3.IntegrityError:  # already ours: this create was finished once before
-            room = rooms.by_provider_id(services.db, intent.provider, created.id)
+            room = rooms.get(services.db, created.id)
             if posted:
                 room = rooms.update(services.db, room.id, message_channel=record.message_channel,
                                     message_ts=record.message_ts)
@@ -161,7 +161,7 @@ async def publish(inv: Invocation, new: NewRoom, intro: str) -> RoomRecord:
     Posting first saves a transaction per room, and loses nothing: should the process die between the post
     and the write, the ask is still `creating`, and the next start finds the room at its provider and its
     message by its metadata (`finish_create`, then `post_owed_message`), so neither is made twice. When Slack
-    can't take the message, the room is written down first and its message is owed (`post_room_message`).
+    can't take the message, the room is written down without it and the message is owed (`_not_posted`).
     """
     services = inv.services
     room = new.record
