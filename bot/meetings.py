@@ -105,7 +105,7 @@ def require_moderator(services: Services, room: RoomRecord, user_id: str, doing:
 
 def room_blocks(services: Services, room: RoomRecord, *, new: bool = False) -> list[dict]:
     """The room message as it stands: its provider's capabilities decide its buttons. A `new` room (made a
-    moment ago, maybe not written down yet) streams and records nothing, so nothing is looked up."""
+    moment ago) streams and records nothing, so nothing is looked up."""
     provider = services.provider(room)
     live = None if new else live_stream(services, room.id)
     return room_message_blocks(room, capabilities=provider.capabilities, provider_title=provider.title,

@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import logging
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterator
 
@@ -48,24 +47,10 @@ RETRY_MAX_SECONDS = 15 * 60
 RETRY_ATTEMPTS = 12  # then the person is told the message could not be posted
 
 
-@dataclass
-class NewRoom:
-    """A room its provider has just made, not yet written down: the ask is still `creating`, so should the
-    process die from here on, the next start finds the room at the provider (`finish_create`)."""
-
-    intent: intents.IntentRecord
-    made: Room
-
-    @property
-    def record(self) -> RoomRecord:
-        return _record(self.made, self.intent)
-
-
 async def create_room(services: Services, *, team_id: str, channel_id: str, user_id: str, name: str,
                       slug: str, description: str, private: bool, provider: Provider | None = None,
-                      options: frozenset[str] = frozenset(), standing: bool = False) -> NewRoom:
-    """Create the room on its provider with a free link name (suffixing on collision); `publish` then posts
-    its message and writes it down.
+                      options: frozenset[str] = frozenset(), standing: bool = False) -> RoomRecord:
+    """Create the room on its provider with a free link name (suffixing on collision) and remember it.
 
     The ask is written down first (`storage.intents`): should the process die between the provider making
     the room and meetops remembering it, the next start finds the room (or tells the person it failed).
@@ -90,7 +75,7 @@ async def create_room(services: Services, *, team_id: str, channel_id: str, user
                 created = await provider.create_room(spec, idempotency_key=f"{team_id}:{channel_id}:{candidate}")
             except NameTaken:
                 continue  # taken by a room meetops didn't make (or made a moment ago): try the next name
-            return NewRoom(intent, created)
+            return remember_created(services, intent, created)
         raise BadInput(f"Every link name from `{slug}` to `{with_suffix(slug, MAX_SUFFIX)}` is taken. Pick another name.")
     except ProviderUnavailable:
         # No answer in time: the provider may have made it anyway. The person hears it failed now; a check in a
@@ -115,38 +100,29 @@ def _free_link_names(services: Services, team_id: str, slug: str) -> Iterator[st
     yield from (candidate for candidate in suffixed if candidate.casefold() not in taken)
 
 
-def remember_created(services: Services, intent: intents.IntentRecord, created: Room, *,
-                     posted: dict | None = None, **audit) -> RoomRecord:
-    """The provider made the room: record it (and, for plain /meet, as the channel's room) with its audit line,
-    in one transaction. With `posted` (where its room message went) the ask is settled in that transaction;
-    without, the ask becomes `created`: its room message is owed until posted."""
-    record = _record(created, intent)
-    if posted:
-        record.message_channel, record.message_ts = posted["channel"], posted["ts"]
+def remember_created(services: Services, intent: intents.IntentRecord, created: Room, **audit) -> RoomRecord:
+    """The provider made the room: record it (and, for plain /meet, as the channel's room), its audit line and
+    the intent's progress, in one transaction. Its room message is owed until posted."""
+    record = _record(created, team_id=intent.team_id, channel_id=intent.channel_id, user_id=intent.user_id,
+                     name=intent.name, provider=intent.provider)
     with services.db.atomic():
         try:
             room = rooms.insert(services.db, record)
         except sqlite3.IntegrityError:  # already ours: this create was finished once before
             room = rooms.get(services.db, created.id)
-            if posted:
-                room = rooms.update(services.db, room.id, message_channel=record.message_channel,
-                                    message_ts=record.message_ts)
         if intent.standing:
             rooms.set_standing_room(services.db, intent.team_id, intent.channel_id, room.id)
-        if posted:
-            intents.done(services.db, intent.id)
-        else:
-            intents.created(services.db, intent.id, room.id)
+        intents.created(services.db, intent.id, room.id)
         rooms.audit(services.db, team_id=intent.team_id, user_id=intent.user_id, action="room.create",
                     room_id=room.id, provider=intent.provider, private=bool(intent.private),
                     standing=bool(intent.standing), **audit)
     return room
 
 
-def _record(room: Room, intent: intents.IntentRecord) -> RoomRecord:
-    return RoomRecord(id=room.id, team_id=intent.team_id, channel_id=intent.channel_id, creator_id=intent.user_id,
-                      name=intent.name, friendly_url=room.friendly_url, room_url=room.room_url, privacy=room.privacy,
-                      description=room.description, provider=intent.provider,
+def _record(room: Room, *, team_id: str, channel_id: str, user_id: str, name: str, provider: str) -> RoomRecord:
+    return RoomRecord(id=room.id, team_id=team_id, channel_id=channel_id, creator_id=user_id, name=name,
+                      friendly_url=room.friendly_url, room_url=room.room_url, privacy=room.privacy,
+                      description=room.description, provider=provider,
                       provider_data=rooms.provider_data(dict(room.extra), room.facts))
 
 
@@ -155,40 +131,34 @@ def room_message_metadata(room: RoomRecord) -> dict:
     return metadata(ROOM_EVENT, room=room.id)
 
 
-async def publish(inv: Invocation, new: NewRoom, intro: str) -> RoomRecord:
-    """Post a new room's message, then write the room down with where its message is, in one transaction.
-
-    Posting first saves a transaction per room, and loses nothing: should the process die between the post
-    and the write, the ask is still `creating`, and the next start finds the room at its provider and its
-    message by its metadata (`finish_create`, then `post_owed_message`), so neither is made twice. When Slack
-    can't take the message, the room is written down without it and the message is owed (`_not_posted`).
-    """
-    services = inv.services
-    room = new.record
-    try:
-        posted = await inv.client.chat_postMessage(
-            channel=inv.channel_id, text=room_message_text(room),
-            blocks=room_blocks(services, room, new=True), metadata=room_message_metadata(room))
-    except Exception as exc:
-        room = remember_created(services, new.intent, new.made)
-        await _not_posted(inv, room, intro, exc)
-        return room
-    return remember_created(services, new.intent, new.made, posted=posted)
-
-
-async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> None:
+async def post_room_message(inv: Invocation, room: RoomRecord, intro: str, *, new: bool = False) -> None:
     """Post the room message in the channel and remember where it is; an older one points to it.
 
-    When Slack can't take it (rate limited after slack-sdk's retries, an outage) and the room was just made,
-    the room is kept and its message is owed: a job posts it once Slack takes it (`post_owed_message`).
+    The room is written down before its message goes out (`remember_created`), so whoever acts on the message
+    finds it. When Slack can't take it (rate limited after slack-sdk's retries, an outage) and the room was just
+    made, the room is kept and its message is owed: a job posts it once Slack takes it (`post_owed_message`).
     """
     services = inv.services
     try:
         posted = await inv.client.chat_postMessage(
             channel=inv.channel_id, text=room_message_text(room),
-            blocks=room_blocks(services, room), metadata=room_message_metadata(room))
+            blocks=room_blocks(services, room, new=new), metadata=room_message_metadata(room))
     except Exception as exc:
-        await _not_posted(inv, room, intro, exc)
+        owed = intents.owing_message(services.db, room.id)
+        if owed is not None and (transient(exc) or not isinstance(exc, SlackApiError)):
+            log.info("the room message of %s is owed (%s); posting it when Slack takes it", room.id,
+                     slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__)
+            intents.attempted(services.db, owed.id)
+            arm_message_retry(services, room.id)
+            await inv.reply(f"{intro}, but Slack isn't taking messages right now. I'll post its room message here "
+                            f"as soon as it does. Meanwhile, `/meet join {room.friendly_url}` gets you in.")
+            return
+        intents.done_for_room(services.db, room.id)  # nothing to retry: the person is told what to do
+        if not isinstance(exc, SlackApiError):
+            raise
+        log.info("could not post the room message in %s: %s", inv.channel_id, slack_error(exc))
+        await inv.reply(f"{intro}, but: {cannot_post(inv.channel_id, exc)} Meanwhile, "
+                        f"`/meet join {room.friendly_url}` gets you in.")
         return
     with services.db.atomic():
         rooms.message_posted(services.db, room.id, posted["channel"], posted["ts"])
@@ -201,26 +171,6 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str) -> No
                                          text=room_message_text(room), blocks=superseded_message_blocks(room))
         except SlackApiError as exc:
             log.info("could not retire the older message of room %s: %s", room.id, slack_error(exc))
-
-
-async def _not_posted(inv: Invocation, room: RoomRecord, intro: str, exc: Exception) -> None:
-    """Slack didn't take the room message: owed when it may later (a new room's), else the person hears why."""
-    services = inv.services
-    owed = intents.owing_message(services.db, room.id)
-    if owed is not None and (transient(exc) or not isinstance(exc, SlackApiError)):
-        log.info("the room message of %s is owed (%s); posting it when Slack takes it", room.id,
-                 slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__)
-        intents.attempted(services.db, owed.id)
-        arm_message_retry(services, room.id)
-        await inv.reply(f"{intro}, but Slack isn't taking messages right now. I'll post its room message here "
-                        f"as soon as it does. Meanwhile, `/meet join {room.friendly_url}` gets you in.")
-        return
-    intents.done_for_room(services.db, room.id)  # nothing to retry: the person is told what to do
-    if not isinstance(exc, SlackApiError):
-        raise exc
-    log.info("could not post the room message in %s: %s", inv.channel_id, slack_error(exc))
-    await inv.reply(f"{intro}, but: {cannot_post(inv.channel_id, exc)} Meanwhile, "
-                    f"`/meet join {room.friendly_url}` gets you in.")
 
 
 # -- finishing creates a crash (or a fault) interrupted -----------------------------------
@@ -362,6 +312,7 @@ async def on_serving(services: Services) -> None:
 
 async def standing_room(inv: Invocation) -> None:
     services = inv.services
+    new = False
     # Two `/meet` at once in one channel must not both create its room.
     async with services.room_locks.setdefault(f"standing:{inv.team_id}:{inv.channel_id}", asyncio.Lock()):
         room = rooms.standing_room(services.db, inv.team_id, inv.channel_id)
@@ -372,17 +323,15 @@ async def standing_room(inv: Invocation) -> None:
                 room = None
         if room is None:
             channel = inv.channel_name if inv.channel_name not in ("", "directmessage", "privategroup") else "meeting"
-            new = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
-                                    name=channel, slug=_standing_slug(channel),
-                                    description=f"Standing meeting room of #{channel}", private=False,
-                                    standing=True)
-            # Still under the lock: the channel has its room once it is written down, after its message.
-            await publish(inv, new, f"The room *{mrkdwn_escape(new.intent.name)}* is ready")
-            return
-        if room.status == "ended":
+            room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
+                                     name=channel, slug=_standing_slug(channel),
+                                     description=f"Standing meeting room of #{channel}", private=False,
+                                     standing=True)
+            new = True
+        elif room.status == "ended":
             # A new message for a new meeting: the last one's summary stays reachable with /meet summary.
             room = rooms.update(services.db, room.id, status="open", participants=0)
-    await post_room_message(inv, room, f"The room *{mrkdwn_escape(room.name)}* is ready")
+    await post_room_message(inv, room, f"The room *{mrkdwn_escape(room.name)}* is ready", new=new)
 
 
 def _standing_slug(channel: str) -> str:
@@ -443,11 +392,11 @@ async def new_room(inv: Invocation) -> None:
             await invite.invite_and_report(inv, existing, invitees)
         return
     slug = friendly_url_for(name)
-    new = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
-                            name=name, slug=slug, description=name if len(name) >= 3 else f"Room {name}",
-                            private=private, provider=provider, options=options)
+    room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
+                             name=name, slug=slug, description=name if len(name) >= 3 else f"Room {name}",
+                             private=private, provider=provider, options=options)
     # The room message says which privacy the room got (and, when it isn't the only one, on which provider).
-    room = await publish(inv, new, f"I created *{mrkdwn_escape(name)}*")
+    await post_room_message(inv, room, f"I created *{mrkdwn_escape(room.name)}*", new=True)
     if invitees:
         await invite.invite_and_report(inv, room, invitees)
 

@@ -179,14 +179,14 @@ async def test_a_room_the_provider_made_after_its_timeout_is_kept_and_announced(
 
 
 async def test_a_crash_after_the_room_message_went_out_keeps_the_room_and_that_one_message(harness, ada):
-    """A new room's message is posted before the room is written down: the process dies with the message in the
-    channel and nothing in the database but the ask. The next start finds the room at Digital Samba and the
-    message by its metadata: one room, one message, the room pointing at it."""
+    """The process dies with the room message in the channel but before Slack's answer came back: the room is
+    written down, its message still owed. The next start finds the message by its metadata instead of posting
+    a second one: one room, one message, the room pointing at it."""
     harness.double.hold("chat.postMessage", 30, stage="after")  # posted; its answer never comes back
     await ada.acommand("new crashed")
     await harness.double.wait_for(lambda: room_messages(harness))
-    [asked] = intents.unfinished(harness.services.db)
-    assert asked.state == intents.CREATING and rooms.find(harness.services.db, "T0001", "crashed") is None
+    [owed] = intents.unfinished(harness.services.db)
+    assert owed.state == intents.CREATED and not rooms.find(harness.services.db, "T0001", "crashed").message_ts
     for task in list(harness.services.background):  # the process dies here
         task.cancel()
     await harness.stop_bot()

@@ -9,6 +9,7 @@ from bot import ids
 from bot.devtools.harness import Harness
 from bot.meetings import as_provider_room
 from storage import rooms
+from tests.test_rooms import written
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ async def test_a_room_deleted_in_opentalk_is_said_when_joined(harness, ada, grac
     await ada.acommand("new standup")
     message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
     event = ot_state(opentalk)["events"][0]
-    room = rooms.find(harness.services.db, "T0001", "standup")
+    room = await written(harness, "standup")
     await harness.services.provider(room).delete_room(as_provider_room(room))  # someone deletes it in OpenTalk
     assert event["id"] not in [e["id"] for e in ot_state(opentalk)["events"]]
     await grace.aclick(message, ids.JOIN)
@@ -105,7 +106,7 @@ def asset_downloads(opentalk) -> list[dict]:
 async def test_recordings_are_served_by_meetops_through_signed_links(harness, ada, opentalk):
     await ada.acommand("new standup")
     await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
-    room = rooms.find(harness.services.db, "T0001", "standup")
+    room = await written(harness, "standup")
     await ada.acommand("recordings standup")
     await ephemeral(harness, "U0001", "no recordings yet")
     httpx.post(f"{opentalk.url}/_sandbox/rooms/{room.id}/recording").raise_for_status()
@@ -273,7 +274,7 @@ async def test_deleting_a_scheduled_meetings_room_stops_its_reminders(harness, a
 async def test_go_live_stores_the_destination_and_says_the_meeting_starts_it(harness, ada, opentalk, caplog):
     await ada.acommand("new standup")
     message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
-    room = rooms.find(harness.services.db, "T0001", "standup")
+    room = await written(harness, "standup")
     await ada.aclick(message, ids.GO_LIVE)
     form = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
     key = "live-key-7f3a9c"

@@ -20,7 +20,7 @@ from bot.providers.base import CORE, Capabilities, Capability
 from storage import rooms
 from storage.db import open_db
 from storage.rooms import RoomRecord
-from tests.test_rooms import buttons, room_messages
+from tests.test_rooms import buttons, room_messages, written
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -84,8 +84,7 @@ async def test_help_marks_what_each_provider_can_do(harness, ada):
 
 async def test_rooms_remember_their_provider(harness, ada):
     await ada.acommand("new standup")
-    await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
-    room = rooms.find(harness.services.db, "T0001", "standup")
+    room = await written(harness, "standup")
     assert room.provider == "digitalsamba"
 
 

@@ -16,6 +16,11 @@ def buttons(message) -> dict[str, dict]:
     return {e["action_id"]: e for b in message.blocks if b["type"] == "actions" for e in b["elements"]}
 
 
+async def written(harness, name: str, team: str = "T0001"):
+    """The room once it is written down (its message goes out first, then the room is written)."""
+    return await harness.double.wait_for(lambda: (r := rooms.find(harness.services.db, team, name)) and r.message_ts and r)
+
+
 def link_from(ephemeral) -> str:
     return next(b["accessory"]["url"] for b in ephemeral.blocks if b.get("accessory", {}).get("url"))
 
@@ -39,6 +44,8 @@ async def test_private_room_and_name_collisions_get_a_suffix(harness, ada):
     await ada.acommand("new standup")
     await ada.as_user("U0001", channel_id="C0002", channel_name="random").acommand("new standup private")
     await harness.double.wait_for(lambda: len(room_messages(harness)) + len(harness.double.messages("C0002")) == 2)
+    await written(harness, "standup")
+    await written(harness, "standup-2")
     urls = sorted(r.friendly_url for r in rooms.of_team(harness.services.db, "T0001").values())
     assert urls == ["standup", "standup-2"]
     private = rooms.find(harness.services.db, "T0001", "standup-2")
@@ -60,7 +67,7 @@ async def test_the_same_name_again_in_a_channel_brings_that_room_back(harness, a
 async def test_private_is_accepted_anywhere_as_a_flag(harness, ada):
     await ada.acommand("new --private secret plans")
     await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
-    room = rooms.find(harness.services.db, "T0001", "secret plans")
+    room = await written(harness, "secret plans")
     assert room.private and room.name == "secret plans"
     assert "Private" in str(room_messages(harness)[-1].blocks)
 
@@ -137,13 +144,24 @@ async def test_join_falls_back_to_a_dm_when_no_ephemeral_can_be_delivered(harnes
 
 async def test_join_by_uuid_name_or_link_name(harness, ada, grace):
     await ada.acommand("new Design Review")
-    await harness.double.wait_for(lambda: room_messages(harness))
-    room = rooms.find(harness.services.db, "T0001", "design-review")
+    room = await written(harness, "design-review")
     for ref in (room.id, "design-review", '"design review"'):
         await grace.acommand(f"join {ref}")
     replies = await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) == 3 and
                                             harness.double.ephemerals("U0002"))
     assert all("token=" in str(r.blocks) for r in replies)
+
+
+async def test_a_room_asked_for_while_its_message_is_being_answered_is_found(harness, ada, grace):
+    """The room message is in the channel before the bot has Slack's answer: a /meet join in that moment
+    finds the room (it is written down before its message goes out)."""
+    harness.double.hold("chat.postMessage", 1.0, stage="after")
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await grace.acommand("join standup")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None), 5)
+    assert "token=" in str(reply.blocks), reply.text
+    assert (await written(harness, "standup")).message_ts, "and the room then knows where its message is"
 
 
 async def test_rooms_lists_every_page(harness, ada, sandbox):
