@@ -27,9 +27,9 @@ def open_db(path: str = ":memory:") -> sqlite_utils.Database:
     one that opened the file (tests, the console); access is still never concurrent.
     """
     # isolation_level=None: a lone write commits by itself, as one statement. Python's default wraps each in
-    # its own BEGIN and COMMIT (three statements, each handing the GIL away while SQLite runs), and during a
-    # burst of `/meet new` those extra statements cost more CPU than the writes. Every write that must go
-    # with another is in `db.atomic()`, which says BEGIN and COMMIT itself either way.
+    # its own BEGIN and COMMIT: three statements, each handing the GIL away while SQLite runs, and during a
+    # burst of `/meet new` (benchmarks/ack_latency.py) every statement on the event loop costs 60-160 µs.
+    # Every write that must go with another is in `db.atomic()`, which says BEGIN and COMMIT itself either way.
     conn = sqlite3.connect(path, check_same_thread=False, timeout=10, isolation_level=None)
     db = sqlite_utils.Database(conn)
     if path != ":memory:":

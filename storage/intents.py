@@ -96,8 +96,7 @@ def attempted(db: sqlite_utils.Database, intent_id: int) -> None:
 
 
 def done(db: sqlite_utils.Database, intent_id: int) -> bool:
-    """Drop the row; False when another path (a retry job, the person trying again) already did.
-    Inside a transaction, it goes with the rest of it (a new room written down with its message)."""
+    """Drop the row; False when another path (a retry job, the person trying again) already did."""
     return db.execute("delete from room_intents where id = ?", [intent_id]).rowcount == 1
 
 
