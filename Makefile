@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ack_latency.py
+	$(BIN)/python benchmarks/burst_breakdown.py
 	$(BIN)/python benchmarks/digest_memory.py
 
 clean:

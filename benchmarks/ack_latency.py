@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -156,7 +157,13 @@ def last_post_after(harness: Harness, since: float) -> float:
     return max(call.at for call in harness.double.calls_to("chat.postMessage") if call.at >= since) - since
 
 
-async def run(commands: int, latency_ms: int) -> dict:
+def not_instrumented(floor: str, harness: Harness) -> contextlib.AbstractAsyncContextManager:
+    return contextlib.nullcontext()
+
+
+async def run(commands: int, latency_ms: int, instrument=not_instrumented) -> dict:
+    """One whole run. `instrument(floor, harness)` is entered around each floor's measurement
+    (benchmarks/burst_breakdown.py splits their CPU with it); nothing by default."""
     state = SandboxState(team_id=str(uuid.uuid4()), developer_key="bench-" + secrets.token_hex(20))
     port = free_port()
     sandbox = subprocess.Popen([sys.executable, "-c", SANDBOX_PROCESS, str(port), state.team_id, state.developer_key],
@@ -174,15 +181,18 @@ async def run(commands: int, latency_ms: int) -> dict:
                 forms = [user.command_form(f"new bench-room-{i:03d}") for i in range(commands)]
                 await user.aclose()
                 # meetops first, while this process has served no request at all: a cold start.
-                figures = await cpu_of("meetops", measure_meetops(harness, forms))
+                async with instrument("meetops", harness):
+                    figures = await cpu_of("meetops", measure_meetops(harness, forms))
                 await harness.stop_bot()
                 # Each floor starts on a heap without the garbage of the run before it, as meetops starts on
                 # one (bot.heap collects once serving): else the collector frees meetops' garbage during the
                 # next floor's run, on that floor's clock (about 100 ms of the lean floor's).
                 gc.collect()
-                figures.update(await cpu_of("bare", measure_bare_bolt(harness, forms)))
+                async with instrument("bare", harness):
+                    figures.update(await cpu_of("bare", measure_bare_bolt(harness, forms)))
                 gc.collect()
-                figures.update(await cpu_of("lean", measure_lean(harness, commands)))
+                async with instrument("lean", harness):
+                    figures.update(await cpu_of("lean", measure_lean(harness, commands)))
     finally:
         sandbox.terminate()
         sandbox.wait(10)
