@@ -32,7 +32,7 @@ from bot.errors import MeetopsError, ProviderNotFound
 from bot.devtools.harness import Harness
 from bot.devtools.render import Button, plain, render_blocks
 from bot.devtools.slack_double import Ephemeral, Event, Message, View
-from storage.records import fetch
+from storage.records import fetch_one
 
 INTRO = """meetops console: the real bot, with a simulated Slack and a simulated {platform} (its local emulator).
 You are @{user} in #{channel}. Type a slash command such as `/meet new standup`, or:
@@ -460,7 +460,7 @@ class Console:
         db = self.h.services.db
         if not db["polls"].exists():
             return None
-        row = next(iter(fetch(db, "select id, type from polls order by rowid desc limit 1")), None)
+        row = fetch_one(db, "select id, type from polls order by rowid desc limit 1")
         return (row["id"], row["type"]) if row else None
 
 

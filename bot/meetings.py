@@ -16,7 +16,7 @@ from bot.services import Services
 from bot.text import mrkdwn_escape
 from storage import recording_state, rooms
 from storage.rooms import RoomRecord
-from storage.records import fetch
+from storage.records import fetch_one
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,8 @@ def room_blocks(services: Services, room: RoomRecord, *, new: bool = False) -> l
 def live_stream(services: Services, room_id: str) -> dict | None:
     """The room's live stream ({destination, in_meeting}), if it has one. `in_meeting`: the destination is
     set up at the provider, and the meeting starts the stream itself."""
-    return next(fetch(services.db, "select destination, in_meeting from restreams where room_id = ? and state = 'live'",
-                      [room_id]), None)
+    return fetch_one(services.db, "select destination, in_meeting from restreams where room_id = ? and state = 'live'",
+                     [room_id])
 
 
 def streaming_to(services: Services, room_id: str) -> str | None:

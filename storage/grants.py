@@ -9,12 +9,12 @@ from datetime import datetime
 import sqlite_utils
 
 from storage.db import utcnow
-from storage.records import fetch
+from storage.records import fetch_one
 
 
 def previous(db: sqlite_utils.Database, room_id: str, user_id: str, now: datetime) -> dict | None:
     """The handle of this person's last grant for the room, while it has not expired."""
-    row = next(iter(fetch(db, "select * from join_grants where room_id = ? and user_id = ?", [room_id, user_id])), None)
+    row = fetch_one(db, "select * from join_grants where room_id = ? and user_id = ?", [room_id, user_id])
     if row is None or not row["handle"]:
         return None
     if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= now:
@@ -42,7 +42,7 @@ def forget_room(db: sqlite_utils.Database, room_id: str) -> None:
 def handle(db: sqlite_utils.Database, room_id: str, user_id: str) -> dict | None:
     """The handle of this person's last grant for the room, expired or not (removing someone who is still
     in the meeting after their link ran out needs it)."""
-    row = next(iter(fetch(db, "select handle from join_grants where room_id = ? and user_id = ?", [room_id, user_id])), None)
+    row = fetch_one(db, "select handle from join_grants where room_id = ? and user_id = ?", [room_id, user_id])
     if row is None or not row["handle"]:
         return None
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 import sqlite_utils
 
 from storage.db import utcnow
-from storage.records import Record, fetch
+from storage.records import Record, fetch, fetch_one
 
 CREATING, UNSURE, CREATED = "creating", "unsure", "created"
 
@@ -65,7 +65,7 @@ def record(db: sqlite_utils.Database, *, team_id: str, channel_id: str, user_id:
 
 
 def get(db: sqlite_utils.Database, intent_id: int) -> IntentRecord | None:
-    row = next(iter(fetch(db, "select * from room_intents where id = ?", [intent_id])), None)
+    row = fetch_one(db, "select * from room_intents where id = ?", [intent_id])
     return IntentRecord.from_row(row) if row else None
 
 
@@ -86,8 +86,8 @@ def created(db: sqlite_utils.Database, intent_id: int, room_id: str) -> None:
 
 
 def owing_message(db: sqlite_utils.Database, room_id: str) -> IntentRecord | None:
-    row = next(iter(fetch(db, "select * from room_intents where state = ? and room_id = ? order by id limit 1",
-                             [CREATED, room_id])), None)
+    row = fetch_one(db, "select * from room_intents where state = ? and room_id = ? order by id limit 1",
+                    [CREATED, room_id])
     return IntentRecord.from_row(row) if row else None
 
 

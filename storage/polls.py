@@ -15,7 +15,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
-from storage.records import Record, fetch
+from storage.records import Record, fetch, fetch_one
 
 PROVIDER = "provider"  # the provider runs the poll (Digital Samba's in-meeting polls)
 SLACK = "slack"  # the poll runs in Slack: vote buttons, votes stored here
@@ -95,7 +95,7 @@ class VoteResult:
 
 
 def _open_poll(db: sqlite_utils.Database, poll_id: str) -> Outcome | None:
-    row = next(iter(fetch(db, "select closed_at from polls where id = ?", [poll_id])), None)
+    row = fetch_one(db, "select closed_at from polls where id = ?", [poll_id])
     if row is None:
         return Outcome.GONE
     return Outcome.CLOSED if row["closed_at"] else None
@@ -115,8 +115,8 @@ def vote(db: sqlite_utils.Database, poll_id: str, user_id: str, option: int, *, 
         if refused is not None:
             return VoteResult(refused)
         key = [poll_id, user_id, option]
-        row = next(iter(fetch(db,
-            "select active, voted_at from poll_votes where poll_id = ? and user_id = ? and option = ?", key)), None)
+        row = fetch_one(db,
+            "select active, voted_at from poll_votes where poll_id = ? and user_id = ? and option = ?", key)
         if row is not None and datetime.fromisoformat(row["voted_at"]) > at - double_click:
             return VoteResult(Outcome.REPEATED)
         if row is not None and row["active"]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from storage import claims
-from storage.records import fetch
+from storage.records import fetch_one
 
 IDLE, STARTING, ON, STOPPING = "idle", "starting", "on", "stopping"
 
@@ -25,7 +25,7 @@ class RecordingState:
 
 
 def get(db: sqlite_utils.Database, room_id: str) -> RecordingState:
-    row = next(iter(fetch(db, "select * from recording_state where room_id = ?", [room_id])), None)
+    row = fetch_one(db, "select * from recording_state where room_id = ?", [room_id])
     return RecordingState(**row) if row else RecordingState(room_id=room_id, state=IDLE)
 
 

@@ -24,6 +24,11 @@ def fetch(db: sqlite_utils.Database, sql: str, params: Sequence[Any] | dict[str,
     return (dict(zip(keys, row)) for row in cursor)
 
 
+def fetch_one(db: sqlite_utils.Database, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> dict | None:
+    """The first row of one SELECT as a dict, or None."""
+    return next(fetch(db, sql, params), None)
+
+
 @cache
 def _field_names(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in fields(cls))

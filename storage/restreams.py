@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from storage import claims
-from storage.records import fetch
+from storage.records import fetch_one
 
 IDLE, STARTING, LIVE, STOPPING = "idle", "starting", "live", "stopping"
 
@@ -27,7 +27,7 @@ class Restream:
 
 
 def get(db: sqlite_utils.Database, room_id: str) -> Restream:
-    row = next(iter(fetch(db, "select * from restreams where room_id = ?", [room_id])), None)
+    row = fetch_one(db, "select * from restreams where room_id = ?", [room_id])
     return Restream(**row) if row else Restream(room_id=room_id, state=IDLE)
 
 

@@ -9,7 +9,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from storage.db import utcnow
-from storage.records import Record, fetch
+from storage.records import Record, fetch, fetch_one
 
 
 @dataclass
@@ -88,7 +88,7 @@ def insert(db: sqlite_utils.Database, room: RoomRecord) -> RoomRecord:
 
 
 def get(db: sqlite_utils.Database, room_id: str) -> RoomRecord | None:
-    row = next(iter(fetch(db, "select * from rooms where id = ?", [room_id])), None)
+    row = fetch_one(db, "select * from rooms where id = ?", [room_id])
     return RoomRecord.from_row(row) if row else None
 
 
@@ -117,7 +117,7 @@ def of_team(db: sqlite_utils.Database, team_id: str) -> dict[str, RoomRecord]:
 
 
 def by_session(db: sqlite_utils.Database, session_id: str) -> RoomRecord | None:
-    row = next(iter(fetch(db, "select * from rooms where session_id = ? limit 1", [session_id])), None)
+    row = fetch_one(db, "select * from rooms where session_id = ? limit 1", [session_id])
     return RoomRecord.from_row(row) if row else None
 
 
@@ -153,14 +153,14 @@ def message_posted(db: sqlite_utils.Database, room_id: str, channel: str, ts: st
 
 def named_in_channel(db: sqlite_utils.Database, team_id: str, channel_id: str, name: str) -> RoomRecord | None:
     """This channel's room with this name (in any case), if there is one."""
-    row = next(iter(fetch(db,
+    row = fetch_one(db,
         "select * from rooms where team_id = ? and channel_id = ? and name_key = ? and status != 'deleted' "
-        "order by created_at desc limit 1", [team_id, channel_id, fold(name)])), None)
+        "order by created_at desc limit 1", [team_id, channel_id, fold(name)])
     return RoomRecord.from_row(row) if row else None
 
 
 def by_provider_id(db: sqlite_utils.Database, provider: str, room_id: str) -> RoomRecord | None:
-    row = next(iter(fetch(db, "select * from rooms where provider = ? and id = ? limit 1", [provider, room_id])), None)
+    row = fetch_one(db, "select * from rooms where provider = ? and id = ? limit 1", [provider, room_id])
     return RoomRecord.from_row(row) if row else None
 
 

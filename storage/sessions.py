@@ -10,7 +10,7 @@ from typing import Iterator
 import sqlite_utils
 
 from storage.db import utcnow
-from storage.records import Record, fetch
+from storage.records import Record, fetch, fetch_one
 
 LIVE, ENDED = "live", "ended"
 
@@ -49,7 +49,7 @@ def key(provider: str, session_id: str) -> str:
 
 
 def get(db: sqlite_utils.Database, provider: str, session_id: str) -> SessionRecord | None:
-    row = next(iter(fetch(db, "select * from sessions where id = ?", [key(provider, session_id)])), None)
+    row = fetch_one(db, "select * from sessions where id = ?", [key(provider, session_id)])
     return SessionRecord.from_row(row) if row else None
 
 
@@ -99,9 +99,9 @@ def live_in(db: sqlite_utils.Database, room_ids: list[str] | None = None) -> lis
 
 
 def latest_of_room(db: sqlite_utils.Database, room_id: str) -> SessionRecord | None:
-    row = next(iter(fetch(db,
+    row = fetch_one(db,
         "select * from sessions where room_id = ? order by coalesce(started_at, updated_at) desc limit 1",
-        [room_id])), None)
+        [room_id])
     return SessionRecord.from_row(row) if row else None
 
 

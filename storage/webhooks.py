@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from storage.db import utcnow
-from storage.records import fetch
+from storage.records import fetch, fetch_one
 
 
 def first_delivery(db: sqlite_utils.Database, event: str, session_id: str, ref: str = "") -> bool:
@@ -67,4 +67,4 @@ def recordings_for(db: sqlite_utils.Database, session_ids: list[str]) -> dict[st
 
 def recording(db: sqlite_utils.Database, recording_id: str) -> dict | None:
     """A posted recording (its room, session and thread post), or None."""
-    return next(iter(fetch(db, "select * from recordings where id = ?", [recording_id])), None)
+    return fetch_one(db, "select * from recordings where id = ?", [recording_id])
