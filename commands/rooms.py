@@ -110,6 +110,8 @@ def remember_created(services: Services, intent: intents.IntentRecord, created: 
             room = rooms.insert(services.db, record)
         except sqlite3.IntegrityError:  # already ours: this create was finished once before
             room = rooms.get(services.db, created.id)
+            if room is None:
+                raise  # not a room already ours (a constraint broken): the person is told it failed
         if intent.standing:
             rooms.set_standing_room(services.db, intent.team_id, intent.channel_id, room.id)
         intents.created(services.db, intent.id, room.id)
