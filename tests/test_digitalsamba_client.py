@@ -63,7 +63,9 @@ async def test_rate_limit_that_persists_is_reported_with_the_wait():
 
 
 async def test_get_retries_server_errors_with_backoff():
-    client, seen = client_for(lambda req, n: httpx.Response(500 if n < 3 else 200, json=ROOM))
+    # A deadline the two backoffs fit in: they come to 0.6-1.0 s with their jitter, so a 1 s one failed about
+    # one run in four.
+    client, seen = client_for(lambda req, n: httpx.Response(500 if n < 3 else 200, json=ROOM), timeout=3.0)
     room = await client.get_room("standup")
     assert room.id == "r-1" and len(seen) == 3
 
@@ -168,7 +170,8 @@ async def test_poll_results_add_up_sessions_and_keep_voters():
 async def test_real_transport_refused_connection_is_retried_then_reported():
     from bot.devtools.serving import free_port
 
-    http = build_http_client(f"http://127.0.0.1:{free_port()}/api/v1", KEY, timeout=1.0)
+    # As above: a deadline both backoffs fit in, so the third attempt is made and its refusal is what is said.
+    http = build_http_client(f"http://127.0.0.1:{free_port()}/api/v1", KEY, timeout=3.0)
     client = DigitalSambaClient(http, team_id=TEAM, developer_key=KEY)
     with pytest.raises(ProviderUnavailable, match="can't reach"):
         await client.create_room(RoomSpec(name="Standup", slug="standup", description="Standup", private=False, external_id="x"))
