@@ -17,7 +17,8 @@ def buttons(message) -> dict[str, dict]:
 
 
 async def written(harness, name: str, team: str = "T0001"):
-    """The room once it is written down (its message goes out first, then the room is written)."""
+    """The room once it knows where its message is: the room is written down before its message goes out,
+    and the message's place once Slack has answered, so a test that saw the message may be a moment early."""
     return await harness.double.wait_for(lambda: (r := rooms.find(harness.services.db, team, name)) and r.message_ts and r)
 
 
