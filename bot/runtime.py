@@ -215,6 +215,7 @@ class Runtime:
         if services.scheduler is not None and services.scheduler.running:
             # Pending work lives in the database and is re-armed by the next start.
             services.scheduler.shutdown(wait=False)
+        services.follow_ups.start_all()  # commands already answered still run, within the grace period
         await _finish_background(services)
         await services.providers.aclose()
         await self.slack_authorization.aclose()

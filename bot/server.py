@@ -110,7 +110,7 @@ async def _answer_then_work(handler: SlackEdge, request: Request, runtime: Runti
         finally:
             written.set()
             if deferred:
-                services.spawn(_run_owed(services, response), name="slash command")
+                services.follow_ups.start(_run_owed(services, response), name="slash command")
 
     return send_then_mark
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Coroutine
 import sqlite_utils
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import FollowUps
 from bot.config import Settings
 from bot.people import People
 from bot.providers.base import Provider
@@ -46,6 +47,11 @@ class Services:
     slack_link: Any = None
     # Listeners still at work (acked, follow-up running; bot.boundary counts them): the dev harness waits for them.
     listeners_running: int = 0
+    # Work of slash commands already answered, started a few per event-loop turn (bot.acks.FollowUps).
+    follow_ups: FollowUps = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.follow_ups = FollowUps(self.spawn)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)

@@ -1,8 +1,9 @@
 """Acks at Bolt's own floor, and Slack's own faults (issue 8 "Acks at Bolt's own floor", issue 7 items 12-13).
 
 Through the real app over HTTP: the authorization comes from the start-up auth.test (no call per
-request, none at all while Slack is out of reach), a /meet is answered before Bolt runs it,
-429s are waited out by slack-sdk's retry handlers, and an outage is logged once. Speed itself is
+request, none at all while Slack is out of reach), a /meet is answered before Bolt runs it, 429s are
+waited out by slack-sdk's retry handlers, and an outage is logged once. A burst's work starts a few
+commands per loop turn, in order (what still waits starts at once on a stop). Speed itself is
 measured by benchmarks/ack_latency.py, not here.
 """
 
@@ -17,6 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 import commands
+from bot.acks import FollowUps
 from bot.boundary import GuardedApp
 from bot.devtools.harness import SIGNING_SECRET, Harness
 from bot.devtools.serving import BackgroundServer
@@ -165,6 +167,41 @@ async def test_bolt_refusing_an_answered_command_reaches_the_person(harness, ada
     finally:
         for middleware, original in zip(authorizations, originals):
             middleware.authorize = original
+
+
+async def test_a_burst_starts_its_work_a_few_commands_per_loop_turn_in_the_order_it_came():
+    started: list[int] = []
+
+    async def work(i: int) -> None:
+        started.append(i)
+
+    follow_ups = FollowUps(lambda coro, name: asyncio.get_running_loop().create_task(coro, name=name), per_turn=3)
+    for i in range(8):
+        follow_ups.start(work(i), name=f"command {i}")
+    seen = []
+    for _ in range(12):
+        await asyncio.sleep(0)  # one loop turn
+        seen.append(len(started))
+    assert started == list(range(8))
+    assert any(0 < n < 8 for n in seen), "the burst started in steps, not all in one turn"
+    assert all(later - earlier <= 3 for earlier, later in zip([0, *seen], seen))
+    assert len(follow_ups) == 0
+
+
+async def test_stopping_starts_at_once_what_is_still_waiting():
+    started: list[int] = []
+
+    async def work(i: int) -> None:
+        started.append(i)
+
+    tasks = []
+    follow_ups = FollowUps(lambda coro, name: tasks.append(asyncio.get_running_loop().create_task(coro)), per_turn=1)
+    for i in range(5):
+        follow_ups.start(work(i), name=f"command {i}")
+    follow_ups.start_all()
+    assert len(follow_ups) == 0 and len(tasks) == 5
+    await asyncio.gather(*tasks)
+    assert started == list(range(5))
 
 
 def test_meet_is_the_first_listener_bolt_tries():
