@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -188,18 +189,24 @@ async def test_sim_verbs_without_a_rest_equivalent_say_why(provider, emulator):
 
 
 async def test_a_weekly_meeting_is_scheduled_with_an_rrule_and_e_mail_invites(provider, emulator):
-    start = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
+    # 23:30 UTC is always the next calendar day in Berlin (UTC+1 or +2): the rule must name Berlin's weekday,
+    # which is the day the invitees see, not UTC's.
+    berlin = ZoneInfo("Europe/Berlin")
+    start = (datetime.now(timezone.utc) + timedelta(days=2)).replace(hour=23, minute=30, second=0, microsecond=0)
     plan = MeetingPlan("Planning", start, timedelta(minutes=30), "Europe/Berlin", Repeat.WEEKLY,
                        ("grace@example.com",))
     meeting = await provider.schedule_meeting(plan)
     event = state(emulator)["events"][0]
-    weekday = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][start.astimezone(meeting.starts_at.tzinfo).weekday()]
+    weekday = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][start.astimezone(berlin).weekday()]
+    assert start.astimezone(berlin).weekday() != start.weekday()
     assert event["recurrence_pattern"] == [f"FREQ=WEEKLY;BYDAY={weekday}"]
     assert event["starts_at"]["timezone"] == "Europe/Berlin"
     assert state(emulator)["emails_sent"] == [{"to": "grace@example.com", "event": "Planning"}]
     upcoming = [o async for o in provider.iter_upcoming(since=datetime.now(timezone.utc),
                                                          until=datetime.now(timezone.utc) + timedelta(days=22))]
-    assert [o.starts_at for o in upcoming] == [start + timedelta(weeks=n) for n in range(3)]
+    # the same Berlin wall-clock time every week, even across a change to or from summer time
+    assert [o.starts_at for o in upcoming] == [(start.astimezone(berlin) + timedelta(weeks=n)).astimezone(timezone.utc)
+                                               for n in range(3)]
     assert all(o.room_id == meeting.room.id and o.repeating for o in upcoming)
 
 
