@@ -133,10 +133,6 @@ def update(db: sqlite_utils.Database, room_id: str, **values) -> RoomRecord:
     return room
 
 
-def friendly_urls_in_use(db: sqlite_utils.Database, team_id: str) -> set[str]:
-    return {r["slug_key"] for r in fetch(db, "select slug_key from rooms where team_id = ?", [team_id])}
-
-
 def taken_of(db: sqlite_utils.Database, team_id: str, candidates: list[str]) -> set[str]:
     """Which of these link names (case-folded) the team's rooms already use: asks for these only, not for
     every room the team ever made."""

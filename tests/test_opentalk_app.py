@@ -204,6 +204,20 @@ async def test_a_weekly_meeting_is_scheduled_announced_and_reminded(harness, ada
     assert (listing.text + str(listing.blocks)).count("Sprint planning") >= 4
 
 
+async def test_a_scheduled_meeting_gets_the_next_free_link_name(harness, ada, grace):
+    # A room already uses the title's link name (in another case), and its first suffix too.
+    await ada.acommand('new "SPRINT Planning"')
+    await ada.acommand("new sprint-planning-2")
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 2)
+    form = await open_schedule_form(harness, ada)
+    await ada.asubmit(form, schedule_values(day=next_monday(), invitees=()))
+    await ephemeral(harness, "U0001", "Scheduled *Sprint planning*")
+    [record] = schedules.active(harness.services.db)
+    assert rooms.get(harness.services.db, record.room_id).friendly_url == "sprint-planning-3"
+    await grace.acommand("join sprint-planning-3")
+    await ephemeral(harness, "U0002", "?invite=")
+
+
 async def test_reminders_are_rearmed_after_a_restart(harness, ada):
     form = await open_schedule_form(harness, ada)
     await ada.asubmit(form, schedule_values(day=next_monday(), repeat="daily", invitees=()))
