@@ -70,6 +70,27 @@ async def test_get_retries_server_errors_with_backoff():
     assert room.id == "r-1" and len(seen) == 3
 
 
+async def test_server_errors_that_outlast_the_deadline_are_said_as_server_errors():
+    # The backoff before a third try would end past the 0.5 s deadline: the person hears what went wrong
+    # (the server's error), within the deadline, not that the provider is "not answering".
+    client, seen = client_for(lambda req, n: httpx.Response(502, json={"message": "Bad Gateway"}), timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable) as info:
+        await client.get_room("standup")
+    assert time.monotonic() - started < 0.5
+    assert "internal error (HTTP 502)" in info.value.user_message and "not answering" not in info.value.user_message
+    assert 1 <= len(seen) < 3
+
+
+async def test_a_retry_after_beyond_the_deadline_is_reported_at_once_with_the_wait():
+    client, seen = client_for(lambda req, n: httpx.Response(429, headers={"Retry-After": "5"}, json={}), timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderRateLimited) as info:
+        await client.get_room("standup")
+    assert time.monotonic() - started < 1.0, "not slept through past the deadline the person was promised"
+    assert len(seen) == 1 and "try again in 5 s" in info.value.user_message
+
+
 async def test_post_is_never_repeated_after_a_server_error():
     client, seen = client_for(lambda req, n: httpx.Response(500, json={"message": "Server Error"}))
     with pytest.raises(ProviderUnavailable) as info:

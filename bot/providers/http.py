@@ -7,7 +7,8 @@ One injected `httpx.AsyncClient` per provider (base URL, explicit timeouts, the 
   dropped connections for idempotent methods with jittered backoff; a POST (or PATCH) is sent again only
   when it provably never left (the TCP connection failed) or was refused unprocessed (429);
 - one deadline per user action: all attempts together stay within `deadline` seconds, and the message
-  says that figure, so a person waits at most what they are told;
+  says that figure, so a person waits at most what they are told; a wait that would end past it is not
+  started, and the failure that happened is said instead;
 - failures become the domain errors of `bot.errors`, worded for a Slack user, through a small
   per-provider `ErrorWords` (its name, the settings to check, how to read its error body);
 - paging as async iterators (offset, page + `link` header, cursor) so page styles stay out of commands.
@@ -29,7 +30,7 @@ from urllib.parse import quote
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential_jitter
 
 from bot.errors import (
     ProviderAuthError,
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_RETRY_AFTER = 30.0  # a longer wait is reported to the person rather than slept through
+# Less of the deadline than this left is not worth another attempt.
+MIN_ATTEMPT_SECONDS = 0.05
 
 
 def build_http_client(base_url: str, *, auth: httpx.Auth | None, timeout: float = 10.0,
@@ -166,7 +169,11 @@ class ProviderHTTP:
         `url` is relative to the base URL (build it with `path()`), or absolute (a `link` header's)."""
         started = time.monotonic()
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.deadline),
+            # Stop *before* a wait (a backoff, a Retry-After) that would end past the deadline: the person then
+            # hears the failure that happened (a server error, a rate limit and its wait) within the deadline,
+            # not "not answering" after it.
+            stop=stop_after_attempt(self.attempts)
+            | stop_before_delay(max(self.deadline - MIN_ATTEMPT_SECONDS, 0.0)),
             wait=_wait,
             retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
             reraise=True,
@@ -175,7 +182,7 @@ class ProviderHTTP:
             async for attempt in retrying:
                 with attempt:
                     remaining = self.deadline - (time.monotonic() - started)
-                    if remaining <= 0.05:
+                    if remaining <= MIN_ATTEMPT_SECONDS:
                         raise self._unanswered(method, retry=False)
                     return await self._send_once(method, url, params=params, json=json, data=data,
                                                  headers=headers, raw=raw, timeout=remaining)
