@@ -36,7 +36,7 @@ class RoomDeleted(RoomNotFound):
 
     def __init__(self, name: str, where: str = "the meeting platform"):
         MeetopsError.__init__(self, f"*{mrkdwn_escape(name)}* no longer exists in {where} (it was deleted "
-                                    "there). Start a new room with `/meet new <name>`, or `/meet` for this "
+                                    "there). Start a new room with `/meet new &lt;name&gt;`, or `/meet` for this "
                                     "channel's room.")
         self.ref = name
 

@@ -106,7 +106,7 @@ async def poll_command(inv: Invocation) -> None:
     if len(inv.args) > 1 and not inv.quoted:
         # `/meet poll standup Where shall we eat?` would make "Where" a question and the rest options.
         raise BadInput(f"To ask in one line, put the question and each option in quotes: `{ONE_LINE}`. "
-                       "Or `/meet poll <room>` opens the form (a room name with spaces goes in quotes too).")
+                       "Or `/meet poll &lt;room&gt;` opens the form (a room name with spaces goes in quotes too).")
     room = await inv.room(inv.args[0])
     if len(inv.args) == 1:
         require_moderator(inv.services, room, inv.user_id, DOING)
@@ -191,6 +191,6 @@ def register(app: AsyncApp, router: Router) -> None:
         await ack()
         poll = polls.get(services.db, action.get("value") or "")
         if poll is None:
-            raise BadInput("I don't know this poll any more. `/meet polls <room>` lists the room's polls.")
+            raise BadInput("I don't know this poll any more. `/meet polls &lt;room&gt;` lists the room's polls.")
         container = body.get("container") or {}
         await show_results(services, poll, channel=container.get("channel_id"), ts=container.get("message_ts"))

@@ -360,7 +360,7 @@ def parse_new(words: list[str], services: Services) -> tuple[str, bool, str | No
             options.add(flag[2:])
         elif flag is not None:
             raise BadInput(f"I don't know `{mrkdwn_escape(flag[:40])}`. `/meet new` takes `--private`"
-                           + (", `--provider <name>`" if len(services.providers.providers) > 1 else "")
+                           + (", `--provider &lt;name&gt;`" if len(services.providers.providers) > 1 else "")
                            + "".join(f", `--{o}`" for o in sorted(known_options)) + ".")
         elif isinstance(word, Mention):
             invitees.append(word.user_id)
@@ -422,7 +422,7 @@ async def list_rooms(inv: Invocation) -> None:
         where = f" in <#{mine.channel_id}>" if mine and mine.channel_id and mine.channel_id != inv.channel_id else ""
         lines.append(f"• *{label}*{lock}  `{room.friendly_url}`{where}")
     if not lines:
-        await inv.reply("There are no rooms yet. Start one with `/meet` or `/meet new <name>`.")
+        await inv.reply("There are no rooms yet. Start one with `/meet` or `/meet new &lt;name&gt;`.")
         return
     await inv.reply_list(f"*{plural(len(lines), 'room')}* (join one with `/meet join &lt;link name&gt;`):", lines)
 

@@ -57,9 +57,9 @@ def _provider_flag(words: list[str]) -> str | None:
         at = flags.index("--provider")
         if at + 1 < len(words):
             return words[at + 1]
-        raise BadInput("Which provider? For example `/meet schedule --provider <name>`; `/meet help` lists them.")
+        raise BadInput("Which provider? For example `/meet schedule --provider &lt;name&gt;`; `/meet help` lists them.")
     if words:
-        raise BadInput("`/meet schedule` opens a form; it takes no other words (only `--provider <name>`).")
+        raise BadInput("`/meet schedule` opens a form; it takes no other words (only `--provider &lt;name&gt;`).")
     return None
 
 

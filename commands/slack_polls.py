@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # Two clicks of one person on one option this close together are one double click, counted once.
 DOUBLE_CLICK = timedelta(seconds=1)
 
-GONE = ("This poll no longer exists, so there is nothing to vote on. `/meet polls <room>` lists the room's "
+GONE = ("This poll no longer exists, so there is nothing to vote on. `/meet polls &lt;room&gt;` lists the room's "
         "polls.")
 CLOSED = "This poll is closed: it takes no more votes. Its final results are in its message."
 
@@ -163,7 +163,7 @@ async def redraw(services: Services, poll_id: str) -> None:
             except SlackApiError as exc:
                 log.warning("could not redraw poll %s: %s", poll_id, slack_error(exc))
                 raise MeetopsError(f"That is counted, but Slack didn't let me update the poll message "
-                                   f"({slack_error(exc)}). `/meet polls <room>` shows the counts.") from None
+                                   f"({slack_error(exc)}). `/meet polls &lt;room&gt;` shows the counts.") from None
             if again not in services.in_flight:
                 return
     finally:
@@ -190,7 +190,7 @@ async def vote_clicked(services: Services, body: dict, action: dict, respond) ->
     poll = _poll_in_slack(services, action)
     option = ids.voted_option(action.get("action_id") or "")
     if option is None or option >= len(poll.options) or poll.type == PollType.FREE:
-        raise BadInput("That button is not an option of this poll. `/meet polls <room>` lists the room's polls.")
+        raise BadInput("That button is not an option of this poll. `/meet polls &lt;room&gt;` lists the room's polls.")
     outcome = polls.vote(services.db, poll.id, user_id, option, multiple=poll.type == PollType.MULTIPLE,
                          at=services.clock(), double_click=DOUBLE_CLICK)
     if outcome.outcome == Outcome.REPEATED:

@@ -6,8 +6,27 @@ import httpx
 import pytest
 
 from bot.devtools.harness import Harness
+from bot.devtools.slack_double import SlackDouble
 
 ADMIN = "U0003"  # linus
+
+
+@pytest.fixture(autouse=True)
+def no_stray_markup(monkeypatch):
+    """Whatever a test did, every message the bot sent shows as written: Slack reads each `<…>` in mrkdwn as a
+    person, a channel or a link, so a reply saying `/meet new <name>` shows "/meet new name". Slack takes such
+    a message without complaint; the double notes it (`take_markup_problems`) and the test fails here."""
+    doubles: list[SlackDouble] = []
+    start = SlackDouble.start
+
+    def noted(double: SlackDouble) -> SlackDouble:
+        doubles.append(double)
+        return start(double)
+
+    monkeypatch.setattr(SlackDouble, "start", noted)
+    yield
+    problems = [problem for double in doubles for problem in double.take_markup_problems()]
+    assert not problems, "the bot sent markup Slack would not show as written:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from typing import Callable
 
 # <@U123>, <#C123|name>, <https://x|label>, <https://x>
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+# What Slack reads between < and > in mrkdwn: a person, a channel, a special (here, a date, a group) or a link.
+_CONTROL = re.compile(r"[@#!]|[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 def plain(text: str, user_name: Callable[[str], str] = lambda u: u) -> str:
@@ -29,6 +31,31 @@ def plain(text: str, user_name: Callable[[str], str] = lambda u: u) -> str:
 
     text = _LINK.sub(link, text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def stray_markup(text: str) -> list[str]:
+    """The `<…>` in mrkdwn that Slack would not show as written: anything but a person, a channel, a special
+    or a link. Slack reads every `<` as the start of one, so `/meet new <name>` shows "/meet new name" (as a
+    link to nowhere); text meant to show a `<` says `&lt;`."""
+    return [m.group(0) for m in _LINK.finditer(text) if not _CONTROL.match(m.group(1))]
+
+
+def mrkdwn_texts(text: str, blocks: object, *, mrkdwn: bool = True) -> list[str]:
+    """Every text of a message (or view) that Slack reads as mrkdwn: its `text` and its blocks' mrkdwn objects."""
+    found = [text] if mrkdwn and isinstance(text, str) else []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(blocks)
+    return found
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.devtools.render import mrkdwn_texts, stray_markup
 from bot.devtools.serving import BackgroundServer
 
 T = TypeVar("T")
@@ -220,6 +221,7 @@ class SlackDouble:
         self._response_targets: dict[int, _ResponseTarget] = {}
         self._triggers: dict[str, str] = {}  # trigger_id -> user id
         self._events: list[Event] = []
+        self._stray: list[str] = []
         self._failures: dict[str, _Fault] = {}
         self._rate_limits: dict[str, _Fault] = {}
         self._response_fault: _Fault | None = None
@@ -443,6 +445,14 @@ class SlackDouble:
         with self._lock:
             return list(self._responses)
 
+    def take_markup_problems(self) -> list[str]:
+        """Every `<…>` sent in mrkdwn since the last call that Slack would not show as written
+        (bot.devtools.render.stray_markup), with where it was. Slack accepts such a message, so only the
+        double can notice."""
+        with self._lock:
+            taken, self._stray = self._stray, []
+        return taken
+
     def events_since(self, cursor: int = 0) -> tuple[list[Event], int]:
         """Events after `cursor` and the cursor to pass next time (start from 0)."""
         with self._lock:
@@ -577,6 +587,7 @@ class SlackDouble:
                     str(request.url), body, status, target.user, target.channel, target.message_ts, time.time()
                 )
                 self._responses.append(post)
+                self._check_markup("response_url", body.get("text", ""), body.get("blocks"), body.get("mrkdwn"))
                 self._emit("response", post)
                 if status == 200:
                     self._apply_response(post)
@@ -618,6 +629,7 @@ class SlackDouble:
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"))
         text, blocks = _content(args)
+        self._check_markup("chat.postMessage", text, blocks, args.get("mrkdwn"))
         meta = args.get("metadata")
         if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("event_type"), str)
                                      and isinstance(meta.get("event_payload", {}), dict)):
@@ -635,6 +647,7 @@ class SlackDouble:
         blocks = args.get("blocks", current.blocks)
         if not isinstance(blocks, list):
             raise _SlackError("invalid_blocks")
+        self._check_markup("chat.update", args.get("text", ""), args.get("blocks"), args.get("mrkdwn"))
         # Like Slack, fields the update leaves out keep their previous value.
         updated = replace(current, text=args.get("text", current.text), blocks=blocks, updates=current.updates + 1)
         self._store(updated, "update")
@@ -645,6 +658,7 @@ class SlackDouble:
         if not args.get("user"):
             raise _SlackError("user_not_found")
         text, blocks = _content(args)
+        self._check_markup("chat.postEphemeral", text, blocks, args.get("mrkdwn"))
         ephemeral = Ephemeral(args["user"], channel, text, blocks, "chat.postEphemeral", self._next_ts())
         self._ephemerals.append(ephemeral)
         self._emit("ephemeral", ephemeral)
@@ -768,6 +782,11 @@ class SlackDouble:
         us = _FIRST_TS_US + _TS_STEP_US * next(self._serial)
         return f"{us // 1_000_000}.{us % 1_000_000:06d}"
 
+    def _check_markup(self, method: str, text: Any, blocks: Any, mrkdwn: Any) -> None:
+        """Notes stray `<…>` in what Slack reads as mrkdwn (`mrkdwn: false` turns that off for `text`)."""
+        for shown in mrkdwn_texts(text, blocks, mrkdwn=mrkdwn not in (False, "false", "0")):
+            self._stray.extend(f"{method}: {seq} in {shown[:120]!r}" for seq in stray_markup(shown))
+
     def _emit(self, kind: EventKind, data: Message | Ephemeral | View | ResponsePost) -> None:
         self._events.append(Event(len(self._events), kind, data))
 
@@ -783,6 +802,7 @@ class SlackDouble:
         return versions[-1] if versions and not versions[-1].deleted else None
 
     def _store_view(self, record: View, view: dict[str, Any]) -> dict[str, Any]:
+        self._check_markup(record.via, "", view.get("blocks"), False)
         shown = {
             "type": "modal",
             "callback_id": "",

@@ -272,3 +272,30 @@ async def test_a_held_answer_comes_late_but_the_post_is_there_at_once(double: Sl
     with pytest.raises(SlackApiError):
         await dropped
     assert [m.text for m in double.messages("C0001")] == ["in flight"], "a released 'before' hold posts nothing"
+
+
+async def test_markup_slack_would_not_show_as_written_is_noted(double: SlackDouble, client: AsyncWebClient) -> None:
+    """Slack reads every `<…>` in mrkdwn as a person, a channel, a special or a link: a reply saying
+    `/meet new <name>` shows "/meet new name". Slack takes it, so the double is what notices."""
+    fine = ("Ask <@U0002|grace> in <#C0001|general> <!here> about <https://x.io|x.io>, <mailto:a@b.c> or "
+            "<!date^1700000000^{date}|Nov 14>: `/meet new &lt;name&gt;`")
+    await client.chat_postMessage(channel="C0001", text=fine, blocks=[
+        {"type": "header", "text": {"type": "plain_text", "text": "<b> in plain text shows as typed"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": fine}}])
+    await client.chat_postMessage(channel="C0001", text="Raw <b>", mrkdwn=False)
+    assert double.take_markup_problems() == []
+
+    posted = await client.chat_postMessage(channel="C0001", text="Start one with `/meet new <name>`.")
+    await client.chat_postEphemeral(channel="C0001", user="U0001", text="x", blocks=[
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "`/meet polls <room>` lists them"}]}])
+    await client.chat_update(channel="C0001", ts=posted["ts"], text="<link name>")
+    await AsyncWebhookClient(double.new_response_url(user="U0001", channel="C0001")).send(text="`--provider <name>`")
+    await client.views_open(trigger_id=double.new_trigger_id("U0001"), view={
+        "type": "modal", "title": {"type": "plain_text", "text": "Poll"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Pick a <room>"}}]})
+
+    problems = double.take_markup_problems()
+    assert [p.split(" in ")[0] for p in problems] == [
+        "chat.postMessage: <name>", "chat.postEphemeral: <room>", "chat.update: <link name>",
+        "response_url: <name>", "views.open: <room>"]
+    assert double.take_markup_problems() == []  # taken once

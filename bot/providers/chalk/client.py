@@ -73,7 +73,7 @@ _PHRASES: list[tuple[str, type[ProviderError], str]] = [
      "with `/meet kick`, or start a bigger room."),
     ("room is not active", ProviderGone,
      "This meeting has ended on Chalk, so nobody can join it or change it any more. Start a new room with "
-     "`/meet new <name>`."),
+     "`/meet new &lt;name&gt;`."),
     ("already recording", ProviderRejected, "A recording is already running in this room."),
     ("no active participants", ProviderRejected,
      "Nobody is in the meeting yet, so there is nothing to record. Start the recording once people have joined."),

@@ -438,7 +438,7 @@ class OpenTalkClient(Provider):
 
     async def recording_link(self, recording_id: str) -> str:
         """OpenTalk has no shareable recording link: meetops serves the file (`open_recording`)."""
-        raise MeetopsError("OpenTalk recordings have no link of their own: `/meet recordings <room>` gives you a "
+        raise MeetopsError("OpenTalk recordings have no link of their own: `/meet recordings &lt;room&gt;` gives you a "
                            "download link through meetops.")
 
     @asynccontextmanager
