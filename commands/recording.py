@@ -70,6 +70,11 @@ async def start_recording(services: Services, room: RoomRecord, user_id: str) ->
         return None
     try:
         await provider.start_recording(as_provider_room(room))
+    except ProviderGone:
+        # No meeting running: it ended, or nobody has joined yet. The provider's own words can only guess which.
+        recording_state.settle(services.db, room.id, IDLE)
+        raise ProviderGone(f"There is no meeting running in *{mrkdwn_escape(room.name)}* right now, so there is "
+                           "nothing to record. Start the recording once people have joined.") from None
     except BaseException:
         recording_state.settle(services.db, room.id, IDLE)
         raise

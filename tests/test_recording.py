@@ -1,0 +1,56 @@
+"""Recording from Slack on Digital Samba, through the real app over HTTP: Record and Stop recording on the room
+message and `/meet record`, and what a person hears when there is no meeting to record."""
+
+from __future__ import annotations
+
+from bot import ids
+from tests.test_polls import new_room
+from tests.test_rooms import buttons, room_messages
+
+
+def current(harness, message):
+    return next(m for m in room_messages(harness) if m.ts == message.ts)
+
+
+def recording_calls(harness, action):
+    return harness.sandbox_state.requests_matching("POST", f"/recordings/{action}")
+
+
+async def warning_to(harness, user_id):
+    return await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals(user_id) if ":warning:" in e.text), None))
+
+
+async def test_a_room_nobody_has_joined_says_there_is_no_meeting_to_record(harness, ada, sandbox):
+    room, message = await new_room(harness, ada)
+    await ada.acommand("record standup")
+    reply = await warning_to(harness, "U0001")
+    # Not "the meeting has ended": it never started.
+    assert "no meeting running in *standup*" in reply.text and "once people have joined" in reply.text
+    assert "ended" not in reply.text and "live session" not in reply.text
+    assert ids.RECORD in buttons(current(harness, message))
+
+    # Once someone is in, the same command records: the refusal left nothing claimed.
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
+    await ada.acommand("record standup")
+    started = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "is being recorded" in e.text), None))
+    assert "`/meet record standup stop`" in started.text
+    await harness.double.wait_for(lambda: ids.STOP_RECORDING in buttons(current(harness, message)))
+    assert len(recording_calls(harness, "start")) == 2  # the refused one and this one
+
+
+async def test_record_and_stop_from_the_room_message(harness, ada, sandbox):
+    room, message = await new_room(harness, ada)
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
+    await ada.aclick(message, ids.RECORD)
+    await harness.double.wait_for(lambda: ids.STOP_RECORDING in buttons(current(harness, message)))
+    assert ":record_button: *Recording*" in str(current(harness, message).blocks)
+
+    await ada.aclick(current(harness, message), ids.STOP_RECORDING)
+    stopped = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "has stopped" in e.text), None))
+    assert "*Get recording*" in stopped.text
+    await harness.double.wait_for(lambda: ids.RECORD in buttons(current(harness, message)))
+    assert "*Recording*" not in str(current(harness, message).blocks)
+    assert (len(recording_calls(harness, "start")), len(recording_calls(harness, "stop"))) == (1, 1)
