@@ -65,3 +65,17 @@ async def test_a_slow_last_reply_still_arrives_and_channels_keep_their_ids(tmp_p
         finally:
             await console.sandbox.aclose()
             await console.user.aclose()
+
+
+def test_plain_text_shows_as_written_and_mrkdwn_as_slack_reads_it():
+    """A header is plain_text: Slack shows "Q&A <session>" as typed, and reads markup only in mrkdwn."""
+    from bot.devtools.render import render_blocks
+
+    lines, [join] = render_blocks([
+        {"type": "header", "text": {"type": "plain_text", "text": "Q&A <session>"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Q&amp;A &lt;session&gt;* by <@U0001>"}},
+        {"type": "actions", "elements": [{"type": "button", "action_id": "join",
+                                          "text": {"type": "plain_text", "text": "Join <now>"}}]},
+    ], 1, user_name={"U0001": "ada"}.get)
+    assert lines == ["== Q&A <session> ==", "*Q&A <session>* by @ada", "  [1] Join <now>"]
+    assert join.label == "Join <now>"

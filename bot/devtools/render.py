@@ -68,7 +68,11 @@ class Button:
 
 
 def _text(obj: dict | None, user_name) -> str:
-    return plain((obj or {}).get("text", ""), user_name) if obj else ""
+    """A text object as Slack shows it: plain_text (headers, button labels) as written, mrkdwn read."""
+    if not obj:
+        return ""
+    text = obj.get("text", "")
+    return text if obj.get("type") == "plain_text" else plain(text, user_name)
 
 
 def render_blocks(blocks: list[dict], next_number: int, user_name=lambda u: u) -> tuple[list[str], list[Button]]:
