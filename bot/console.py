@@ -158,10 +158,9 @@ class Console:
         self.say(f"[modal] {plain((body.get('title') or {}).get('text', ''))}")
         try:
             values = await self.ask_fields(body, read_line)
+            await self.submit(view, values, read_line)
         except FormCancelled:
             self.say("  (Form cancelled: nothing was sent.)")
-            return
-        await self.submit(view, values)
 
     async def ask_fields(self, body: dict, read_line) -> dict:
         """Every input of a modal, asked at a prompt: block_id -> action_id -> answer."""
@@ -176,22 +175,29 @@ class Console:
                     for line in lines:
                         self.say("  " + line)
                 continue
-            element = block["element"]
-            label = plain(block["label"]["text"])
-            options = element.get("options") or []
-            if options:
-                answer = await self.choose(label, options, element["type"] == "checkboxes", read_line)
-                if answer is None:
-                    continue  # keep the initial choice
-            else:
-                in_list = _in_a_list(body.get("blocks", []), block)
-                note = " (optional, empty ends the list)" if in_list else " (optional)" if block.get("optional") else ""
-                answer = await read_line(f"  {label}{note}: ", secret=element.get("action_id") in SECRET_FIELDS)
-                if answer == "" and block.get("optional"):
-                    list_ended = element.get("action_id") if in_list else None
-                    continue
-            values.setdefault(block["block_id"], {})[element["action_id"]] = answer
+            answered, answer = await self.ask_field(body, block, read_line)
+            if not answered:
+                if _in_a_list(body.get("blocks", []), block) and not block["element"].get("options"):
+                    list_ended = block["element"].get("action_id")
+                continue
+            values.setdefault(block["block_id"], {})[block["element"]["action_id"]] = answer
         return values
+
+    async def ask_field(self, body: dict, block: dict, read_line) -> tuple[bool, str | list[str] | None]:
+        """One input at a prompt: (False, None) when it is left as it was (an optional field left empty, or the
+        preset choice kept)."""
+        element = block["element"]
+        label = plain(block["label"]["text"])
+        options = element.get("options") or []
+        if options:
+            answer = await self.choose(label, options, element["type"] == "checkboxes", read_line)
+            return answer is not None, answer
+        in_list = _in_a_list(body.get("blocks", []), block)
+        note = " (optional, empty ends the list)" if in_list else " (optional)" if block.get("optional") else ""
+        answer = await read_line(f"  {label}{note}: ", secret=element.get("action_id") in SECRET_FIELDS)
+        if answer == "" and block.get("optional"):
+            return False, None
+        return True, answer
 
     async def choose(self, label: str, options: list[dict], several: bool, read_line) -> str | list[str] | None:
         """A choice among a field's options, by value or by label in any case; a typo asks again, listing the
@@ -214,14 +220,31 @@ class Console:
                      + (" (several with spaces between them, or nothing)" if several else " (or nothing for the preset choice)"))
             prompt = f"  {label}: "
 
-    async def submit(self, view: View, values: dict) -> None:
-        response = await self.user.asubmit(view, values)
-        reply = (response.json() if response.content else {}) if response.status_code == 200 else {}
-        if reply.get("response_action") == "errors":
-            for block_id, message in reply.get("errors", {}).items():
-                self.say(f"  ! {block_id}: {message}")
-            self.say("  The form was not sent; open it again to retry.")
-        elif reply.get("response_action") == "update":
+    async def submit(self, view: View, values: dict, read_line) -> None:
+        """Send the form. When the bot finds problems, the form stays open as it does in Slack: each problem is
+        said by its field's label and that field is asked again (Ctrl-C gives up)."""
+        inputs = {b.get("block_id"): b for b in view.view.get("blocks", []) if b.get("type") == "input"}
+        while True:
+            response = await self.user.asubmit(view, values)
+            reply = (response.json() if response.content else {}) if response.status_code == 200 else {}
+            if reply.get("response_action") != "errors":
+                break
+            errors = reply.get("errors", {})
+            for block_id, message in errors.items():
+                label = plain(inputs[block_id]["label"]["text"]) if block_id in inputs else block_id
+                self.say(f"  ! {label}: {message}")
+            if not errors or any(block_id not in inputs for block_id in errors):
+                self.say("  The form was not sent; open it again to retry.")
+                return
+            self.say("  The form is still open: fix what it says (Ctrl-C cancels).")
+            for block_id in errors:
+                block = inputs[block_id]
+                answered, answer = await self.ask_field(view.view, block, read_line)
+                if answered:
+                    values.setdefault(block_id, {})[block["element"]["action_id"]] = answer
+                else:
+                    values.pop(block_id, None)
+        if reply.get("response_action") == "update":
             self.say(f"[modal] {plain((reply['view'].get('title') or {}).get('text', ''))}")
             lines, _ = render_blocks(reply["view"].get("blocks", []), 0, self.name_of)
             for line in lines:

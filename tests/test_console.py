@@ -79,3 +79,23 @@ def test_plain_text_shows_as_written_and_mrkdwn_as_slack_reads_it():
     ], 1, user_name={"U0001": "ada"}.get)
     assert lines == ["== Q&A <session> ==", "*Q&A <session>* by @ada", "  [1] Join <now>"]
     assert join.label == "Join <now>"
+
+
+async def test_a_form_the_bot_refuses_stays_open_and_asks_the_field_again(tmp_path):
+    """As in Slack, where a modal with errors stays open: the problem is said by the field's label (not its
+    block id) and that field is asked again; the answers already given are kept."""
+    async with Harness(db_path=str(tmp_path / "console.db"), register_webhooks=True, label_sandbox=True) as h:
+        out = io.StringIO()
+        console = Console(h, out=out)
+        try:
+            await drive(console, scripted(["/meet new standup", "click 2", "Lunch?", "single", "", "Pizza", "",
+                                           "Sushi"], out))
+            shown = out.getvalue()
+            assert "! Option 2: Give at least 2 options" in shown and "poll_option" not in shown
+            assert "The form is still open" in shown and "was not sent" not in shown
+            assert "• Pizza\n  • Sushi" in shown  # the poll as posted, with the question kept from the first try
+            [created] = h.sandbox_state.requests_matching("POST", "/polls")
+            assert "Lunch?" in str(created)
+        finally:
+            await console.sandbox.aclose()
+            await console.user.aclose()
