@@ -55,6 +55,9 @@ SECRET_FIELDS = {ids.RESTREAM_KEY}
 WATCH_SECONDS = 0.2
 
 
+SIM_ACTIONS = ("join", "end", "vote", "summary", "recording")
+
+
 class FormCancelled(Exception):
     """Ctrl-C at one of a form's prompts: the form is not sent."""
 
@@ -308,8 +311,8 @@ class Console:
             channel_id = self.channel_id_for(name)
             self.user = self.user.as_user(self.user.user_id, channel_id=channel_id, channel_name=name)
             self.say(f"You are now in #{name}.")
-        elif verb == "sim" and len(words) >= 2:
-            await self.simulate(words[1], words[2:])
+        elif verb == "sim":
+            await self.simulate(words[1] if len(words) > 1 else "", words[2:])
         elif verb == "wait":
             seconds = _seconds(words[1]) if len(words) == 2 else 2.0 if len(words) == 1 else None
             if seconds is None:
@@ -377,6 +380,10 @@ class Console:
         await self._bot_reacts(cursor)
 
     async def simulate(self, what: str, args: list[str]) -> None:
+        if what not in SIM_ACTIONS:
+            lead = f"I don't know `sim {what[:40]}`." if what else "sim what?"
+            self.say(f"{lead} Try sim {', '.join(SIM_ACTIONS[:-1])} or {SIM_ACTIONS[-1]}, for example `sim join standup`.")
+            return
         try:
             if what == "vote":
                 if not self.last_poll():
@@ -407,8 +414,6 @@ class Console:
             elif what in ("summary", "recording"):
                 await self._control(f"/_sandbox/rooms/{room}/{what}", {})
                 self.say(f"(sandbox) The {what} is ready.")
-            else:
-                self.say("sim what? join, end, vote, summary or recording.")
         except httpx.HTTPStatusError as exc:
             self.say(self.sim_refusal(what, args, exc.response))
         except ProviderNotFound:

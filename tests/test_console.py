@@ -27,7 +27,7 @@ def scripted(lines: list[str], out: io.StringIO):
 
 def test_bad_lines_are_explained_and_the_session_goes_on():
     lines = ['/meet new "Design Review', "/foo bar", "/MEET help", "sim summary nosuch", "wait abc",
-             'sim vote "Pizza', "in #random", "help"]
+             'sim vote "Pizza', "sim nosuch standup", "in #random", "help"]
     run = subprocess.run([sys.executable, "-m", "bot", "console"], input="\n".join(lines) + "\n",
                          capture_output=True, text=True, timeout=60)
     out = run.stdout
@@ -40,6 +40,8 @@ def test_bad_lines_are_explained_and_the_session_goes_on():
     assert "There is no room 'nosuch'" in out
     assert "Wait how long?" in out
     assert "A quote in that line is not closed" in out
+    # An unknown sim action is said to be one, not taken for a missing room.
+    assert "I don't know `sim nosuch`. Try sim join, end, vote, summary or recording" in out
     assert out.count("click N") == 2  # the intro, and `help` at the very end: nothing ended the session early
 
 

@@ -113,7 +113,7 @@ async def test_a_typo_in_the_go_live_destination_asks_again(console):
     ("sim end standup", "Nobody is in standup right now, so there is no meeting to end: `sim join standup` first."),
     ("sim vote Tacos", "The latest poll has no option 'Tacos'. Its options are: Pizza, Sushi."),
     ("sim summary standup", "The meeting in standup is still going on: `sim end standup` first"),
-    ("sim dance standup", "sim what? join, end, vote, summary or recording."),
+    ("sim dance standup", "I don't know `sim dance`. Try sim join, end, vote, summary or recording"),
 ])
 async def test_every_sim_failure_is_answered_in_words(console, line, answer):
     out = console.out
