@@ -56,6 +56,10 @@ WATCH_SECONDS = 0.2
 
 
 SIM_ACTIONS = ("join", "end", "vote", "summary", "recording")
+# A form field's preset (what Slack shows filled in), and how to type what a picker would pick.
+PRESETS = ("initial_value", "initial_date", "initial_time")
+FORMATS = {"datepicker": " (YYYY-MM-DD)", "timepicker": " (HH:MM)"}
+PEOPLE_PICKERS = ("users_select", "multi_users_select")
 
 
 class FormCancelled(Exception):
@@ -195,12 +199,35 @@ class Console:
         if options:
             answer = await self.choose(label, options, element["type"] == "checkboxes", read_line)
             return answer is not None, answer
+        if element.get("type") in PEOPLE_PICKERS:
+            return await self.pick_people(label, element["type"] == "multi_users_select", read_line)
         in_list = _in_a_list(body.get("blocks", []), block)
-        note = " (optional, empty ends the list)" if in_list else " (optional)" if block.get("optional") else ""
-        answer = await read_line(f"  {label}{note}: ", secret=element.get("action_id") in SECRET_FIELDS)
-        if answer == "" and block.get("optional"):
-            return False, None
+        preset = next((element[k] for k in PRESETS if element.get(k)), None)
+        hint = FORMATS.get(element.get("type"), "")
+        note = (f" [{preset}]" if preset else " (optional, empty ends the list)" if in_list
+                else " (optional)" if block.get("optional") else "")
+        answer = await read_line(f"  {label}{hint}{note}: ", secret=element.get("action_id") in SECRET_FIELDS)
+        if answer == "" and (preset or block.get("optional")):
+            return False, None  # as in Slack, a field left alone sends what it showed
         return True, answer
+
+    async def pick_people(self, label: str, several: bool, read_line) -> tuple[bool, str | list[str] | None]:
+        """A people picker: handles (`grace`, `@linus`) as Slack's picker finds them; a name it doesn't know is
+        said, listing who is here, and asked again."""
+        prompt = f"  {label} (names{', several with spaces between them' if several else ''}; optional): "
+        while True:
+            names = [w.lstrip("@") for w in (await read_line(prompt)).replace(",", " ").split()]
+            found = {name: self.h.double.find_user(name) for name in names}
+            unknown = [name for name, user in found.items() if user is None]
+            if not unknown and (several or len(names) <= 1):
+                ids = [user.id for user in found.values()]
+                if not ids:
+                    return False, None
+                return True, ids if several else ids[0]
+            listed = ", ".join(sorted(u.name for u in self.h.double.users if not u.is_bot))
+            self.say(f"  Nobody here is called {' or '.join(repr(n) for n in unknown)}; people here: {listed}."
+                     if unknown else "  One person only.")
+            prompt = f"  {label}: "
 
     async def choose(self, label: str, options: list[dict], several: bool, read_line) -> str | list[str] | None:
         """A choice among a field's options, by value or by label in any case; a typo asks again, listing the

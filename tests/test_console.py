@@ -101,3 +101,34 @@ async def test_a_form_the_bot_refuses_stays_open_and_asks_the_field_again(tmp_pa
         finally:
             await console.sandbox.aclose()
             await console.user.aclose()
+
+
+async def test_a_form_shows_its_presets_keeps_them_when_left_empty_and_picks_people_by_name(tmp_path):
+    """As Slack shows the schedule form filled in (time, duration, zone), the console shows those presets and an
+    empty answer keeps them; the date says its format; Invite takes handles and asks again for a stranger."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from storage import schedules
+
+    day = (datetime.now(ZoneInfo("Europe/Madrid")).date() + timedelta(days=8)).isoformat()
+    async with Harness(db_path=str(tmp_path / "console.db"), meetops_provider="opentalk") as h:
+        h.double.add_user("U0002", "grace", real_name="Grace Hopper", email="grace@example.com")
+        out = io.StringIO()
+        console = Console(h, out=out)
+        try:
+            await drive(console, scripted(["/meet schedule", "Sprint planning", day, "", "", "", "", "@grace bob",
+                                           "grace"], out))
+            shown = out.getvalue()
+            assert "Date (YYYY-MM-DD) [" in shown and "Start time (HH:MM) [10:00]: \n" in shown
+            assert "Duration [30 min]: \n" in shown and "Time zone [Europe/Madrid]: \n" in shown
+            assert "Nobody here is called 'bob'; people here: ada, grace, linus." in shown
+            assert "! " not in shown  # nothing refused: the presets went as Slack would send them
+            [record] = await h.double.wait_for(lambda: schedules.active(h.services.db))
+            start = datetime.fromisoformat(f"{day}T10:00").replace(tzinfo=ZoneInfo("Europe/Madrid"))
+            assert datetime.fromisoformat(record.starts_at) == start and record.timezone == "Europe/Madrid"
+            assert datetime.fromisoformat(record.ends_at) - start == timedelta(minutes=30)
+            assert "1 invitation sent" in shown
+        finally:
+            await console.sandbox.aclose()
+            await console.user.aclose()

@@ -312,6 +312,12 @@ class SlackDouble:
                 raise LookupError(f"unknown user {user_id}; add it with add_user()")
             return self._users[user_id]
 
+    @property
+    def users(self) -> list[DirectoryUser]:
+        """The workspace's directory, in the order people were added."""
+        with self._lock:
+            return list(self._users.values())
+
     def find_user(self, name: str) -> DirectoryUser | None:
         """The person with this handle (`ada`), as Slack's mention autocomplete finds them."""
         with self._lock:
