@@ -70,8 +70,10 @@ async def recordings_command(inv: Invocation) -> None:
         lines.append(f"• <{url}|{label}> ({when})")
     name = mrkdwn_escape(room.name)
     if not lines:
-        await inv.reply(f"*{name}* has no recordings yet. Recordings are started from inside the meeting; "
-                        "they show up here once they are stored.")
+        how = (f"Start one with *Record* on the room message or `/meet record {room.friendly_url}` while people are "
+               "in the meeting" if Capability.RECORDING in provider.capabilities
+               else "Recordings are started from inside the meeting")
+        await inv.reply(f"*{name}* has no recordings yet. {how}; they show up here once they are stored.")
         return
     expiry = (f" The download links work for {services.settings.meetops_download_hours:g} hours and only "
               "through meetops." if provider.serves_recordings_through_meetops else "")

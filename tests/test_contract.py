@@ -88,6 +88,7 @@ async def _every_request() -> tuple[list[httpx.Request], set[str]]:
         "start_restream": client.start_restream(r, RestreamTarget("YouTube", "sk-secret", type="youtube")),
         "stop_restream": client.stop_restream(r),
         "recording_link": client.recording_link("rec-1"),
+        "iter_recordings": _drain(client.iter_recordings(r)),
         "start_recording": client.start_recording(r),
         "stop_recording": client.stop_recording(r),
         "create_webhook": client.create_webhook(endpoint="https://bot.test/webhooks/digitalsamba",

@@ -54,3 +54,25 @@ async def test_record_and_stop_from_the_room_message(harness, ada, sandbox):
     await harness.double.wait_for(lambda: ids.RECORD in buttons(current(harness, message)))
     assert "*Recording*" not in str(current(harness, message).blocks)
     assert (len(recording_calls(harness, "start")), len(recording_calls(harness, "stop"))) == (1, 1)
+
+
+async def test_recordings_lists_what_was_recorded_with_a_fresh_link(harness, ada, sandbox):
+    """`/meet recordings` on Digital Samba (it answered "That isn't available on Digital Samba rooms: " with
+    no reason, although Digital Samba has recording links)."""
+    room, message = await new_room(harness, ada)
+    await ada.acommand("recordings standup")
+    empty = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "no recordings yet" in e.text), None))
+    assert "*Record* on the room message or `/meet record standup`" in empty.text
+
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
+    await ada.aclick(message, ids.RECORD)
+    await harness.double.wait_for(lambda: ids.STOP_RECORDING in buttons(current(harness, message)))
+    await ada.aclick(current(harness, message), ids.STOP_RECORDING)
+    await harness.double.wait_for(lambda: ids.RECORD in buttons(current(harness, message)))
+    await ada.acommand("recordings standup")
+    listed = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "recording of standup" in e.text), None))
+    shown = listed.text + str(listed.blocks)
+    assert "*1 recording of standup*" in listed.text and "/files/" in shown and ".mp4?expires=" in shown
+    assert len(harness.sandbox_state.requests_matching("GET", "/download")) == 1  # asked for when handed out

@@ -53,6 +53,18 @@ class ProviderConformance:
         async with httpx.AsyncClient(base_url=emulator.url + "/_sandbox", timeout=10) as client:
             yield client
 
+    async def record_a_meeting(self, plugin, provider, control, room) -> None:
+        """Leave one finished recording of `room` at the provider: recorded from Slack where the provider can,
+        else inside the meeting, which the emulator plays. A provider whose recordings take time to be ready
+        overrides this."""
+        if Capability.RECORDING in plugin.capabilities:
+            await provider.issue_join(room, ADA, lifetime=timedelta(hours=1))
+            (await control.post(f"/rooms/{room.id}/join", json={"name": "Grace"})).raise_for_status()
+            await provider.start_recording(room)
+            await provider.stop_recording(room)
+        else:
+            (await control.post(f"/rooms/{room.id}/recording", json={})).raise_for_status()
+
     def skip_unless(self, plugin, capability: Capability) -> None:
         if capability not in plugin.capabilities:
             pytest.skip(f"{plugin.title}: {plugin.capabilities.reason(capability)}")
@@ -158,3 +170,17 @@ class ProviderConformance:
         with pytest.raises(ProviderError) as info:
             await provider.start_recording(room)
         assert "{" not in info.value.user_message
+
+    async def test_a_recording_is_listed_with_a_way_to_download_it(self, plugin, provider, control):
+        """What `/meet recordings` needs from a provider that declares recording links: the room's recordings,
+        each reachable (a link, or the file through meetops)."""
+        self.skip_unless(plugin, Capability.RECORDING_LINKS)
+        room = await provider.create_room(spec("Recorded"), idempotency_key=secrets.token_hex(8))
+        await self.record_a_meeting(plugin, provider, control, room)
+        [recording] = [r async for r in provider.iter_recordings(room)]
+        assert recording.id and recording.room_id == room.id
+        if provider.serves_recordings_through_meetops:
+            async with provider.open_recording(room, recording.id) as download:
+                assert [chunk async for chunk in download.chunks]
+        else:
+            assert (recording.url or await provider.recording_link(recording.id)).startswith("http")

@@ -34,6 +34,7 @@ from bot.providers.base import (
     PollResults,
     PollType,
     Provider,
+    Recording,
     RestreamStarted,
     RestreamTarget,
     Room,
@@ -421,6 +422,13 @@ class DigitalSambaClient(Provider):
     async def recording_link(self, recording_id: str) -> str:
         body = await self._request("GET", _path("recordings", recording_id, "download"))
         return str((body or {}).get("link") or "")
+
+    async def iter_recordings(self, room: Room) -> AsyncIterator[Recording]:
+        """The room's recordings that can be downloaded (READY: one still recording or converting has no file
+        yet), newest first. Their links expire, so each is asked for when handed out (`recording_link`)."""
+        async for item in self._pages("recordings", {"room_id": room.id, "status": "READY", "order": "desc"}):
+            yield Recording(id=str(item["id"]), room_id=str(item.get("room_id") or room.id),
+                            created_at=parse_time(item.get("created_at")), name=str(item.get("name") or ""))
 
     def webhook_adapter(self):
         from bot.providers.digitalsamba.webhooks import DigitalSambaWebhooks
