@@ -12,6 +12,8 @@ whose text names the provider and its reason; the UI reads `capabilities` so tha
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
     from bot.providers.scheduling import MeetingPlan, Occurrence, RecordingDownload, ScheduledMeeting
+
+log = logging.getLogger(__name__)
 
 
 # -- capabilities ------------------------------------------------------------------------
@@ -380,6 +384,10 @@ class Provider:
         return self.plugin.capabilities
 
     def unsupported(self, capability: Capability) -> Unsupported:
+        if capability in self.capabilities:
+            # Declared but not implemented (a client missing a method): a bug of meetops, not of the person's ask.
+            log.error("%s declares %s but its client does not implement what was asked", self.title, capability.value)
+            return Unsupported(self.title, capability, "meetops can't do that there yet.")
         return Unsupported(self.title, capability, self.capabilities.reason(capability))
 
     def require(self, capability: Capability) -> None:

@@ -184,3 +184,11 @@ class ProviderConformance:
                 assert [chunk async for chunk in download.chunks]
         else:
             assert (recording.url or await provider.recording_link(recording.id)).startswith("http")
+
+    async def test_a_declared_feature_the_client_lacks_is_never_an_empty_reason(self, plugin, provider, caplog):
+        """Should a client miss a method of a capability its provider declares, the person hears it in words
+        (never "That isn't available on X rooms: " and nothing), and the log says which for the admin."""
+        declared = min(plugin.capabilities.supported)
+        refusal = provider.unsupported(declared)
+        assert refusal.user_message.endswith("meetops can't do that there yet.")
+        assert f"declares {declared.value}" in caplog.text
