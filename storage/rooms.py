@@ -134,12 +134,12 @@ def update(db: sqlite_utils.Database, room_id: str, **values) -> RoomRecord:
 
 
 def taken_of(db: sqlite_utils.Database, team_id: str, candidates: list[str]) -> set[str]:
-    """Which of these link names (case-folded) the team's rooms already use: asks for these only, not for
-    every room the team ever made."""
+    """Which of these link names (case-folded) the team's rooms use: asks for these only, not for every room the
+    team ever made. A deleted room's name is free again, as it is at the provider."""
     keys = [fold(c) for c in candidates]
     marks = ", ".join("?" * len(keys))
-    return {r["slug_key"] for r in fetch(db, f"select slug_key from rooms where team_id = ? and slug_key in ({marks})",
-                                         [team_id, *keys])}
+    return {r["slug_key"] for r in fetch(db, f"select slug_key from rooms where team_id = ? and status != 'deleted' "
+                                             f"and slug_key in ({marks})", [team_id, *keys])}
 
 
 def message_posted(db: sqlite_utils.Database, room_id: str, channel: str, ts: str) -> None:

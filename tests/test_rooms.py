@@ -334,3 +334,24 @@ async def test_the_creator_moderates_their_room_whatever_the_case_typed(harness,
     assert "moderator" in str(reply.blocks)
     await ada.acommand("join ünïcödé")  # no such room: found in any case only when it exists
     await harness.double.wait_for(lambda: any("I can't find" in e.text for e in harness.double.ephemerals("U0001")))
+
+
+async def test_a_deleted_rooms_link_name_is_free_again(harness, ada):
+    """Deleting *standup* frees its link name at Digital Samba; a new *standup* gets `standup` again, not
+    `standup-2`, and `/meet join standup` finds the new room."""
+    await ada.acommand("new standup")
+    old = await written(harness, "standup")
+    await ada.acommand("delete standup")
+    form = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
+    await ada.asubmit(form)
+    await harness.double.wait_for(lambda: rooms.get(harness.services.db, old.id).status == "deleted")
+
+    await ada.acommand("new standup")
+    new = await harness.double.wait_for(
+        lambda: (r := rooms.find(harness.services.db, "T0001", "standup")) and r.id != old.id and r.message_ts and r)
+    assert new.friendly_url == "standup"
+    assert "`standup`" in str(next(m for m in room_messages(harness) if m.ts == new.message_ts).blocks)
+    await ada.acommand("join standup")
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "personal link" in e.text), None))
+    assert jwt.decode(link_from(reply).split("token=")[1], options={"verify_signature": False})["rd"] == new.id
