@@ -165,6 +165,12 @@ class Console:
         self.say(f"[modal] {plain((body.get('title') or {}).get('text', ''))}")
         try:
             values = await self.ask_fields(body, read_line)
+            if not any(block.get("type") == "input" for block in body.get("blocks", [])) and body.get("submit"):
+                # Nothing to fill in: a confirmation, which Slack sends only once its button is pressed.
+                button = plain(body["submit"].get("text", "Submit"))
+                answer = await read_line(f"  [{button}] Enter confirms; anything else cancels: ")
+                if answer.strip().casefold() not in ("", "y", "yes", button.casefold()):
+                    raise FormCancelled
             await self.submit(view, values, read_line)
         except FormCancelled:
             self.say("  (Form cancelled: nothing was sent.)")

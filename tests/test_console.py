@@ -132,3 +132,23 @@ async def test_a_form_shows_its_presets_keeps_them_when_left_empty_and_picks_peo
         finally:
             await console.sandbox.aclose()
             await console.user.aclose()
+
+
+async def test_a_confirmation_is_sent_only_once_confirmed(tmp_path):
+    """/meet delete opens a modal with nothing to fill in: in Slack nothing happens until *Delete* is pressed.
+    The console asks; an answer other than Enter (or yes) cancels and the room stays."""
+    from storage import rooms
+
+    async with Harness(db_path=str(tmp_path / "console.db"), register_webhooks=True, label_sandbox=True) as h:
+        out = io.StringIO()
+        console = Console(h, out=out)
+        try:
+            await drive(console, scripted(["/meet new standup", "/meet delete standup", "no"], out))
+            assert "[Delete] Enter confirms" in out.getvalue() and "Form cancelled" in out.getvalue()
+            assert rooms.find(h.services.db, "T0001", "standup") is not None
+            await drive(console, scripted(["/meet delete standup", ""], out))
+            assert "*standup* is deleted." in out.getvalue()
+            assert rooms.find(h.services.db, "T0001", "standup") is None
+        finally:
+            await console.sandbox.aclose()
+            await console.user.aclose()
