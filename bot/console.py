@@ -226,10 +226,10 @@ class Console:
             found = {name: self.h.double.find_user(name) for name in names}
             unknown = [name for name, user in found.items() if user is None]
             if not unknown and (several or len(names) <= 1):
-                ids = [user.id for user in found.values()]
-                if not ids:
+                picked = [user.id for user in found.values()]
+                if not picked:
                     return False, None
-                return True, ids if several else ids[0]
+                return True, picked if several else picked[0]
             listed = ", ".join(sorted(u.name for u in self.h.double.users if not u.is_bot))
             self.say(f"  Nobody here is called {' or '.join(repr(n) for n in unknown)}; people here: {listed}."
                      if unknown else "  One person only.")
