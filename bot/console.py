@@ -415,7 +415,8 @@ class Console:
     async def simulate(self, what: str, args: list[str]) -> None:
         if what not in SIM_ACTIONS:
             lead = f"I don't know `sim {what[:40]}`." if what else "sim what?"
-            self.say(f"{lead} Try sim {', '.join(SIM_ACTIONS[:-1])} or {SIM_ACTIONS[-1]}, for example `sim join standup`.")
+            self.say(f"{lead} Try sim {', '.join(SIM_ACTIONS[:-1])} or {SIM_ACTIONS[-1]}, "
+                     "for example `sim join standup`.")
             return
         try:
             if what == "vote":

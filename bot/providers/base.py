@@ -13,7 +13,6 @@ whose text names the provider and its reason; the UI reads `capabilities` so tha
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
