@@ -447,7 +447,10 @@ async def live_rooms(inv: Invocation) -> None:
                     name = (await provider.get_room(live.room_id)).friendly_url
                 except ProviderNotFound:
                     name = live.room_id
-            lines.append((live.participants, f"• :red_circle: *{mrkdwn_escape(name)}*: {people(live.participants)}"))
+            # A meeting can run with nobody in it (started by a Join whose link isn't open yet, or everyone gone a
+            # moment ago): said in words, as the room message says just "Live" then.
+            count = people(live.participants) if live.participants else "nobody in it right now"
+            lines.append((live.participants, f"• :red_circle: *{mrkdwn_escape(name)}*: {count}"))
         # A room message still saying "Live" for a meeting that ended unseen (a lost webhook) is corrected.
         await reconcile.correct_stale(services, provider, live_ids, team_id=inv.team_id)
     # Rooms on providers that can't be asked, but whose webhooks told meetops they are live.

@@ -332,3 +332,15 @@ async def test_double_clicks_on_stop_recording_and_get_recording_make_one_call_e
     [recording_id] = list(world(eyeson).recordings)
     assert len(calls(eyeson, "GET", f"/recordings/{recording_id}")) == 1
     assert len([e for e in harness.double.ephemerals("U0001")[before:] if "download it" in e.text]) == 1
+
+
+async def test_live_says_nobody_is_in_a_meeting_started_by_a_join_not_yet_opened(harness, ada, eyeson, control):
+    """A Join starts the Eyeson meeting before anyone opens the link: `/meet live` lists it without a "0 people"
+    that reads like a contradiction, as the room message shows just "Live"."""
+    room = await new_room(harness, ada)
+    await ada.aclick(message_of(harness, room), ids.JOIN)
+    await replies_to(harness, "U0001")
+    await ada.acommand("live")
+    reply = (await replies_to(harness, "U0001", 2))[-1]
+    shown = str(reply.blocks)
+    assert "*standup*: nobody in it right now" in shown and "0 people" not in shown
