@@ -420,7 +420,10 @@ async def list_rooms(inv: Invocation) -> None:
         label = mrkdwn_escape(mine.name if mine else room.description or room.friendly_url)
         lock = " :lock:" if room.privacy == "private" else ""
         where = f" in <#{mine.channel_id}>" if mine and mine.channel_id and mine.channel_id != inv.channel_id else ""
-        lines.append(f"• *{label}*{lock}  `{room.friendly_url}`{where}")
+        # The link name meetops gave the room (the one its message shows and /meet join takes); a provider
+        # without link names (OpenTalk) knows the room only by its id.
+        link_name = mine.friendly_url if mine else room.friendly_url
+        lines.append(f"• *{label}*{lock}  `{link_name}`{where}")
     if not lines:
         await inv.reply("There are no rooms yet. Start one with `/meet` or `/meet new &lt;name&gt;`.")
         return

@@ -321,3 +321,14 @@ async def test_rooms_lists_opentalk_rooms_by_name(harness, ada):
     await ada.acommand("rooms")
     listing = await ephemeral(harness, "U0001", "1 room")
     assert "Design review" in listing.text + str(listing.blocks)
+
+
+async def test_rooms_lists_the_link_name_the_room_message_shows_not_opentalks_id(harness, ada):
+    """OpenTalk has no link names, only room ids: /meet rooms listed `2920e893-…` for a room whose message says
+    `standup`. It lists what the message shows and /meet join takes."""
+    await ada.acommand("new standup")
+    room = await written(harness, "standup")
+    await ada.acommand("rooms")
+    reply = await ephemeral(harness, "U0001", "*1 room*")
+    shown = reply.text + str(reply.blocks)
+    assert "*standup*  `standup`" in shown and room.id not in shown
