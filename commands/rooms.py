@@ -412,22 +412,32 @@ async def _all_rooms(services: Services):
 async def list_rooms(inv: Invocation) -> None:
     services = inv.services
     known = rooms.of_team(services.db, inv.team_id)
-    lines = []
+    lines, listed = [], set()
     async for room in _all_rooms(services):
         mine = known.get(room.id)
+        listed.add(room.id)
         if mine is not None and not visible_here(services, mine, inv.user_id, inv.channel_id):
             continue
-        label = mrkdwn_escape(mine.name if mine else room.description or room.friendly_url)
-        lock = " :lock:" if room.privacy == "private" else ""
-        where = f" in <#{mine.channel_id}>" if mine and mine.channel_id and mine.channel_id != inv.channel_id else ""
+        label = mine.name if mine else room.description or room.friendly_url
         # The link name meetops gave the room (the one its message shows and /meet join takes); a provider
         # without link names (OpenTalk) knows the room only by its id.
-        link_name = mine.friendly_url if mine else room.friendly_url
-        lines.append(f"• *{label}*{lock}  `{link_name}`{where}")
+        lines.append(_room_line(inv, label, mine.friendly_url if mine else room.friendly_url,
+                                private=mine.private if mine else room.privacy == "private", mine=mine))
+    # A provider that lists running meetings only (Eyeson) doesn't know the idle rooms: meetops' records are them.
+    for mine in known.values():
+        if (mine.id not in listed and mine.status != "deleted" and not services.provider(mine).plugin.lists_idle_rooms
+                and visible_here(services, mine, inv.user_id, inv.channel_id)):
+            lines.append(_room_line(inv, mine.name, mine.friendly_url, private=mine.private, mine=mine))
     if not lines:
         await inv.reply("There are no rooms yet. Start one with `/meet` or `/meet new &lt;name&gt;`.")
         return
     await inv.reply_list(f"*{plural(len(lines), 'room')}* (join one with `/meet join &lt;link name&gt;`):", lines)
+
+
+def _room_line(inv: Invocation, label: str, link_name: str, *, private: bool, mine: RoomRecord | None) -> str:
+    lock = " :lock:" if private else ""
+    where = f" in <#{mine.channel_id}>" if mine and mine.channel_id and mine.channel_id != inv.channel_id else ""
+    return f"• *{mrkdwn_escape(label)}*{lock}  `{link_name}`{where}"
 
 
 async def live_rooms(inv: Invocation) -> None:

@@ -344,3 +344,19 @@ async def test_live_says_nobody_is_in_a_meeting_started_by_a_join_not_yet_opened
     reply = (await replies_to(harness, "U0001", 2))[-1]
     shown = str(reply.blocks)
     assert "*standup*: nobody in it right now" in shown and "0 people" not in shown
+
+
+async def test_rooms_lists_meetops_rooms_although_eyeson_lists_running_meetings_only(harness, ada, eyeson):
+    """Eyeson keeps no idle rooms, so /meet rooms said "There are no rooms yet" right after two were made. The
+    rooms meetops made are listed, a private one with its lock and only where it may be seen."""
+    await new_room(harness, ada)
+    await new_room(harness, ada, "Design Review", extra=" --private")
+    await ada.acommand("rooms")
+    listed = str((await replies_to(harness, "U0001"))[-1].blocks)
+    assert "*2 rooms*" in listed and "*standup*  `standup`" in listed
+    assert "*Design Review* :lock:  `design-review`" in listed
+
+    grace = ada.as_user("U0002", channel_id="C0002", channel_name="random")
+    await grace.acommand("rooms")
+    seen = str((await replies_to(harness, "U0002"))[-1].blocks)
+    assert "*1 room*" in seen and "`standup` in <#C0001>" in seen and "Design Review" not in seen

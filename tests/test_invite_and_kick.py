@@ -286,3 +286,11 @@ async def test_a_name_not_picked_from_slacks_list_is_explained(chalk, ada):
     await ada.acommand("invite standup @nobody-here")  # typed, not picked: Slack sends it as plain text
     reply = await summary_for(chalk, containing="picked from Slack's list")
     assert "`@nobody-here`" in reply.text
+
+
+async def test_rooms_shows_the_lock_of_a_private_chalk_room(chalk, ada):
+    """Chalk's room list carries no privacy: the lock comes from what meetops made the room as."""
+    await new_room(chalk, ada, 'new standup --private')
+    await ada.acommand("rooms")
+    listed = await summary_for(chalk, containing="1 room")
+    assert "*standup* :lock:  `standup`" in str(listed.blocks)

@@ -559,6 +559,9 @@ class ProviderPlugin:
     emulator_note: str = ""
     # A caveat on its live participant counts, said under /meet live ("counts people given a link too").
     live_note: str = ""
+    # False when `iter_rooms` yields running meetings only (Eyeson keeps no idle rooms): /meet rooms then lists
+    # meetops' own records of its rooms as well.
+    lists_idle_rooms: bool = True
 
 
 MeetingProvider = Provider  # the name handlers used before providers were plug-ins

@@ -58,4 +58,5 @@ PLUGIN = ProviderPlugin(
                "`meetops webhooks register --provider eyeson --url https://<host>/webhooks/eyeson` (Eyeson keeps "
                "one webhook per API key and replaces any other; deliveries are signed with the API key, so "
                "there is nothing else to set).",
+    lists_idle_rooms=False,  # Eyeson lists running meetings only
 )
