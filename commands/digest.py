@@ -122,15 +122,18 @@ def schedule_words(record: DigestRecord) -> str:
 
 
 def session_line(session: Session, room_name: str, zone: ZoneInfo, summary: summary_store.SummaryRecord | None,
-                 recordings: list[tuple[str, str]]) -> str:
-    """One session of a digest: room, start in the channel's zone, duration, people, summary, recordings."""
+                 recordings: list[tuple[str, str]], *, summaries: bool = True) -> str:
+    """One session of a digest: room, start in the channel's zone, duration, people, summary, recordings.
+
+    No count of people when none is known (a platform that reports meetings, not people, as the room message
+    says then), and no summary line where the room's platform makes none (`summaries`)."""
     start = session.started_at.astimezone(zone).strftime("%a %d %b %H:%M") if session.started_at else "?"
-    lines = [f"• *{mrkdwn_escape(room_name)}*, {start}, {format_duration(session.duration_seconds)}, "
-             f"{people(session.participants)}"]
+    count = f", {people(session.participants)}" if session.participants else ""
+    lines = [f"• *{mrkdwn_escape(room_name)}*, {start}, {format_duration(session.duration_seconds)}{count}"]
     if summary is not None and summary.state == summary_store.POSTED and summary.excerpt:
         more = f" <{summary.permalink}|full summary>" if summary.permalink else ""
         lines.append(f"    _{mrkdwn_escape(shorten(summary.excerpt, EXCERPT_CHARS))}_{more}")
-    else:
+    elif summary is not None or summaries:
         lines.append(f"    Summary: {SUMMARY_STATES.get(summary.state if summary else None)}")
     for label, link in recordings:
         lines.append(f"    :movie_camera: <{link}|{label}>")
@@ -188,6 +191,7 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
                       tz: str) -> int:
     """Post the digest of sessions that ended in (since, until]; returns how many sessions it listed."""
     room_names = store.channel_rooms(services.db, team_id, channel_id)
+    makes_summaries = _makes_summaries(services, room_names)
     zone = ZoneInfo(tz)
     poster = _Poster(services, channel_id)
     packer = Packer(per_message=MESSAGE_BLOCKS)
@@ -202,7 +206,8 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
             links = [await _recording_link(services, row) for row in recorded.get(session.id, [])]
             line = session_line(session, room_names[session.room_id], zone, found.get(session.id),
                                 [(f"recording {n}" if len(links) > 1 else "recording", link)
-                                 for n, link in enumerate(links, 1) if link])
+                                 for n, link in enumerate(links, 1) if link],
+                                summaries=makes_summaries.get(session.room_id, True))
             await poster.post(packer.add(line))
         batch.clear()
 
@@ -225,6 +230,18 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
     await poster.post(packer.add_block(totals_block(count, seconds)))
     await poster.post(packer.finish())
     return count
+
+
+def _makes_summaries(services: Services, room_ids) -> dict[str, bool]:
+    """Room id -> whether its platform makes AI summaries (a room of a platform no longer set up: assumed so)."""
+    found = {}
+    for room_id in room_ids:
+        room = rooms.get(services.db, room_id)
+        try:
+            found[room_id] = room is None or Capability.SUMMARIES in services.provider(room).capabilities
+        except MeetopsError:
+            found[room_id] = True
+    return found
 
 
 def _ended_within(session: Session, since: datetime, until: datetime) -> bool:

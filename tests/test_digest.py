@@ -66,6 +66,10 @@ def test_session_line_and_totals():
         "• *Stand&lt;up&gt;*, Mon 05 Jan 09:00, 45 min, 3 people\n"
         "    Summary: none requested\n"
         "    :movie_camera: <https://x/1.mp4|recording>")
+    # A platform that reports meetings but not people (Eyeson), and makes no summaries: neither is claimed.
+    unknown = Session("s", "r", start, start + timedelta(minutes=45), False, 0)
+    assert session_line(unknown, "standup", ZoneInfo(MADRID), None, [], summaries=False) == (
+        "• *standup*, Mon 05 Jan 09:00, 45 min")
     assert totals_block(2, 5400) == {"type": "context", "elements": [
         {"type": "mrkdwn", "text": "2 meetings, 1 h 30 min in all."}]}
 
