@@ -26,7 +26,7 @@ from bot.chunking import BLOCKS_PER_MESSAGE, Packer, section, shorten
 from bot.config import canonical_zone
 from bot.errors import BadInput, MeetopsError, ProviderError
 from bot.messaging import cannot_post, once_at_a_time, send_private, slack_error
-from bot.providers.base import Capability, Session
+from bot.providers.base import Capability, Provider, Session
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
 from storage import digests as store
@@ -161,6 +161,13 @@ def quiet_text(channel_id: str, since: datetime, zone: ZoneInfo) -> str:
             f"{since.astimezone(zone).strftime('%a %d %b %H:%M')} ({zone.key}).")
 
 
+def untold_block(titles: list[str]) -> dict:
+    """Which of the channel's rooms can't be in a digest, and why, rather than a silent "no meetings"."""
+    return {"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"Rooms on {' and '.join(titles)} aren't in digests: meetops is not told when "
+                                   "their meetings happen."}]}
+
+
 def totals_block(count: int, seconds: int) -> dict:
     meetings = "1 meeting" if count == 1 else f"{count} meetings"
     return {"type": "context", "elements": [
@@ -191,7 +198,11 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
                       tz: str) -> int:
     """Post the digest of sessions that ended in (since, until]; returns how many sessions it listed."""
     room_names = store.channel_rooms(services.db, team_id, channel_id)
-    makes_summaries = _makes_summaries(services, room_names)
+    platforms = _platforms(services, room_names)
+    makes_summaries = {room_id: p is None or Capability.SUMMARIES in p.capabilities for room_id, p in platforms.items()}
+    # Platforms that neither tell meetops about meetings (webhooks) nor list past ones: their rooms can't be in it.
+    untold = sorted({p.title for p in platforms.values() if p is not None
+                     and Capability.WEBHOOKS not in p.capabilities and Capability.SESSION_HISTORY not in p.capabilities})
     zone = ZoneInfo(tz)
     poster = _Poster(services, channel_id)
     packer = Packer(per_message=MESSAGE_BLOCKS)
@@ -224,23 +235,25 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
             if len(batch) == BATCH:
                 await flush()
     if not count:
-        await poster.post([[section(quiet_text(channel_id, since, zone))]])
+        await poster.post([[section(quiet_text(channel_id, since, zone))] + ([untold_block(untold)] if untold else [])])
         return 0
     await flush()
     await poster.post(packer.add_block(totals_block(count, seconds)))
+    if untold:
+        await poster.post(packer.add_block(untold_block(untold)))
     await poster.post(packer.finish())
     return count
 
 
-def _makes_summaries(services: Services, room_ids) -> dict[str, bool]:
-    """Room id -> whether its platform makes AI summaries (a room of a platform no longer set up: assumed so)."""
-    found = {}
+def _platforms(services: Services, room_ids) -> dict[str, Provider | None]:
+    """Room id -> its platform (None: a room meetops no longer knows, or of a platform no longer set up)."""
+    found: dict[str, Provider | None] = {}
     for room_id in room_ids:
         room = rooms.get(services.db, room_id)
         try:
-            found[room_id] = room is None or Capability.SUMMARIES in services.provider(room).capabilities
+            found[room_id] = services.provider(room) if room is not None else None
         except MeetopsError:
-            found[room_id] = True
+            found[room_id] = None
     return found
 
 

@@ -332,3 +332,14 @@ async def test_rooms_lists_the_link_name_the_room_message_shows_not_opentalks_id
     reply = await ephemeral(harness, "U0001", "*1 room*")
     shown = reply.text + str(reply.blocks)
     assert "*standup*  `standup`" in shown and room.id not in shown
+
+
+async def test_a_digest_says_opentalk_rooms_cant_be_in_it(harness, ada):
+    """OpenTalk neither sends webhooks nor lists meetings held, so its rooms' meetings never reach a digest: it
+    says so, rather than a bare "No meetings" that reads as if nobody met."""
+    await ada.acommand("new standup")
+    await written(harness, "standup")
+    await ada.acommand("digest now")
+    digest = await harness.double.wait_for(lambda: next(
+        (m for m in room_messages(harness) if "No meetings" in str(m.blocks)), None))
+    assert "Rooms on OpenTalk aren't in digests: meetops is not told when their meetings happen." in str(digest.blocks)
