@@ -35,6 +35,7 @@ from storage import sessions as session_log
 from storage import summaries as summary_store
 from storage import webhooks as recording_store
 from storage.digests import DigestRecord
+from storage.rooms import RoomRecord
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +200,10 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
     """Post the digest of sessions that ended in (since, until]; returns how many sessions it listed."""
     room_names = store.channel_rooms(services.db, team_id, channel_id)
     platforms = _platforms(services, room_names)
-    makes_summaries = {room_id: p is None or Capability.SUMMARIES in p.capabilities for room_id, p in platforms.items()}
+    makes_summaries = {room_id: p is None or Capability.SUMMARIES in p.capabilities
+                       for room_id, (_, p) in platforms.items()}
     # Platforms that neither tell meetops about meetings (webhooks) nor list past ones: their rooms can't be in it.
-    untold = sorted({p.title for p in platforms.values() if p is not None
+    untold = sorted({p.title for room, p in platforms.values() if p is not None and room.status != "deleted"
                      and Capability.WEBHOOKS not in p.capabilities and Capability.SESSION_HISTORY not in p.capabilities})
     zone = ZoneInfo(tz)
     poster = _Poster(services, channel_id)
@@ -245,15 +247,15 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
     return count
 
 
-def _platforms(services: Services, room_ids) -> dict[str, Provider | None]:
-    """Room id -> its platform (None: a room meetops no longer knows, or of a platform no longer set up)."""
-    found: dict[str, Provider | None] = {}
+def _platforms(services: Services, room_ids) -> dict[str, tuple[RoomRecord | None, Provider | None]]:
+    """Room id -> the room and its platform (None: a room meetops no longer knows, or a platform no longer set up)."""
+    found: dict[str, tuple[RoomRecord | None, Provider | None]] = {}
     for room_id in room_ids:
         room = rooms.get(services.db, room_id)
         try:
-            found[room_id] = services.provider(room) if room is not None else None
+            found[room_id] = (room, services.provider(room) if room is not None else None)
         except MeetopsError:
-            found[room_id] = None
+            found[room_id] = (room, None)
     return found
 
 

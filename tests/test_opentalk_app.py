@@ -343,3 +343,13 @@ async def test_a_digest_says_opentalk_rooms_cant_be_in_it(harness, ada):
     digest = await harness.double.wait_for(lambda: next(
         (m for m in room_messages(harness) if "No meetings" in str(m.blocks)), None))
     assert "Rooms on OpenTalk aren't in digests: meetops is not told when their meetings happen." in str(digest.blocks)
+
+
+async def test_a_deleted_opentalk_room_no_longer_marks_the_digest(harness, ada):
+    await ada.acommand("new standup")
+    room = await written(harness, "standup")
+    rooms.update(harness.services.db, room.id, status="deleted")
+    await ada.acommand("digest now")
+    digest = await harness.double.wait_for(lambda: next(
+        (m for m in room_messages(harness) if "No meetings" in str(m.blocks)), None))
+    assert "OpenTalk" not in str(digest.blocks)
