@@ -559,7 +559,7 @@ class ProviderPlugin:
     emulator_note: str = ""
     # A caveat on its live participant counts, said under /meet live ("counts people given a link too").
     live_note: str = ""
-    # False when `iter_rooms` yields running meetings only (Eyeson keeps no idle rooms): /meet rooms then lists
+    # False when `iter_rooms` yields running meetings only (a platform that keeps no idle rooms): /meet rooms lists
     # meetops' own records of its rooms as well.
     lists_idle_rooms: bool = True
 
