@@ -420,12 +420,14 @@ async def list_rooms(inv: Invocation) -> None:
             continue
         label = mine.name if mine else room.description or room.friendly_url
         # The link name meetops gave the room (the one its message shows and /meet join takes); a provider
-        # without link names (OpenTalk) knows the room only by its id.
+        # without link names knows the room only by its id.
         lines.append(_room_line(inv, label, mine.friendly_url if mine else room.friendly_url,
                                 private=mine.private if mine else room.privacy == "private", mine=mine))
-    # A provider that lists running meetings only (Eyeson) doesn't know the idle rooms: meetops' records are them.
+    # A provider that lists running meetings only (its plug-in says so) doesn't know the idle rooms: meetops'
+    # records are them. Only providers set up here: a room of one no longer configured is not listed, as before.
+    running_only = {name for name, p in services.providers.providers.items() if not p.plugin.lists_idle_rooms}
     for mine in known.values():
-        if (mine.id not in listed and mine.status != "deleted" and not services.provider(mine).plugin.lists_idle_rooms
+        if (mine.id not in listed and mine.status != "deleted" and mine.provider in running_only
                 and visible_here(services, mine, inv.user_id, inv.channel_id)):
             lines.append(_room_line(inv, mine.name, mine.friendly_url, private=mine.private, mine=mine))
     if not lines:

@@ -360,3 +360,14 @@ async def test_rooms_lists_meetops_rooms_although_eyeson_lists_running_meetings_
     await grace.acommand("rooms")
     seen = str((await replies_to(harness, "U0002"))[-1].blocks)
     assert "*1 room*" in seen and "`standup` in <#C0001>" in seen and "Design Review" not in seen
+
+
+async def test_rooms_still_answers_with_a_room_of_a_platform_no_longer_set_up(harness, ada, eyeson):
+    """A room made on a platform this meetops is no longer configured for must not break the list."""
+    rooms.insert(harness.services.db, rooms.RoomRecord(id="old-1", team_id="T0001", channel_id="C0001",
+                                                       creator_id="U0001", name="Old", friendly_url="old",
+                                                       room_url="", provider="chalk"))
+    await new_room(harness, ada)
+    await ada.acommand("rooms")
+    listed = str((await replies_to(harness, "U0001"))[-1].blocks)
+    assert "*1 room*" in listed and "*standup*  `standup`" in listed and "Old" not in listed
