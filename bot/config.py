@@ -23,10 +23,22 @@ def _zones_by_folded_name() -> dict[str, str]:
     return {zone.casefold(): zone for zone in available_timezones()}
 
 
-def canonical_zone(name: str) -> str | None:
-    """The IANA spelling of a time zone name given in any case (`utc` -> `UTC`, `europe/paris` -> `Europe/Paris`),
-    or None when there is no such zone."""
-    return _zones_by_folded_name().get(name.strip().casefold())
+@cache
+def _zones_by_city() -> dict[str, tuple[str, ...]]:
+    by_city: dict[str, list[str]] = {}
+    for zone in available_timezones():
+        by_city.setdefault(zone.rsplit("/", 1)[-1].casefold(), []).append(zone)
+    return {city: tuple(sorted(zones)) for city, zones in by_city.items()}
+
+
+def zone_candidates(name: str) -> tuple[str, ...]:
+    """The IANA zones a name may mean: the zone itself given in any case (`europe/paris`), else the zones of
+    that city (`Berlin`, `new york`), as people name their time zone; several when the city is ambiguous
+    (`Eastern`: Canada/Eastern and US/Eastern), none when there is no such zone."""
+    folded = name.strip().casefold()
+    if zone := _zones_by_folded_name().get(folded):
+        return (zone,)
+    return _zones_by_city().get("_".join(folded.split()), ()) if folded else ()
 
 
 class ConfigError(Exception):
@@ -68,7 +80,7 @@ class Settings(BaseSettings):
         default=180, ge=1, description="when to give up waiting for a summary")
     meetops_timezone: str = Field(
         default="UTC", description="digests' time zone when the person's Slack profile has none (an Area/City "
-                                   "name, any case)")
+                                   "name in any case, or its city alone)")
 
     host: str = Field(default="127.0.0.1", description="where the HTTP server listens")
     port: int = Field(default=3000, ge=0, le=65535, description="the HTTP server's port")
@@ -135,9 +147,12 @@ class Settings(BaseSettings):
     @field_validator("meetops_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        zone = canonical_zone(value)
-        if zone is None:
+        candidates = zone_candidates(value)
+        if len(candidates) > 1:
+            raise ValueError(f"time zone {value!r} could be {' or '.join(candidates)}; set the one you mean")
+        if not candidates:
             raise ValueError(f"unknown time zone {value!r}; use an Area/City name such as Europe/Madrid")
+        zone = candidates[0]
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):

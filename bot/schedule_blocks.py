@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import ids
-from bot.config import canonical_zone
+from bot.config import zone_candidates
 from bot.recurrence import Repeat, describe
 from bot.text import mrkdwn_escape
 
@@ -134,10 +134,15 @@ def read_form(values: dict[str, Any], *, now: datetime) -> tuple[ScheduleDraft |
     elif len(title) > MAX_TITLE:
         errors[TITLE] = f"Keep the title to {MAX_TITLE} characters or fewer."
     zone_text = (values.get(ZONE) or "").strip()
-    zone = canonical_zone(zone_text) if zone_text else None
-    if zone is None:
+    candidates = zone_candidates(zone_text)
+    zone = candidates[0] if len(candidates) == 1 else None
+    if not zone_text:
+        errors[ZONE] = "Choose a time zone, such as Europe/Berlin."
+    elif len(candidates) > 1:
+        errors[ZONE] = f"“{zone_text}” could be {' or '.join(candidates)}. Type the one you mean."
+    elif zone is None:
         errors[ZONE] = (f"I don't know the time zone “{zone_text}”. Use an Area/City name such as Europe/Berlin "
-                        "or America/New_York." if zone_text else "Choose a time zone, such as Europe/Berlin.")
+                        "or America/New_York, or a city such as Berlin.")
     try:
         day = date.fromisoformat(values.get(DATE) or "")
     except ValueError:

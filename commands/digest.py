@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks import format_duration
 from bot.text import mrkdwn_escape, people, plural
 from bot.chunking import BLOCKS_PER_MESSAGE, Packer, section, shorten
-from bot.config import canonical_zone
+from bot.config import zone_candidates
 from bot.errors import BadInput, MeetopsError, ProviderError
 from bot.messaging import cannot_post, once_at_a_time, send_private, slack_error
 from bot.providers.base import Capability, Provider, Session
@@ -62,11 +62,24 @@ def echo(text: str) -> str:
     return mrkdwn_escape(text[:ECHO_CHARS]) + ("…" if len(text) > ECHO_CHARS else "")
 
 
+# 24-hour `9:00`, `17:30`, `17h`, `17h30`; 12-hour `9am`, `9:30 pm`, `12 p.m.`.
+_CLOCK_24 = re.compile(r"([01]?\d|2[0-3])(?::([0-5]\d)|h([0-5]\d)?)")
+_CLOCK_12 = re.compile(r"(0?[1-9]|1[0-2])(?::([0-5]\d))? ?([ap])\.?m\.?")
+MERIDIEM = ("am", "pm", "a.m.", "p.m.")  # typed as a word of its own: `9 am`
+
+
 def parse_time(text: str) -> str:
-    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
-    if not match:
-        raise BadInput(f"`{echo(text)}` is not a time of day. Use 24-hour HH:MM, for example `09:00`.")
-    return f"{int(match.group(1)):02d}:{match.group(2)}"
+    """`HH:MM` (24-hour) from the ways people write a time of day."""
+    written = text.strip().lower()
+    if match := _CLOCK_24.fullmatch(written):
+        hour, minute = int(match.group(1)), match.group(2) or match.group(3) or "00"
+    elif match := _CLOCK_12.fullmatch(written):
+        hour = int(match.group(1)) % 12 + (12 if match.group(3) == "p" else 0)
+        minute = match.group(2) or "00"
+    else:
+        raise BadInput(f"`{echo(text)}` is not a time of day. Use HH:MM (24-hour) such as `09:00` or `17:30`, "
+                       "or `9am` / `5:30pm`.")
+    return f"{hour:02d}:{minute}"
 
 
 def parse_weekday(text: str) -> int:
@@ -80,11 +93,15 @@ def parse_weekday(text: str) -> int:
 
 
 def parse_zone(text: str) -> str:
-    zone = canonical_zone(text)
-    if zone is None:
+    """An IANA zone from its name in any case or its city alone (`Berlin`, `New York`)."""
+    candidates = zone_candidates(text)
+    if len(candidates) > 1:
+        listed = " or ".join(f"`{zone}`" for zone in candidates)
+        raise BadInput(f"`{echo(text)}` could be {listed}. Give the one you mean.")
+    if not candidates:
         raise BadInput(f"I don't know the time zone `{echo(text)}`. Use an Area/City name such as "
-                       "`Europe/Madrid` or `America/New_York`.")
-    return zone
+                       "`Europe/Madrid` or `America/New_York`, or a city such as `Berlin`.")
+    return candidates[0]
 
 
 def next_run(after: datetime, *, cadence: str, at_time: str, tz: str, weekday: int | None = None) -> datetime:
@@ -407,10 +424,13 @@ async def schedule(inv: Invocation, cadence: str, words: list[str]) -> None:
         if not words:
             raise BadInput("Which day? For example `/meet digest weekly mon 09:00`.")
         weekday, words = parse_weekday(words[0]), words[1:]
-    if not words or len(words) > 2:
+    if not words:
         raise BadInput(f"Give the time of day and, if you like, a time zone. Use {USAGE}.")
+    if len(words) > 1 and words[1].lower() in MERIDIEM:  # `9 am`
+        words = [f"{words[0]}{words[1]}", *words[2:]]
     at_time = parse_time(words[0])
-    tz = parse_zone(words[1]) if len(words) == 2 else await _person_zone(inv)
+    # The rest names the zone, a city of two words included (`New York`).
+    tz = parse_zone(" ".join(words[1:])) if len(words) > 1 else await _person_zone(inv)
     services = inv.services
     upcoming = next_run(services.clock(), cadence=cadence, at_time=at_time, tz=tz, weekday=weekday)
     record = DigestRecord(team_id=inv.team_id, channel_id=inv.channel_id, cadence=cadence, weekday=weekday,

@@ -210,6 +210,27 @@ async def test_digest_shows_the_summary_excerpt_with_a_link(harness, ada, sandbo
     assert ".mp4" in text and "|recording>" in text
 
 
+@pytest.mark.parametrize("words, schedule", [
+    ("digest daily 9am New York", "daily at 09:00 (America/New_York)"),
+    ("digest daily 5:30 pm berlin", "daily at 17:30 (Europe/Berlin)"),
+    ("digest weekly friday 17h30 Europe/Paris", "weekly on Fridays at 17:30 (Europe/Paris)"),
+    ("digest daily 12am Kolkata", "daily at 00:00 (Asia/Kolkata)"),
+])
+async def test_a_schedule_takes_times_and_zones_as_people_write_them(harness, ada, words, schedule):
+    await ada.acommand(words)
+    [set_up] = await harness.double.wait_for(lambda: announcements(harness))
+    record = store.get(harness.services.db, "T0001", "C0001")
+    assert commands.digest.schedule_words(record) == schedule
+    assert f"at {record.at_time} ({record.tz})" in set_up.text  # what was understood, told to the channel
+
+
+async def test_a_city_that_names_two_zones_asks_which_and_saves_nothing(harness, ada):
+    await ada.acommand("digest daily 09:00 Eastern")
+    reply = await reply_to(harness)
+    assert "`Eastern` could be `Canada/Eastern` or `US/Eastern`. Give the one you mean." in reply.text
+    assert store.get(harness.services.db, "T0001", "C0001") is None
+
+
 @pytest.mark.parametrize("words", ["digest weekly 09:00", "digest daily 25:00", "digest hourly 09:00"])
 async def test_bad_schedules_are_explained(harness, ada, words):
     await ada.acommand(words)

@@ -46,6 +46,13 @@ def test_an_unknown_zone_is_refused_and_case_is_forgiven():
     assert not errors and draft.zone == "Europe/Berlin"
 
 
+def test_a_zone_by_its_city_is_taken_and_an_ambiguous_one_asks_which():
+    draft, errors = read_form(form(ZONE="Berlin"), now=NOW)
+    assert not errors and draft.zone == "Europe/Berlin"
+    _, errors = read_form(form(ZONE="Eastern"), now=NOW)
+    assert errors[ZONE] == "“Eastern” could be Canada/Eastern or US/Eastern. Type the one you mean."
+
+
 def test_durations_in_several_spellings():
     start = datetime(2026, 12, 7, 10, 0)
     assert parse_duration("1h30", start) == timedelta(minutes=90)

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.config import ConfigError, Settings, canonical_zone, load_settings
+from bot.config import ConfigError, Settings, load_settings, zone_candidates
 from bot.errors import BadInput
 from bot.logs import SecretFilter
 from bot.names import friendly_url_for, with_suffix
@@ -110,16 +110,22 @@ def test_registering_webhooks_needs_a_team(monkeypatch, capsys):
     assert "DS_TEAM_ID" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name, zone", [
-    ("utc", "UTC"),
-    ("UTC", "UTC"),
-    ("europe/paris", "Europe/Paris"),
-    (" America/New_York ", "America/New_York"),
-    ("Mars/Olympus", None),
-    ("", None),
+@pytest.mark.parametrize("name, zones", [
+    ("utc", ("UTC",)),
+    ("UTC", ("UTC",)),
+    ("europe/paris", ("Europe/Paris",)),
+    (" America/New_York ", ("America/New_York",)),
+    # By the city alone, as people name their zone; a city of two words in two words.
+    ("Berlin", ("Europe/Berlin",)),
+    ("new  york", ("America/New_York",)),
+    ("Port-au-Prince", ("America/Port-au-Prince",)),
+    ("Eastern", ("Canada/Eastern", "US/Eastern")),  # ambiguous: both, for the person to choose
+    ("Mars/Olympus", ()),
+    ("Olympus", ()),
+    ("", ()),
 ])
-def test_time_zone_names_are_matched_in_any_case(name, zone):
-    assert canonical_zone(name) == zone
+def test_time_zone_names_are_matched_in_any_case_or_by_city(name, zones):
+    assert zone_candidates(name) == zones
 
 
 def test_the_time_zone_setting_takes_any_case():
