@@ -179,9 +179,12 @@ async def invite_command(inv: Invocation) -> None:
         raise BadInput(f"I can only invite people, each picked from Slack's list as you type their name; "
                        f"`{mrkdwn_escape(odd[0][:40])}` isn't one (groups and @here aren't either).")
     words = [w for w in inv.args if not isinstance(w, Mention)]
-    if not words or not people:
-        raise BadInput("Who, and to which room? For example `/meet invite standup @ann @bob` (pick each person "
-                       "from Slack's list as you type their name).")
+    if not words:
+        raise BadInput("To which room? For example `/meet invite standup @ann @bob`.")
+    if not people:
+        # `/meet invite standup grace`: a name typed without @ is plain text, part of the room's name for all we know.
+        raise BadInput("Who should I invite? Name each person with @ and pick them from Slack's list as you type, "
+                       "for example `/meet invite standup @ann @bob`.")
     if len(people) > MAX_INVITES:
         raise too_many(len(people))
     room = await inv.room(" ".join(words))

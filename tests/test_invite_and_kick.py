@@ -288,6 +288,18 @@ async def test_a_name_not_picked_from_slacks_list_is_explained(chalk, ada):
     assert "`@nobody-here`" in reply.text
 
 
+@pytest.mark.parametrize("words, asks", [
+    ("invite standup grace", "Who should I invite? Name each person with @"),  # no @: Slack sends plain text
+    ("invite @grace", "To which room?"),
+])
+async def test_an_invitation_missing_its_people_or_its_room_asks_for_that_one(chalk, ada, words, asks):
+    await new_room(chalk, ada)
+    await ada.acommand(words)
+    reply = await summary_for(chalk, containing="invite")
+    assert reply.text.startswith(f":warning: {asks}")
+    assert not chalk.double.dms("U0002")
+
+
 async def test_rooms_shows_the_lock_of_a_private_chalk_room(chalk, ada):
     """Chalk's room list carries no privacy: the lock comes from what meetops made the room as."""
     await new_room(chalk, ada, 'new standup --private')
