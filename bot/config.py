@@ -27,6 +27,8 @@ def _zones_by_folded_name() -> dict[str, str]:
 def _zones_by_city() -> dict[str, tuple[str, ...]]:
     by_city: dict[str, list[str]] = {}
     for zone in available_timezones():
+        if zone.startswith("Etc/"):
+            continue  # not cities: "GMT+2" would find Etc/GMT+2, which POSIX-style means two hours *behind* UTC
         by_city.setdefault(zone.rsplit("/", 1)[-1].casefold(), []).append(zone)
     return {city: tuple(sorted(zones)) for city, zones in by_city.items()}
 

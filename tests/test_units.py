@@ -120,6 +120,10 @@ def test_registering_webhooks_needs_a_team(monkeypatch, capsys):
     ("new  york", ("America/New_York",)),
     ("Port-au-Prince", ("America/Port-au-Prince",)),
     ("Eastern", ("Canada/Eastern", "US/Eastern")),  # ambiguous: both, for the person to choose
+    # An offset is no city: Etc/GMT+2 is two hours behind UTC, the opposite of what "GMT+2" means to people.
+    ("GMT+2", ()),
+    ("UTC+2", ()),
+    ("Etc/GMT+2", ("Etc/GMT+2",)),  # the IANA name itself, typed in full, is taken as it is
     ("Mars/Olympus", ()),
     ("Olympus", ()),
     ("", ()),
