@@ -104,14 +104,29 @@ def tokenize(text: str) -> list[str]:
                        'for example `/meet poll standup "Lunch?" "Pizza" "Sushi"`.') from None
     result: list[str] = []
     for word in words:
-        whole = _SLOTS.fullmatch(word)
-        if whole:
-            target, label = pieces[int(whole.group(1))]
-            if target.startswith("@") and len(target) > 1:
-                result.append(Mention(target[1:], slack_unescape(label or "").lstrip("@")))
-                continue
+        if people := _people_only(word, pieces):
+            result.extend(people)
+            continue
         result.append(_SLOTS.sub(lambda m: _readable(*pieces[int(m.group(1))]), word))
     return result
+
+
+# What people type between and after the people they name: "@ann, @bob", "(@ann)", "@ann,@bob."
+_BETWEEN_PEOPLE = re.compile(r"[\s,;:.!?()\[\]]*")
+
+
+def _people_only(word: str, pieces: list[tuple[str, str | None]]) -> list[Mention]:
+    """The people in a word that holds nothing else but punctuation, as Mentions; [] for any other word."""
+    slots = list(_SLOTS.finditer(word))
+    if not slots or not _BETWEEN_PEOPLE.fullmatch(_SLOTS.sub(" ", word)):
+        return []
+    people = []
+    for slot in slots:
+        target, label = pieces[int(slot.group(1))]
+        if not target.startswith("@") or len(target) < 2:
+            return []  # a channel, a link or @here among them: read the word as text
+        people.append(Mention(target[1:], slack_unescape(label or "").lstrip("@")))
+    return people
 
 
 @dataclass

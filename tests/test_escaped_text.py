@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from commands.router import Mention, slack_plain, tokenize
@@ -22,6 +23,19 @@ def test_a_person_named_on_their_own_is_a_mention_with_their_id():
     assert words == ["invite", "standup", "@grace", "@U0003"]
     assert [getattr(w, "user_id", None) for w in words] == [None, None, "U0002", "U0003"]
     assert isinstance(words[2], Mention) and not isinstance(words[1], Mention)
+
+
+@pytest.mark.parametrize("text", ["sync <@U2|grace>, <@U3|linus>", "sync <@U2|grace> <@U3|linus>.",
+                                  "sync <@U2|grace>,<@U3|linus>", "sync (<@U2|grace>; <@U3|linus>)"])
+def test_punctuation_around_people_is_not_part_of_them(text):
+    """Slack sends "@grace, @linus" as `<@U2|grace>, <@U3|linus>`: the comma is not the room's name."""
+    words = tokenize(text)
+    assert words == ["sync", "@grace", "@linus"]
+    assert [w.user_id for w in words if isinstance(w, Mention)] == ["U2", "U3"]
+
+
+def test_a_channel_or_here_with_punctuation_stays_text():
+    assert [type(w) for w in tokenize("<#C1|general>, <!here>.")] == [str, str]
 
 
 def test_markup_inside_a_phrase_reads_as_shown():

@@ -143,6 +143,14 @@ async def test_a_new_room_invites_the_people_named(chalk, ada):
     assert room.provider == "chalk"
 
 
+async def test_a_comma_or_full_stop_after_a_person_neither_names_the_room_nor_drops_them(chalk, ada):
+    room = await new_room(chalk, ada, "new standup @ann, @bob.")
+    assert room.name == "standup"
+    summary = await summary_for(chalk)
+    assert "Invited to standup* (2)" in summary.text
+    await chalk.double.wait_for(lambda: chalk.double.dms("U0010") and chalk.double.dms("U0011"))
+
+
 async def test_invitations_work_on_digital_samba_too(harness, ada_ds=None):
     user = harness.user(ADA)
     try:

@@ -218,8 +218,9 @@ class SlackUser:
         escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
         def person(match: re.Match) -> str:
-            user = self.double.find_user(match.group(1))
-            return f"<@{user.id}|{user.name}>" if user else match.group(0)
+            handle = match.group(1).rstrip(".")  # "@linus." ends a sentence: the dot is not the handle's
+            user = self.double.find_user(handle)
+            return f"<@{user.id}|{user.name}>{match.group(1)[len(handle):]}" if user else match.group(0)
 
         def channel(match: re.Match) -> str:
             channel_id = self.double.find_channel(match.group(1))
