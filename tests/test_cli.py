@@ -171,6 +171,8 @@ def test_serve_starts_when_every_check_passes_and_warns_about_admins_that_are_na
     ("no /api/v1", "DS_API_URL: {sandbox} has no rooms list (HTTP 404 for GET {sandbox}/rooms); it should end in /api/v1"),
     ("404 host", "DS_API_URL: {sandbox}/nothing/api/v1 has no rooms list (HTTP 404 for GET {sandbox}/nothing/api/v1/rooms); is it"),
     ("wrong key", "DS_DEVELOPER_KEY: Digital Samba refused the key (HTTP 401)"),
+    # The key alone doesn't say the team: a wrong DS_TEAM_ID passed, and then every join link was refused.
+    ("wrong team", "DS_TEAM_ID: Digital Samba accepted the developer key but not with this team id"),
     ("unreachable", "DS_API_URL: cannot reach http://127.0.0.1:{port}/api/v1"),
     ("not the API", "DS_API_URL: {slack}/api answered, but not like the Digital Samba API"),
 ])
@@ -181,6 +183,7 @@ def test_serve_refuses_a_provider_setting_that_does_not_work(case, named, monkey
         "no /api/v1": {"DS_API_URL": sandbox.url},
         "404 host": {"DS_API_URL": sandbox.url + "/nothing/api/v1"},
         "wrong key": {"DS_DEVELOPER_KEY": "not-the-key-" + "x" * 20},
+        "wrong team": {"DS_TEAM_ID": "not-my-team"},
         "unreachable": {"DS_API_URL": f"http://127.0.0.1:{port}/api/v1"},
         "not the API": {"DS_API_URL": double.url + "/api"},  # Slack's API answers 200, but not as Digital Samba
     }[case]

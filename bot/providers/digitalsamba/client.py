@@ -254,6 +254,18 @@ class DigitalSambaClient(Provider):
         if not isinstance(body.get("data"), list):
             raise ConfigError(f"DS_API_URL: {base} answered, but not like the Digital Samba API (no room list in "
                               "the reply); it should look like https://api.digitalsamba.com/api/v1.")
+        # The key alone says nothing of DS_TEAM_ID, which every join link carries (a wrong one: every link is
+        # refused). Digital Samba's HTTP Basic scheme takes the team id with the key: the same read that way.
+        try:
+            as_team = await self._http.get("rooms", params={"limit": 1},
+                                           auth=httpx.BasicAuth(self._team_id, self._signing_key))
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"DS_API_URL: cannot reach {base} ({_reason(exc)}). Check the address and the "
+                              "network.") from None
+        if as_team.status_code in (401, 403):
+            raise ConfigError(f"DS_TEAM_ID: Digital Samba accepted the developer key but not with this team id "
+                              f"(HTTP {as_team.status_code}), so every join link would be refused. Copy the team id "
+                              "from the Digital Samba dashboard: Team Settings → Developer.")
 
     # -- rooms ---------------------------------------------------------------------
 
