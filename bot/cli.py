@@ -43,6 +43,29 @@ def _provider_problems() -> list[str]:
     return problems
 
 
+def _require_a_real_default(settings: Settings) -> None:
+    """Serving for real, new rooms must not land on an emulator (local links nobody else can open) while
+    real platforms are set up: MEETOPS_PROVIDER naming one without credentials, or unset with several."""
+    from bot.providers import registry
+    from bot.runtime import choose_default
+
+    configured = [name for name in registry.DRIVERS if registry.load(name).configured(_provider_settings(name))]
+    if not configured:
+        return  # nothing set up at all: sandbox mode, said loudly at start-up
+    default = choose_default(settings, configured)
+    if default in configured:
+        return
+    names = " or ".join(configured)
+    titles = " and ".join(registry.load(name).title for name in configured)
+    if settings.meetops_provider:
+        raise ConfigError(f"meetops cannot start: MEETOPS_PROVIDER is {default}, but "
+                          f"{registry.load(default).title} has no credentials here, so new rooms would go to a "
+                          f"local emulator. Give its credentials, or set MEETOPS_PROVIDER to {names}.")
+    raise ConfigError(f"meetops cannot start: {titles} are set up, so new rooms need one of them: set "
+                      f"MEETOPS_PROVIDER to {names} (without it they would go to a local {registry.load(default).title} "
+                      "emulator).")
+
+
 def _provider_settings(name: str):
     """A provider's own settings, its secrets masked in every log line from now on."""
     from pydantic import SecretStr
@@ -158,6 +181,7 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _settings()
     settings.require_serving(_provider_problems())
+    _require_a_real_default(settings)
     warn_about_settings(settings)
     identity = None  # without the checks, the app asks auth.test once itself (bot.slack_auth)
     if args.no_check:

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     # Each provider's own settings live in its folder (bot/providers/<name>/settings.py, own env prefix).
     meetops_provider: str | None = Field(
         default=None, description="the default provider for new rooms (else the only one configured, else Digital "
-                                  "Samba's emulator)")
+                                  "Samba's emulator when none is; `serve` asks for it when several are)")
 
     meetops_db: str = Field(
         default="meetops.db", description="SQLite file: rooms, polls, streams, summaries, digests, audit log")

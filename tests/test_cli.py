@@ -194,6 +194,28 @@ def test_serve_refuses_a_provider_setting_that_does_not_work(case, named, monkey
     assert not no_uvicorn  # refused before serving
 
 
+@pytest.mark.parametrize("env, named", [
+    # Two platforms set up, none chosen: the default would have been Digital Samba's local emulator.
+    ({"EYESON_API_KEY": "e" * 24, "CHALK_API_KEY": "ck_test_" + "c" * 24,
+      "CHALK_API_URL": "https://chalk.example.com/api/v1",
+      "CHALK_JOIN_URL": "https://meet.example.com/join?room={room}&token={token}&name={name}"},
+     "Eyeson and Chalk are set up, so new rooms need one of them: set MEETOPS_PROVIDER to eyeson or chalk"),
+    # The one chosen has no credentials while another has.
+    ({"MEETOPS_PROVIDER": "eyeson"},
+     "MEETOPS_PROVIDER is eyeson, but Eyeson has no credentials here, so new rooms would go to a local emulator. "
+     "Give its credentials, or set MEETOPS_PROVIDER to digitalsamba."),
+])
+def test_serve_refuses_to_give_new_rooms_to_an_emulator_when_real_platforms_are_set_up(
+        env, named, monkeypatch, world, capsys, no_uvicorn):
+    state, sandbox, double = world
+    serve_env(monkeypatch, state, sandbox, double, **env)
+    if "CHALK_API_KEY" in env:
+        for name in ("DS_TEAM_ID", "DS_DEVELOPER_KEY", "DS_API_URL"):
+            monkeypatch.delenv(name)
+    assert named in fails(["serve"], capsys)
+    assert not no_uvicorn and not double.calls  # refused before anything, Slack included
+
+
 def test_no_check_starts_offline(monkeypatch, world, capsys, no_uvicorn):
     state, sandbox, double = world
     serve_env(monkeypatch, state, sandbox, double, DS_API_URL=f"http://127.0.0.1:{free_port()}/api/v1",
