@@ -185,7 +185,7 @@ def serve(args: argparse.Namespace) -> None:
     warn_about_settings(settings)
     identity = None  # without the checks, the app asks auth.test once itself (bot.slack_auth)
     if args.no_check:
-        log.warning("--no-check: Slack and Digital Samba settings are not checked at start-up")
+        log.warning("--no-check: the Slack and provider settings are not checked at start-up")
     else:
         identity = asyncio.run(startup_checks(settings))
     runtime = Runtime(settings, slack_identity=identity)
@@ -270,12 +270,13 @@ def _webhook_provider(args: argparse.Namespace):
     from bot.providers import registry
     from bot.providers.base import Capability
 
-    _settings()  # meetops' own settings are checked (and their secrets masked) as for every command
-    plugin = registry.load(args.provider)
+    settings = _settings()  # meetops' own settings are checked (and their secrets masked) as for every command
+    plugin = registry.load(args.provider or _default_provider(settings))
     values = _provider_settings(plugin.name)
     command = f"meetops webhooks {args.webhooks_command}"
     if Capability.WEBHOOKS not in plugin.capabilities:
-        raise CliError(f"{plugin.title} sends no webhooks: {plugin.capabilities.reason(Capability.WEBHOOKS)}")
+        raise CliError(f"{plugin.capabilities.reason(Capability.WEBHOOKS)} There is no webhook to "
+                       f"{args.webhooks_command}.")
     if not plugin.configured(values):
         raise ConfigError(f"`{command}` talks to the real {plugin.title}, which is not configured here. "
                           f"{plugin.setup_help}")
@@ -285,10 +286,22 @@ def _webhook_provider(args: argparse.Namespace):
     return plugin, plugin.build(values)
 
 
+def _default_provider(settings: Settings) -> str:
+    """The provider `serve` makes new rooms on: MEETOPS_PROVIDER, else the only one configured, else the first."""
+    from bot.providers import registry
+    from bot.runtime import choose_default
+
+    return choose_default(settings, [name for name in registry.DRIVERS
+                                     if registry.load(name).configured(_provider_settings(name))])
+
+
 async def _with_provider(provider, work):
     """Run `work()` after the provider's start-up probe, so a wrong URL or key is named before anything changes."""
     try:
-        await provider.check()
+        try:
+            await provider.check()
+        except ConfigError as exc:
+            raise CliError(f"meetops webhooks: {exc}") from None
         return await work()
     finally:
         await provider.aclose()
@@ -321,8 +334,8 @@ def list_webhooks(args: argparse.Namespace) -> None:
     plugin, provider = _webhook_provider(args)
     hooks = asyncio.run(_with_provider(provider, provider.list_webhooks))
     if not hooks:
-        print(f"No {plugin.title} webhooks are registered. `meetops webhooks register --url "
-              f"https://<your host>/webhooks/{plugin.name}` registers meetops'.")
+        print(f"No {plugin.title} webhooks are registered. `meetops webhooks register --provider {plugin.name} "
+              f"--url https://<your host>/webhooks/{plugin.name}` registers meetops'.")
         return
     for hook in hooks:
         print(f"{hook.id}  {hook.note or '(no name)'}  {hook.url}")
@@ -331,16 +344,19 @@ def list_webhooks(args: argparse.Namespace) -> None:
 def delete_webhook(args: argparse.Namespace) -> None:
     from bot.errors import ProviderNotFound
 
+    if not args.id.strip():
+        raise CliError("Which webhook? Give its id: `meetops webhooks list` shows them.")
     plugin, provider = _webhook_provider(args)
 
     async def delete() -> None:
         try:
-            await provider.delete_webhook(args.id)
+            await provider.delete_webhook(args.id.strip())
         except ProviderNotFound:
-            raise CliError(f"{plugin.title} has no webhook {args.id!r}; `meetops webhooks list` shows their ids.") from None
+            raise CliError(f"{plugin.title} has no webhook {args.id!r}; `meetops webhooks list --provider "
+                           f"{plugin.name}` shows their ids.") from None
 
     asyncio.run(_with_provider(provider, delete))
-    print(f"Deleted webhook {args.id}.")
+    print(f"Deleted {plugin.title} webhook {args.id.strip()}.")
 
 
 def _version() -> str:
@@ -351,10 +367,21 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="meetops", description="Run Digital Samba meetings from Slack.")
+    from bot.providers.registry import DRIVERS
+
+    from bot.providers import registry
+
+    titles = [registry.load(name).title for name in DRIVERS]
+    parser = argparse.ArgumentParser(prog="meetops", description="Run video meetings from Slack, on "
+                                     + ", ".join(titles[:-1]) + " or " + titles[-1] + ".")
     parser.add_argument("--version", action="version", version=f"meetops {_version()}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = parser.add_subparsers(dest="command", required=True)
+    levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=levels)
+    # Also after the command (`meetops webhooks list --log-level debug`), as the failure hints say.
+    log_flag = argparse.ArgumentParser(add_help=False)
+    log_flag.add_argument("--log-level", default=argparse.SUPPRESS, type=str.upper, choices=levels,
+                          help="how much to log (default: INFO)")
+    sub = _SubcommandsWith(log_flag, parser.add_subparsers(dest="command", required=True))
 
     p = sub.add_parser("serve", help="serve Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)",
                        description="Serve Slack: over Socket Mode when SLACK_APP_TOKEN is set, else over HTTP on\n"
@@ -366,22 +393,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=serve)
 
     p = sub.add_parser("console", help="try meetops in the terminal: no Slack, no provider account")
-    p.add_argument("--provider", default=None, help="the provider whose emulator to meet on (default: digitalsamba)")
+    p.add_argument("--provider", default=None, type=str.lower, choices=list(DRIVERS),
+                   help="the provider whose emulator to meet on (default: %s)" % next(iter(DRIVERS)))
     p.set_defaults(func=console)
 
     p = sub.add_parser("sandbox", help="serve a provider's emulator over HTTP")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8600)
-    p.add_argument("--provider", default="digitalsamba", help="whose emulator (default: digitalsamba)")
+    p.add_argument("--provider", default=next(iter(DRIVERS)), type=str.lower, choices=list(DRIVERS),
+                   help="whose emulator (default: %(default)s)")
     p.set_defaults(func=sandbox)
 
-    from bot.providers.registry import DRIVERS
-
     provider_flag = argparse.ArgumentParser(add_help=False)
-    provider_flag.add_argument("--provider", default=next(iter(DRIVERS)), choices=list(DRIVERS),
-                               help="the meeting provider (default: %(default)s)")
+    provider_flag.add_argument("--provider", default=None, type=str.lower, choices=list(DRIVERS),
+                               help="the meeting provider (default: MEETOPS_PROVIDER, else the only one configured)")
     p = sub.add_parser("webhooks", help="manage the providers' webhooks")
-    webhooks = p.add_subparsers(dest="webhooks_command", required=True)
+    webhooks = _SubcommandsWith(log_flag, p.add_subparsers(dest="webhooks_command", required=True))
     p = webhooks.add_parser("register", parents=[provider_flag],
                             help="register this bot's webhook endpoint with the provider, replacing the one meetops "
                                  "registered before")
@@ -392,6 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="the webhook's id")
     p.set_defaults(func=delete_webhook)
     return parser
+
+
+class _SubcommandsWith:
+    """Subparsers that all take the given common flags (`--log-level` after the command as well as before)."""
+
+    def __init__(self, common: argparse.ArgumentParser, subparsers):
+        self._common, self._subparsers = common, subparsers
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        kwargs["parents"] = [*kwargs.get("parents", []), self._common]
+        return self._subparsers.add_parser(name, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> None:

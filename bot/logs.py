@@ -70,6 +70,10 @@ def configure_logging(level: str = "INFO") -> None:
     # These log whole request bodies at DEBUG, join links included; they never need to.
     for noisy in ("slack_sdk", "slack_bolt", "meetops.bolt", "apscheduler.executors", "aiohttp"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).getEffectiveLevel()))
+    # APScheduler logs every run of every job at INFO: the checkpoint every 10 s alone was most of an idle
+    # day's log. Jobs that fail are still logged (ERROR), and meetops logs what its own jobs do.
+    logging.getLogger("apscheduler.executors").setLevel(max(logging.WARNING, logging.getLogger(
+        "apscheduler.executors").getEffectiveLevel()))
     # slack-sdk announces every retry at INFO; an outage is logged once by bot.slack_auth instead.
     logging.getLogger("slack_sdk.web.async_base_client").setLevel(logging.WARNING)
     # One INFO line per HTTP request is noise; their failures still surface as WARNING.

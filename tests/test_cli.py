@@ -286,7 +286,7 @@ def test_registering_again_replaces_the_webhook_and_list_and_delete_manage_them(
     assert second_token not in listed and "crm-token" not in listed  # authorization values are secrets
 
     main(["webhooks", "delete", ours[0].id])
-    assert capsys.readouterr().out.strip() == f"Deleted webhook {ours[0].id}."
+    assert capsys.readouterr().out.strip() == f"Deleted Digital Samba webhook {ours[0].id}."
     assert list(state.webhooks) == [other.id]
     assert f"no webhook '{ours[0].id}'" in fails(["webhooks", "delete", ours[0].id], capsys)
 
@@ -295,7 +295,51 @@ def test_webhooks_list_says_when_there_are_none(monkeypatch, world, capsys):
     state, sandbox, _ = world
     provider_env(monkeypatch, state, sandbox)
     main(["webhooks", "list"])
-    assert "No Digital Samba webhooks are registered" in capsys.readouterr().out
+    # The command it suggests names the provider: run as printed, it works whatever MEETOPS_PROVIDER says.
+    assert ("No Digital Samba webhooks are registered. `meetops webhooks register --provider digitalsamba --url "
+            "https://<your host>/webhooks/digitalsamba` registers meetops'.") in capsys.readouterr().out
+
+
+def test_webhooks_commands_default_to_the_provider_serve_uses(monkeypatch, world, capsys):
+    """With only Eyeson set up, `meetops webhooks list` is about Eyeson, not an unconfigured Digital Samba."""
+    from bot.sandbox.eyeson import start_emulator
+
+    eyeson = start_emulator()
+    try:
+        use(monkeypatch, **{f"EYESON_{k.upper()}": str(v) for k, v in eyeson.client_settings().items()})
+        main(["webhooks", "list", "--log-level", "debug"])  # the flag after the command too, any case
+    finally:
+        eyeson.stop()
+    assert "No Eyeson webhooks are registered" in capsys.readouterr().out
+
+
+def test_a_provider_without_webhooks_says_so_once(capsys):
+    line = fails(["webhooks", "list", "--provider", "opentalk"], capsys)
+    assert line.count("OpenTalk sends no webhooks") == 1 and line.endswith("There is no webhook to list.")
+
+
+def test_deleting_no_webhook_at_all_is_refused(capsys):
+    assert fails(["webhooks", "delete", " "], capsys) == "Which webhook? Give its id: `meetops webhooks list` shows them."
+
+
+@pytest.mark.parametrize("argv", [["serve"], ["webhooks", "list", "--provider", "eyeson"]])
+def test_an_unreachable_provider_is_said_once_in_the_words_of_the_command(argv, monkeypatch, world, capsys):
+    state, sandbox, double = world
+    serve_env(monkeypatch, state, sandbox, double, MEETOPS_PROVIDER="eyeson", EYESON_API_KEY="e" * 24,
+              EYESON_API_URL=f"http://127.0.0.1:{free_port()}")
+    line = fails(argv, capsys)
+    assert "EYESON_API_URL: no usable answer from http://127.0.0.1:" in line
+    if argv == ["serve"]:
+        assert line.count("meetops cannot start") == 1 and line.count("--no-check") == 1
+    else:
+        assert line.startswith("meetops webhooks: ") and "cannot start" not in line and "--no-check" not in line
+
+
+def test_an_api_address_that_is_no_url_is_named(monkeypatch, world, capsys):
+    state, sandbox, double = world
+    serve_env(monkeypatch, state, sandbox, double, MEETOPS_PROVIDER="eyeson", EYESON_API_KEY="e" * 24,
+              EYESON_API_URL="nope")
+    assert "EYESON_API_URL: 'nope' is not an http(s) URL" in fails(["serve"], capsys)
 
 
 @pytest.mark.parametrize("case, named", [
@@ -368,3 +412,13 @@ async def test_socket_mode_says_connected_only_once_it_is(tmp_path, caplog):
             with contextlib.suppress(asyncio.CancelledError):
                 await serving
             socket.stop()
+
+
+def test_the_scheduler_does_not_log_every_job_run():
+    """The database checkpoint runs every 10 s: at INFO, APScheduler's two lines per run were most of the log."""
+    from bot.logs import configure_logging
+
+    configure_logging("INFO")
+    assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+    assert logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.ERROR)  # failed jobs still are
+    assert logging.getLogger("meetops").isEnabledFor(logging.INFO)

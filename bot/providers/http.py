@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import httpx
@@ -63,6 +63,12 @@ def build_http_client(base_url: str, *, auth: httpx.Auth | None, timeout: float 
         # seconds of CPU with a few hundred concurrent calls; aiohttp's pool does not.
         transport=transport or AiohttpTransport(limits=limits),
     )
+
+
+def is_http_url(url: str) -> bool:
+    """Whether a configured API address can be asked at all (`nope`, `ftp://…` can't: said at start-up)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def path(*segments: Any) -> str:

@@ -464,6 +464,19 @@ async def test_the_emulator_delivers_a_signed_recording_with_its_summary(chalk, 
     assert await chalk.recording_link(event.recording_id)
 
 
+async def test_deleting_the_webhook_turns_the_tenants_one_off_and_listing_says_why_it_cannot(chalk, world):
+    from bot.errors import MeetopsError, ProviderNotFound
+
+    registration = await chalk.register_webhook("https://bot.example.com/webhooks/chalk")
+    assert world.webhook.enabled and world.webhook.url == "https://bot.example.com/webhooks/chalk"
+    with pytest.raises(ProviderNotFound, match=registration.id):  # the id to give is the tenant's
+        await chalk.delete_webhook("not-the-tenant")
+    await chalk.delete_webhook(registration.id)
+    assert not world.webhook.enabled
+    with pytest.raises(MeetopsError, match="one post-meeting webhook per tenant"):
+        await chalk.list_webhooks()
+
+
 async def test_the_summary_verb_says_chalk_has_none_of_its_own(chalk, control):
     room = await chalk.create_room(spec("No summary"), idempotency_key="k")
     answer = await control.post(f"/rooms/{room.id}/summary")

@@ -112,7 +112,7 @@ async def test_wrong_oidc_credentials_at_start_up_name_the_setting(plugin, emula
     finally:
         await client.aclose()
     text = str(info.value)
-    assert text.startswith("meetops cannot start") and named in text
+    assert text.startswith("OpenTalk's sign-in service refused") and named in text  # `serve` adds that it could not start
     for secret in (emulator.client_settings()["password"], emulator.client_settings()["client_secret"],
                    *override.values()):
         assert secret not in text or secret in ("nobody", "someone-else")
@@ -180,4 +180,4 @@ async def test_opentalk_down_at_start_up_is_said_at_start_up(plugin, emulator):
             await client.check()
     finally:
         await client.aclose()
-    assert "meetops cannot start" in str(info.value) and "try again" in str(info.value).lower()
+    assert str(info.value).startswith("OPENTALK_API_URL: no usable answer") and "try again" in str(info.value)

@@ -18,7 +18,7 @@ def build(settings: ChalkSettings, transport: httpx.AsyncBaseTransport | None = 
     if not settings.api_url or not settings.api_key or not settings.join_url:
         from bot.config import ConfigError
 
-        raise ConfigError("meetops cannot start: Chalk needs " + "; ".join(settings.problems() or [
+        raise ConfigError("Chalk needs " + "; ".join(settings.problems() or [
             "CHALK_API_URL, CHALK_API_KEY and CHALK_JOIN_URL"]))
     http = build_http(settings.api_url, settings.api_key.get_secret_value(), timeout=settings.timeout_seconds,
                       transport=transport)

@@ -25,6 +25,7 @@ from bot.errors import (
     ProviderGone,
     ProviderNotFound,
     ProviderRejected,
+    ProviderUnavailable,
 )
 from bot.providers.base import (
     Invited,
@@ -42,7 +43,7 @@ from bot.providers.base import (
     WebhookRegistration,
 )
 from bot.providers.chalk.auth import ChalkAuth
-from bot.providers.http import ErrorWords, ProviderHTTP, build_http_client, json_body, parse_time
+from bot.providers.http import ErrorWords, ProviderHTTP, build_http_client, is_http_url, json_body, parse_time
 from bot.providers.http import path as _path
 
 PAGE_SIZE = 100
@@ -162,22 +163,29 @@ class ChalkClient(Provider):
         return await self._api.request(method, url, **kwargs)
 
     async def check(self) -> None:
-        """The key exchange and one cheap read, so a wrong URL or key is said at start-up."""
+        """The key exchange and one cheap read, so a wrong URL or key is said at start-up. Worded for whoever
+        runs the bot, the setting first; the caller says what it was doing."""
+        base = str(self._http.base_url).rstrip("/")
+        if not is_http_url(base):
+            raise ConfigError(f"CHALK_API_URL: {base!r} is not an http(s) URL; it should be your Chalk API, "
+                              "ending in /api/v1.")
         try:
             body = await self._request("GET", "rooms", params={"limit": 1, "offset": 0, "status": "active"})
         except ProviderAuthError:
-            raise ConfigError("meetops cannot start: Chalk refused CHALK_API_KEY (the exchange for a tenant "
-                              "token at POST /auth/token failed). Use a current ck_live_… or ck_test_… key "
-                              "of your tenant.") from None
+            raise ConfigError("CHALK_API_KEY: Chalk refused the key (the exchange for a tenant token at POST "
+                              "/auth/token failed). Use a current ck_live_… or ck_test_… key of your tenant.") from None
         except ProviderNotFound:
-            raise ConfigError(f"meetops cannot start: CHALK_API_URL ({self._http.base_url}) answers 404. It "
-                              "should be your Chalk API ending in /api/v1.") from None
+            raise ConfigError(f"CHALK_API_URL: {base} answers 404. It should be your Chalk API ending in "
+                              "/api/v1.") from None
+        except ProviderUnavailable as exc:  # no connection, no answer in time, or a server error
+            what = exc.user_message.removesuffix(" Please try again in a minute.")
+            raise ConfigError(f"CHALK_API_URL: no usable answer from {base}: {what} Check the address, or try "
+                              "again in a minute.") from None
         except ProviderError as exc:
-            raise ConfigError(f"meetops cannot start: Chalk at CHALK_API_URL ({self._http.base_url}) did not "
-                              f"answer as expected: {exc.user_message} (use --no-check to start anyway).") from None
+            raise ConfigError(f"CHALK_API_URL: Chalk at {base} did not answer as expected: "
+                              f"{exc.user_message}") from None
         if not isinstance(body, dict) or "rooms" not in body:
-            raise ConfigError(f"meetops cannot start: CHALK_API_URL ({self._http.base_url}) does not look like "
-                              "the Chalk API. It should end in /api/v1.")
+            raise ConfigError(f"CHALK_API_URL: {base} does not look like the Chalk API. It should end in /api/v1.")
 
     # -- rooms ---------------------------------------------------------------------
 
@@ -422,6 +430,20 @@ class ChalkClient(Provider):
             id=tenant, url=url, secret=secret, secret_setting="CHALK_WEBHOOK_SECRET",
             note="Chalk keeps one post-meeting webhook per tenant: this one "
                  "replaced any other. Summaries need the tenant's transcription and AI settings.")
+
+
+    async def list_webhooks(self) -> list[WebhookRegistration]:
+        raise MeetopsError("Chalk has no way to list its webhook: it keeps one post-meeting webhook per tenant. "
+                           "`meetops webhooks register --provider chalk --url …` replaces it, and `meetops webhooks "
+                           "delete --provider chalk <tenant id>` turns it off (register prints the tenant id).")
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Turns the tenant's post-meeting webhook off; its id is the tenant's (what register printed)."""
+        tenant = await self._tenant_id()
+        if webhook_id != tenant:
+            raise ProviderNotFound(f"Chalk's webhook belongs to the tenant: its id is {tenant}.")
+        await self._request("PATCH", _path("tenants", tenant, "config"),
+                            json={"post_meeting_webhook": {"enabled": False}})
 
 
 def _int(value: Any) -> int | None:

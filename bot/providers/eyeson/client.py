@@ -54,7 +54,7 @@ from bot.providers.base import (
     Session,
     WebhookRegistration,
 )
-from bot.providers.http import ErrorWords, ProviderHTTP, build_http_client, json_body, parse_time
+from bot.providers.http import ErrorWords, ProviderHTTP, build_http_client, is_http_url, json_body, parse_time
 from bot.providers.http import path as _path
 
 ID_PREFIX = "meetops-"
@@ -300,21 +300,30 @@ class EyesonClient(Provider):
         return await self._api.request(method, url, params=params, data=data)
 
     async def check(self) -> None:
-        """One cheap authenticated read (the running meetings), so a wrong key or URL is said at start-up."""
+        """One cheap authenticated read (the running meetings), so a wrong key or URL is said at start-up.
+        Worded for whoever runs the bot, the setting first; the caller says what it was doing."""
+        base = str(self._http.base_url).rstrip("/")
+        if not is_http_url(base):
+            raise ConfigError(f"EYESON_API_URL: {base!r} is not an http(s) URL; it should look like "
+                              "https://api.eyeson.team.")
         try:
             body = await self._request("GET", "rooms")
         except ProviderAuthError:
-            raise ConfigError("meetops cannot start: Eyeson refused EYESON_API_KEY. Copy the API key from your "
-                              "Eyeson account again.") from None
+            raise ConfigError("EYESON_API_KEY: Eyeson refused the key. Copy the API key from your Eyeson account "
+                              "again.") from None
         except ProviderNotFound:
-            raise ConfigError(f"meetops cannot start: EYESON_API_URL ({self._http.base_url}) answers 404 for "
-                              "/rooms. It should be the API's address, e.g. https://api.eyeson.team.") from None
+            raise ConfigError(f"EYESON_API_URL: {base} answers 404 for /rooms. It should be the API's address, "
+                              "e.g. https://api.eyeson.team.") from None
+        except ProviderUnavailable as exc:  # no connection, no answer in time, or a server error
+            what = exc.user_message.removesuffix(" Please try again in a minute.")
+            raise ConfigError(f"EYESON_API_URL: no usable answer from {base}: {what} Check the address, or try "
+                              "again in a minute.") from None
         except ProviderError as exc:
-            raise ConfigError(f"meetops cannot start: Eyeson at EYESON_API_URL ({self._http.base_url}) did not "
-                              f"answer as expected: {exc.user_message} (use --no-check to start anyway).") from None
+            raise ConfigError(f"EYESON_API_URL: Eyeson at {base} did not answer as expected: "
+                              f"{exc.user_message}") from None
         if not isinstance(body, list):
-            raise ConfigError(f"meetops cannot start: EYESON_API_URL ({self._http.base_url}) does not look like "
-                              "the Eyeson API, e.g. https://api.eyeson.team.")
+            raise ConfigError(f"EYESON_API_URL: {base} does not look like the Eyeson API, e.g. "
+                              "https://api.eyeson.team.")
 
     # -- rooms ---------------------------------------------------------------------
 

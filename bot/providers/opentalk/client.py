@@ -41,7 +41,7 @@ from bot.providers.base import (
     Room,
     RoomSpec,
 )
-from bot.providers.http import ErrorWords, ProviderHTTP, json_body, parse_time
+from bot.providers.http import ErrorWords, ProviderHTTP, is_http_url, json_body, parse_time
 from bot.providers.http import path as _path
 from bot.providers.opentalk.auth import OidcTokens, OpenTalkAuthError
 from bot.providers.scheduling import MeetingPlan, Occurrence, RecordingDownload, ScheduledMeeting
@@ -201,22 +201,30 @@ class OpenTalkClient(Provider):
             yield item
 
     async def check(self) -> None:
-        """Sign in and read the bot's own profile, so wrong credentials are named at start-up."""
+        """Sign in and read the bot's own profile, so wrong credentials are named at start-up. Worded for
+        whoever runs the bot, the setting first; the caller says what it was doing."""
+        base = str(self._http.base_url).rstrip("/")
+        if not is_http_url(base):
+            raise ConfigError(f"OPENTALK_API_URL: {base!r} is not an http(s) URL; it should look like "
+                              "https://controller.example.com/v1.")
         try:
             await self._request("GET", "users/me")
         except OpenTalkAuthError as exc:
-            raise ConfigError(f"meetops cannot start: {exc.user_message.replace('An admin needs to check', 'Check')}"
-                              ) from None
+            raise ConfigError(exc.user_message.replace("An admin needs to check", "Check")) from None
         except ProviderAuthError:
-            raise ConfigError("meetops cannot start: OpenTalk refused the bot's access token for OPENTALK_USERNAME "
-                              "(is the user allowed to use OpenTalk, and does OPENTALK_API_URL belong to the same "
-                              "OIDC issuer?).") from None
+            raise ConfigError("OPENTALK_USERNAME: OpenTalk refused the bot's access token for this user (is the "
+                              "user allowed to use OpenTalk, and does OPENTALK_API_URL belong to the same OIDC "
+                              "issuer?).") from None
         except ProviderNotFound:
-            raise ConfigError(f"meetops cannot start: OPENTALK_API_URL ({self._http.base_url}) answers 404 for "
-                              "/users/me. It should end in /v1, e.g. https://controller.example.com/v1.") from None
+            raise ConfigError(f"OPENTALK_API_URL: {base} answers 404 for /users/me. It should end in /v1, e.g. "
+                              "https://controller.example.com/v1.") from None
+        except ProviderUnavailable as exc:  # no connection, no answer in time, or a server error
+            what = exc.user_message.removesuffix(" Please try again in a minute.")
+            raise ConfigError(f"OPENTALK_API_URL: no usable answer from {base}: {what} Check the address, or try "
+                              "again in a minute.") from None
         except ProviderError as exc:
-            raise ConfigError(f"meetops cannot start: OpenTalk at OPENTALK_API_URL ({self._http.base_url}) did not "
-                              f"answer as expected: {exc.user_message} (use --no-check to start anyway).") from None
+            raise ConfigError(f"OPENTALK_API_URL: OpenTalk at {base} did not answer as expected: "
+                              f"{exc.user_message}") from None
 
     # -- rooms ---------------------------------------------------------------------
 
