@@ -64,4 +64,4 @@ async def kick_command(inv: Invocation) -> None:
 
 def register(app: AsyncApp, router: Router) -> None:
     router.add(Subcommand("kick", kick_command, "/meet kick <room> @person",
-                          "remove someone from the room's meeting (moderators)"))
+                          "remove someone from the room's meeting (moderators; where the platform can)"))

@@ -205,11 +205,21 @@ async def on_start(services: Services) -> None:
 # -- /meet upcoming -----------------------------------------------------------------------
 
 
+def _how_to_schedule(services: Services) -> str:
+    """Where `/meet schedule` works here: with the default platform, another one, or none at all."""
+    able = services.providers.with_capability(Capability.SCHEDULING)
+    if services.providers.default in able:
+        return "`/meet schedule` schedules one."
+    if able:
+        return f"`/meet schedule --provider {able[0].name}` schedules one on {able[0].title}."
+    return "None of the meeting platforms set up here can schedule meetings."
+
+
 async def upcoming_command(inv: Invocation) -> None:
     services = inv.services
     mine = schedules.in_channel(services.db, inv.team_id, inv.channel_id)
     if not mine:
-        await inv.reply("No meetings are scheduled in this channel. `/meet schedule` schedules one.")
+        await inv.reply(f"No meetings are scheduled in this channel. {_how_to_schedule(services)}")
         return
     now = services.clock()
     until = now + timedelta(days=UPCOMING_DAYS)
@@ -235,7 +245,7 @@ async def upcoming_command(inv: Invocation) -> None:
 
 def register(app: AsyncApp, router: Router) -> None:
     router.add(Subcommand("schedule", schedule_command, "/meet schedule [--provider <name>]",
-                          "schedule a meeting (date, time, repeat, invitees) with reminders in the channel"))
+                          "schedule a meeting (date, time, repeat, invitees) with reminders in the channel (where the platform can)"))
     router.add(Subcommand("upcoming", upcoming_command, "/meet upcoming",
                           "this channel's scheduled meetings in the next 30 days"))
 

@@ -204,6 +204,12 @@ async def test_a_weekly_meeting_is_scheduled_announced_and_reminded(harness, ada
     assert (listing.text + str(listing.blocks)).count("Sprint planning") >= 4
 
 
+async def test_upcoming_with_nothing_scheduled_says_how_to_schedule(harness, ada):
+    await ada.acommand("upcoming")
+    reply = await ephemeral(harness, "U0001", "No meetings")
+    assert reply.text == "No meetings are scheduled in this channel. `/meet schedule` schedules one."
+
+
 async def test_a_scheduled_meeting_gets_the_next_free_link_name(harness, ada, grace):
     # A room already uses the title's link name (in another case), and its first suffix too.
     await ada.acommand('new "SPRINT Planning"')

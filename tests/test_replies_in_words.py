@@ -212,3 +212,24 @@ def test_the_readme_states_the_limits_the_code_checks():
     assert (f"{poll_blocks.MIN_OPTIONS}–{poll_blocks.MAX_OPTIONS} options of at\n  most {poll_blocks.MAX_OPTION} "
             "characters") in readme
     assert "`../shared/contracts/`" in readme
+
+
+async def test_upcoming_does_not_suggest_scheduling_where_no_platform_here_can(harness, ada):
+    await ada.acommand("upcoming")
+    reply = await reply_to(harness, "U0001")
+    assert reply.text == ("No meetings are scheduled in this channel. None of the meeting platforms set up here can "
+                          "schedule meetings.")
+
+
+@pytest.mark.parametrize("words, answer", [
+    ('new baz --provider "Digital Samba"', None),  # by its title: made on Digital Samba
+    ("new baz --provider zoom", "I don't know the provider `zoom`. Available here: `digitalsamba`."),
+    ("new baz --provider eyeson", "Eyeson is not set up here. Available here: `digitalsamba`."),
+])
+async def test_a_provider_is_found_by_its_title_and_refusals_list_only_what_is_here(harness, ada, words, answer):
+    await ada.acommand(words)
+    if answer is None:
+        await harness.double.wait_for(lambda: room_messages(harness))
+        assert rooms.find(harness.services.db, "T0001", "baz").provider == "digitalsamba"
+    else:
+        assert (await reply_to(harness, "U0001")).text == f":warning: {answer}"

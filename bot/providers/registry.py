@@ -70,12 +70,12 @@ class ProviderSet:
         """For a new room: the named one (`--provider eyeson`) or the default."""
         if not name:
             return self.default
-        key = name.strip().lower()
+        key = "".join(name.split()).lower()  # as named or as titled: `Digital Samba` is digitalsamba
+        available = ", ".join(f"`{other}`" for other in self.providers)
         if key not in self.providers:
             if key in DRIVERS:
-                raise MeetopsError(f"{load(key).title} is not set up here. Available: "
-                                   f"{', '.join(self.providers)}.")
-            raise UnknownProvider(name)
+                raise MeetopsError(f"{load(key).title} is not set up here. Available here: {available}.")
+            raise MeetopsError(f"I don't know the provider `{name[:40]}`. Available here: {available}.")
         return self.providers[key]
 
     def emulated_here(self, name: str | None) -> bool:
