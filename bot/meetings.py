@@ -12,6 +12,7 @@ from bot.blocks import room_message_blocks, room_message_text
 from bot.errors import NotAllowed, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
 from bot.providers.base import Person, Role, Room
 from bot.messaging import slack_error
+from bot.names import clean
 from bot.services import Services
 from bot.text import mrkdwn_escape
 from storage import recording_state, rooms
@@ -39,8 +40,9 @@ async def person(services: Services, room: RoomRecord, user_id: str, team_id: st
 
 async def resolve_room(services: Services, team_id: str, ref: str, channel_id: str = "") -> RoomRecord:
     """A room by friendly_url, id or posted name: the bot's own rooms first (this channel's before
-    others'), then the provider's."""
-    ref = (ref or "").strip()
+    others'), then the provider's. The name is cleaned as `/meet new` cleaned it (invisible characters, runs of
+    spaces), so what was pasted finds what was typed."""
+    ref = clean(ref or "")
     if not ref:
         raise RoomNotFound("(no name given)")
     room = rooms.find(services.db, team_id, ref, channel_id)

@@ -95,14 +95,17 @@ def get(db: sqlite_utils.Database, room_id: str) -> RoomRecord | None:
 def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = "") -> RoomRecord | None:
     """A room by id, link name (friendly_url) or the name it was posted with, in any case.
 
-    Names may repeat across channels: a room of `channel_id` wins, then a link name, then the newest.
+    Names may repeat across channels: a room that can be seen from `channel_id` wins over another channel's
+    private room (hidden there: it must not hide a public room of the same name), then a room of `channel_id`,
+    then a link name, then the newest.
     """
     ref = ref.strip()
     rows = fetch(db,
         """
         select * from rooms
         where status != 'deleted' and (id = :ref or (team_id = :team and (slug_key = :key or name_key = :key)))
-        order by (id = :ref) desc, (channel_id = :channel) desc, (slug_key = :key) desc, created_at desc
+        order by (id = :ref) desc, (privacy is not 'private' or channel_id in (:channel, '')) desc,
+                 (channel_id = :channel) desc, (slug_key = :key) desc, created_at desc
         limit 1
         """,
         {"ref": ref, "key": fold(ref), "team": team_id, "channel": channel_id},

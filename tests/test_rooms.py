@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jwt
+import pytest
 
 from bot import ids
 from storage import rooms
@@ -261,6 +262,27 @@ async def test_private_rooms_belong_to_their_channel(harness, ada, grace, linus)
     await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0002")) == 3)
     assert "token=" in str(harness.double.ephemerals("U0002")[2].blocks)
     assert "token=" in str((await harness.double.wait_for(lambda: harness.double.ephemerals("U0003")))[0].blocks)
+
+
+async def test_a_private_room_hidden_here_does_not_hide_a_public_room_of_the_same_name(harness, ada, grace):
+    await ada.as_user("U0001", channel_id="C0002", channel_name="random").acommand("new secret --private")
+    await harness.double.wait_for(lambda: room_messages(harness, "C0002"))
+    await ada.acommand("new secret")  # public, in #general: link name secret-2
+    await harness.double.wait_for(lambda: room_messages(harness))
+    public = rooms.find(harness.services.db, "T0001", "secret-2")
+    # From a third channel, where the private room doesn't exist: the name finds the public one.
+    await grace.as_user("U0002", channel_id="C0003", channel_name="other").acommand("join secret")
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0002")), None))
+    assert jwt.decode(link_from(reply).split("token=")[1], options={"verify_signature": False})["rd"] == public.id
+
+
+@pytest.mark.parametrize("typed", ["Design  Review", "Design\u00a0Review", "Design Review\u200b", "  design review "])
+async def test_a_room_is_found_by_its_name_however_the_spaces_were_pasted(harness, ada, typed):
+    await ada.acommand('new "Design Review"')
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await ada.acommand(f'join "{typed}"')
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    assert "token=" in str(reply.blocks), reply.text
 
 
 async def test_a_name_means_this_channels_room_first(harness, ada):
