@@ -26,7 +26,7 @@ from bot.delivery import SUMMARY_EVENT, CannotLook, find_marked, metadata, not_s
 from bot.errors import BadInput, ProviderError
 from bot.interactions import answer_room_button
 from bot.meetings import as_provider_room
-from bot.providers.base import Capability, Session, SummaryStatus
+from bot.providers.base import Capability, Provider, Session, SummaryStatus
 from bot.services import Services
 from commands.router import Invocation, Router, Subcommand
 from storage import rooms
@@ -65,11 +65,8 @@ def meeting_start(services: Services, room_id: str, session_id: str) -> datetime
     return datetime.fromisoformat(room.session_started_at)
 
 
-def no_transcript_text(room_name: str) -> str:
-    return (f"There is no summary of the last meeting in *{mrkdwn_escape(room_name)}*: summaries are made from "
-            "the transcript, and transcription was off. To get one next time, turn on *Transcription* (and "
-            "*Start transcription automatically*) in the room's settings in Digital Samba, or start it with the "
-            "transcription button during the meeting. Rooms meetops creates have it on.")
+def no_transcript_text(room_name: str, provider: Provider) -> str:
+    return f"There is no summary of the last meeting in *{mrkdwn_escape(room_name)}*: {provider.no_summary_reason}"
 
 
 def gave_up_text(room_name: str, minutes: int) -> str:
@@ -79,6 +76,11 @@ def gave_up_text(room_name: str, minutes: int) -> str:
 
 
 # -- the state machine ------------------------------------------------------------------
+
+
+def _provider_of(services: Services, room_id: str) -> Provider:
+    room = rooms.get(services.db, room_id)
+    return services.provider(room) if room is not None else services.providers.default
 
 
 def _room_name(services: Services, room_id: str) -> str:
@@ -260,7 +262,8 @@ async def note_no_transcript(services: Services, record: SummaryRecord) -> bool:
     disarm(services, record.session_id)
     if record.requested_by is None:
         await services.slack.chat_postMessage(channel=record.post_channel, thread_ts=record.thread_ts,
-                                              text=no_transcript_text(_room_name(services, record.room_id)))
+                                              text=no_transcript_text(_room_name(services, record.room_id),
+                                                                      _provider_of(services, record.room_id)))
     return True
 
 
@@ -321,12 +324,12 @@ async def request_summary(services: Services, room: RoomRecord, *, user_id: str,
     if record.state == POSTING:
         return f"The summary of the last meeting in *{name}* is being posted in {where} right now."
     if record.state == NO_TRANSCRIPT:
-        return no_transcript_text(room.name)
+        return no_transcript_text(room.name, provider)
     status = await check(services, record)
     if status == SummaryStatus.READY:
         return f"Here it is: I posted the summary of the last meeting in *{name}* in {where}."
     if status == SummaryStatus.NO_TRANSCRIPT:
-        return no_transcript_text(room.name)
+        return no_transcript_text(room.name, provider)
     record = store.get(services.db, session.id)
     if record.state == PENDING and not is_armed(services, session.id):
         arm(services, record)

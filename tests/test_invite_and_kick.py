@@ -267,6 +267,25 @@ async def test_a_recording_in_the_emulator_reaches_the_thread(chalk, ada):
     assert "download it" in thread[0].text
 
 
+async def test_asking_for_the_summary_before_the_recording_arrives_does_not_lose_it(chalk, ada):
+    """Chalk's summary comes with the recording: asked for before, it used to be settled as "transcription
+    was off" (in Digital Samba's words), and the real one, arriving later, was never posted."""
+    room = await new_room(chalk, ada)
+    await ada.aclick(room_messages(chalk)[0], ids.JOIN)
+    await chalk.double.wait_for(lambda: chalk.double.ephemerals(ADA))
+    await ada.acommand("end standup")
+    await chalk.double.wait_for(lambda: len(chalk.double.ephemerals(ADA)) >= 2)
+    await ada.acommand("summary standup")
+    reply = await summary_for(chalk, containing="summary")
+    assert "There is no summary" not in reply.text and "Digital Samba" not in reply.text
+    async with httpx.AsyncClient(base_url=chalk.runtime.emulators["chalk"].url + "/_sandbox") as control:
+        (await control.post(f"/rooms/{room.id}/recording")).raise_for_status()
+    posted = await chalk.double.wait_for(lambda: [
+        m for m in chalk.double.messages("C0001") if m.thread_ts and "ship on Thursday" in m.text + str(m.blocks)])
+    assert len(posted) == 1
+    assert not [m for m in chalk.double.messages("C0001") if "There is no summary" in m.text]
+
+
 async def test_a_join_while_chalk_is_down_says_so_and_sends_no_link(chalk, ada):
     await new_room(chalk, ada)
     async with httpx.AsyncClient(base_url=chalk.runtime.emulators["chalk"].url + "/_sandbox") as control:

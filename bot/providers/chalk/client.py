@@ -51,8 +51,7 @@ ALL_STATUSES = "scheduled,active,ended"
 TOKEN_LIFETIME = timedelta(hours=1)  # Chalk's participant tokens (JWT_EXPIRY_MINUTES default)
 BULK_MAX = 50
 NO_SUMMARY = ("Chalk makes a summary from a meeting's recording, with the tenant's post-meeting transcription and "
-              "AI switched on; this meeting has none. Record the next one (and ask your Chalk admin to turn "
-              "summaries on).")
+              "AI switched on, and this meeting's recording has none. Ask your Chalk admin to turn summaries on.")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -133,6 +132,8 @@ def fill_join_url(template: str, *, room: str, token: str, name: str) -> str:
 
 class ChalkClient(Provider):
     """The Chalk provider."""
+
+    no_summary_reason = NO_SUMMARY
 
     def __init__(self, http: httpx.AsyncClient, *, join_url: str, webhook_secret: str | None = None,
                  max_participants: int = 100, recording_enabled: bool = True, chat_enabled: bool = True,
@@ -370,7 +371,9 @@ class ChalkClient(Provider):
                     latest.created_at or datetime.min.replace(tzinfo=timezone.utc)):
                 latest = recording
         if latest is None:
-            return Summary(SummaryStatus.NO_TRANSCRIPT, NO_SUMMARY)
+            # Not recorded, or its recording not processed yet: the summary comes with the recording's webhook,
+            # so this is not a "none". (meetops stops waiting after MEETOPS_SUMMARY_MAX_WAIT_MINUTES and says so.)
+            return Summary(SummaryStatus.IN_PROGRESS)
         try:
             body = await self._request("GET", _path("recordings", latest.id, "transcript")) or {}
         except ProviderNotFound:

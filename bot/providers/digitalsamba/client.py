@@ -188,6 +188,10 @@ class DigitalSambaClient(Provider):
     """The Digital Samba provider."""
 
     participant_events = True  # participant_joined / participant_left webhooks
+    no_summary_reason = ("summaries are made from the transcript, and transcription was off. To get one next time, "
+                         "turn on *Transcription* (and *Start transcription automatically*) in the room's settings in "
+                         "Digital Samba, or start it with the transcription button during the meeting. Rooms meetops "
+                         "creates have it on.")
 
     def __init__(self, http: httpx.AsyncClient, *, team_id: str, developer_key: str, attempts: int = 3,
                  webhook_token: str | None = None):
