@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from bot import downloads
-from bot.errors import BadInput, ProviderError, ProviderNotFound
+from bot.errors import BadInput, ProviderError, ProviderNotFound, ProviderRejected
 from bot.meetings import as_provider_room
 from bot.providers.base import Capability
 from bot.services import Services
@@ -59,14 +59,18 @@ async def recordings_command(inv: Invocation) -> None:
     async for recording in provider.iter_recordings(as_provider_room(room)):
         if len(lines) >= MAX_LISTED:
             break
+        when = (f"<!date^{int(recording.created_at.timestamp())}^{{date_short_pretty}} {{time}}|"
+                f"{recording.created_at:%d %b %H:%M} UTC>") if recording.created_at else "date unknown"
+        label = mrkdwn_escape(recording.name or "recording")
         if provider.serves_recordings_through_meetops:
             url, _ = downloads.link(public_url(services), download_secret(services), room_id=room.id,
                                     recording_id=recording.id, now=now, lifetime=lifetime)
         else:
-            url = recording.url or await provider.recording_link(recording.id)
-        when = (f"<!date^{int(recording.created_at.timestamp())}^{{date_short_pretty}} {{time}}|"
-                f"{recording.created_at:%d %b %H:%M} UTC>") if recording.created_at else "date unknown"
-        label = mrkdwn_escape(recording.name or "recording")
+            try:
+                url = recording.url or await provider.recording_link(recording.id)
+            except ProviderRejected:  # still being recorded or processed: the others are listed all the same
+                lines.append(f"• {label} ({when}): not ready yet, it is still being recorded or processed")
+                continue
         lines.append(f"• <{url}|{label}> ({when})")
     name = mrkdwn_escape(room.name)
     if not lines:

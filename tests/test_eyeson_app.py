@@ -371,3 +371,25 @@ async def test_rooms_still_answers_with_a_room_of_a_platform_no_longer_set_up(ha
     await ada.acommand("rooms")
     listed = str((await replies_to(harness, "U0001"))[-1].blocks)
     assert "*1 room*" in listed and "*standup*  `standup`" in listed and "Old" not in listed
+
+
+async def test_recordings_lists_the_finished_ones_while_another_is_being_made(harness, ada, eyeson, control,
+                                                                               monkeypatch):
+    """A recording still running (or processing) has no download link yet: it used to fail the whole list."""
+    monkeypatch.setattr(recording_feature, "DOUBLE_CLICK_SECONDS", 0.2)
+    room = await live_meeting(harness, ada, control)
+    await ada.aclick(message_of(harness, room), ids.RECORD)
+    await harness.double.wait_for(lambda: ids.STOP_RECORDING in buttons(message_of(harness, room)))
+    await ada.aclick(message_of(harness, room), ids.STOP_RECORDING)
+    await harness.double.wait_for(lambda: thread(harness, room))
+    await asyncio.sleep(0.3)
+    await ada.aclick(message_of(harness, room), ids.RECORD)  # the second one, still running
+    await harness.double.wait_for(lambda: ids.STOP_RECORDING in buttons(message_of(harness, room)))
+    before = len(harness.double.ephemerals("U0001"))
+    await ada.acommand("recordings standup")
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001")[before:] if "recordings of standup" in e.text + str(e.blocks)),
+        None))
+    shown = reply.text + str(reply.blocks)
+    assert "*2 recordings of standup*" in shown
+    assert shown.count("/downloads/recordings/") == 1 and "not ready yet" in shown
