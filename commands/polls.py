@@ -152,9 +152,14 @@ async def show_results(services: Services, poll: PollRecord, *, channel: str | N
             await slack_polls.redraw(services, poll.id)
             return
         room = rooms.get(services.db, poll.room_id)
-        if room is None:
-            raise BadInput("The room of this poll no longer exists.")
-        results = await services.provider(room).poll_results(as_provider_room(room), poll.id)
+        gone = BadInput(f"*{mrkdwn_escape(room.name)}* was deleted, and its poll results with it." if room else
+                        "The room of this poll no longer exists, and its results went with it.")
+        if room is None or room.status == "deleted":
+            raise gone
+        try:
+            results = await services.provider(room).poll_results(as_provider_room(room), poll.id)
+        except ProviderNotFound:  # deleted at the provider, or by meetops just now
+            raise gone from None
         await services.slack.chat_update(channel=poll.channel or channel, ts=poll.message_ts or ts,
                                          text=poll_results_text(poll, results),
                                          blocks=poll_results_blocks(poll, results, at=services.clock()))

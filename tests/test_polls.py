@@ -218,3 +218,17 @@ async def test_a_poll_the_api_refuses_is_explained_with_its_reason(harness, ada)
     reply = await reply_to(harness, "U0001")
     assert reply.text == ":warning: Digital Samba said no: Sandbox fault."
     assert not replies(harness, room) and not polls.in_room(harness.services.db, room.id)
+
+
+async def test_results_of_a_deleted_rooms_poll_say_the_room_was_deleted(harness, ada, grace):
+    room, _ = await new_room(harness, ada)
+    await ada.acommand(f'poll standup "{QUESTION}" Pizza Sushi')
+    poll_message = await harness.double.wait_for(lambda: next(iter(replies(harness, room)), None))
+    await ada.acommand("delete standup")
+    form = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
+    await ada.asubmit(form)
+    await harness.double.wait_for(lambda: rooms.get(harness.services.db, room.id).status == "deleted")
+    await grace.aclick(poll_message, ids.POLL_RESULTS)
+    reply = await reply_to(harness, "U0002")
+    # Not Digital Samba's "Room not found.": what happened, in the person's words.
+    assert reply.text == ":warning: *standup* was deleted, and its poll results with it."
