@@ -64,8 +64,10 @@ def room_message_blocks(
     streaming_to: str | None = None,
     stream_in_meeting: bool = False,
     recording: bool = False,
+    reopens: bool = True,
 ) -> list[dict]:
-    """The message a room lives in: what it is, what state it is in, and the buttons its provider allows."""
+    """The message a room lives in: what it is, what state it is in, and the buttons its provider allows.
+    A room that can't `reopen` (its platform's room is the meeting) has no Join once its meeting ended."""
     privacy = ":lock: Private (joinable with a personal link only)" if room.private else ":globe_with_meridians: Public"
     knows = Capability.LIVE_STATUS in capabilities or Capability.WEBHOOKS in capabilities
     fields = [
@@ -85,22 +87,32 @@ def room_message_blocks(
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f":satellite_antenna: *Streaming live to {mrkdwn_escape(streaming_to)}*")))
     if recording and room.status != "ended":
         blocks.append(SectionBlock(text=MarkdownTextObject(text=":record_button: *Recording*")))
-    if room.status != "deleted":
-        blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK,
-                                   elements=room_buttons(room, capabilities, streaming_to, recording)))
-    notes = ["Everyone who clicks *Join* gets their own link, visible only to them."]
+    closed = room.status == "ended" and not reopens
+    if closed:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f"This meeting is over, and a {mrkdwn_escape(provider_title)} room can't host another one: "
+                 f"`/meet new {mrkdwn_escape(room.name)}` makes a new room.")))
+    buttons = room_buttons(room, capabilities, streaming_to, recording, reopens=reopens) \
+        if room.status != "deleted" else []
+    if buttons:
+        blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK, elements=buttons))
+    notes = ["Everyone who clicks *Join* gets their own link, visible only to them."] \
+        if room.status != "deleted" and not closed else []
     if emulated:
         notes.append(sandbox_note(provider_title))
     elif provider_title:
         notes.append(f"Meets on {provider_title}.")
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=n) for n in notes]))
+    if notes:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=n) for n in notes]))
     return [b.to_dict() for b in blocks]
 
 
 def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str | None,
-                 recording: bool = False) -> list[ButtonElement]:
+                 recording: bool = False, *, reopens: bool = True) -> list[ButtonElement]:
     """Only what the room's provider can do: a button that could only answer "not available" is left out."""
-    buttons = [ButtonElement(text="Join", action_id=ids.JOIN, value=room.id, style="primary")]
+    buttons = []
+    if room.status != "ended" or reopens:
+        buttons.append(ButtonElement(text="Join", action_id=ids.JOIN, value=room.id, style="primary"))
     if room.status != "ended":
         # Providers without a poll API get polls that run in Slack, so Poll is always there.
         buttons.append(ButtonElement(text="Poll", action_id=ids.POLL, value=room.id))

@@ -113,7 +113,8 @@ def room_blocks(services: Services, room: RoomRecord, *, new: bool = False) -> l
     return room_message_blocks(room, capabilities=provider.capabilities, provider_title=provider.title,
                                emulated=services.emulated(room), streaming_to=live["destination"] if live else None,
                                stream_in_meeting=bool(live and live["in_meeting"]),
-                               recording=not new and recording_state.is_on(services.db, room.id))
+                               recording=not new and recording_state.is_on(services.db, room.id),
+                               reopens=provider.rooms_reopen)
 
 
 def live_stream(services: Services, room_id: str) -> dict | None:

@@ -318,6 +318,8 @@ async def standing_room(inv: Invocation) -> None:
     # Two `/meet` at once in one channel must not both create its room.
     async with services.room_locks.setdefault(f"standing:{inv.team_id}:{inv.channel_id}", asyncio.Lock()):
         room = rooms.standing_room(services.db, inv.team_id, inv.channel_id)
+        if room is not None and room.status == "ended" and not services.provider(room).rooms_reopen:
+            room = None  # its platform's room was that one meeting: the channel gets a new one below
         if room is not None:
             try:
                 room = await check_still_exists(services, room)
@@ -384,6 +386,8 @@ async def new_room(inv: Invocation) -> None:
     if unknown:
         raise BadInput(f"`--{sorted(unknown)[0]}` isn't available on {provider.title} rooms.")
     existing = rooms.named_in_channel(services.db, inv.team_id, inv.channel_id, name)
+    if existing is not None and existing.status == "ended" and not services.provider(existing).rooms_reopen:
+        existing = None  # that room was one meeting, now over: the same name makes a new room
     if existing is not None:
         # The same name again in the same channel: bring that room back rather than make a silent twin.
         await post_room_message(inv, existing, f"*{mrkdwn_escape(existing.name)}* already exists here")

@@ -97,6 +97,7 @@ def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = ""
 
     Names may repeat across channels: a room that can be seen from `channel_id` wins over another channel's
     private room (hidden there: it must not hide a public room of the same name), then a room of `channel_id`,
+    then one whose meeting isn't over (a platform whose rooms don't reopen gets a new room of the same name),
     then a link name, then the newest.
     """
     ref = ref.strip()
@@ -105,7 +106,7 @@ def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = ""
         select * from rooms
         where status != 'deleted' and (id = :ref or (team_id = :team and (slug_key = :key or name_key = :key)))
         order by (id = :ref) desc, (privacy is not 'private' or channel_id in (:channel, '')) desc,
-                 (channel_id = :channel) desc, (slug_key = :key) desc, created_at desc
+                 (channel_id = :channel) desc, (status != 'ended') desc, (slug_key = :key) desc, created_at desc
         limit 1
         """,
         {"ref": ref, "key": fold(ref), "team": team_id, "channel": channel_id},

@@ -333,3 +333,47 @@ async def test_rooms_shows_the_lock_of_a_private_chalk_room(chalk, ada):
     await ada.acommand("rooms")
     listed = await summary_for(chalk, containing="1 room")
     assert "*standup* :lock:  `standup`" in str(listed.blocks)
+
+
+def _actions(message) -> list[str]:
+    return [e.get("action_id") for b in message.blocks if b.get("type") == "actions" for e in b.get("elements", [])]
+
+
+async def test_an_ended_chalk_room_offers_no_join_and_its_name_makes_a_new_room(chalk, ada):
+    """A Chalk room is the meeting itself: once ended nobody can enter it. It used to keep its Join button, and
+    `/meet new standup` brought the dead room back instead of making one."""
+    old = await new_room(chalk, ada)
+    await ada.aclick(room_messages(chalk)[0], ids.JOIN)
+    await chalk.double.wait_for(lambda: chalk.double.ephemerals(ADA))
+    await ada.acommand("end standup")
+    ended = await chalk.double.wait_for(lambda: next(
+        (m for m in room_messages(chalk) if "can't host another one" in str(m.blocks)), None))
+    assert ids.JOIN not in _actions(ended) and "clicks *Join*" not in str(ended.blocks)
+
+    await ada.acommand("new standup")
+    fresh = await chalk.double.wait_for(lambda: next(
+        (r for r in rooms.in_channel(chalk.services.db, "T0001", "C0001") if r.id != old.id and r.message_ts), None))
+    assert fresh.name == "standup" and fresh.provider == "chalk"
+    message = next(m for m in room_messages(chalk) if m.ts == fresh.message_ts)
+    assert ids.JOIN in _actions(message)
+    # The name now means the new room.
+    before = len(chalk.double.ephemerals(ADA))
+    await ada.acommand("join standup")
+    reply = await chalk.double.wait_for(lambda: len(chalk.double.ephemerals(ADA)) > before
+                                        and chalk.double.ephemerals(ADA)[-1])
+    assert fresh.id in (link_in(reply) or "") and old.id not in (link_in(reply) or "")
+
+
+async def test_the_channels_room_after_its_chalk_meeting_ended_is_a_new_one(chalk, ada):
+    await ada.acommand("")
+    first = await chalk.double.wait_for(
+        lambda: (r := rooms.standing_room(chalk.services.db, "T0001", "C0001")) and r.message_ts and r)
+    await ada.aclick(room_messages(chalk)[0], ids.JOIN)
+    await chalk.double.wait_for(lambda: chalk.double.ephemerals(ADA))
+    await ada.acommand(f"end {first.friendly_url}")
+    await chalk.double.wait_for(lambda: rooms.get(chalk.services.db, first.id).status == "ended")
+    await ada.acommand("")
+    second = await chalk.double.wait_for(
+        lambda: (r := rooms.standing_room(chalk.services.db, "T0001", "C0001")) and r.id != first.id and r)
+    await chalk.double.wait_for(lambda: rooms.get(chalk.services.db, second.id).message_ts)
+    assert chalk_world(chalk).rooms[second.id]  # made at Chalk, where the first one stays ended

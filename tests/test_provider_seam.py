@@ -53,6 +53,20 @@ def test_room_buttons_follow_the_providers_capabilities():
     assert ids.SUMMARY not in str(ended)
 
 
+def test_a_room_nobody_can_join_any_more_neither_shows_join_nor_talks_about_it():
+    caps = registry.load("chalk").capabilities
+    deleted = str(room_message_blocks(record(status="deleted"), capabilities=caps, provider_title="Chalk",
+                                      emulated=False))
+    assert "clicks *Join*" not in deleted and ids.JOIN not in deleted
+    over = room_message_blocks(record(status="ended"), capabilities=caps, provider_title="Chalk", emulated=False,
+                               reopens=False)
+    assert ids.JOIN not in str(over) and "clicks *Join*" not in str(over)
+    assert "a Chalk room can't host another one: `/meet new standup` makes a new room" in str(over)
+    # Where rooms reopen, an ended room is joined again for the next meeting.
+    again = room_message_blocks(record(status="ended"), capabilities=caps, provider_title="X", emulated=False)
+    assert ids.JOIN in str(again) and "clicks *Join*" in str(again)
+
+
 def test_facts_a_provider_gives_show_on_the_room_message():
     data = rooms.provider_data({}, (("Dial-in", "+49 30 1234 · PIN 5678"),))
     blocks = room_message_blocks(record(provider_data=data), capabilities=registry.load("digitalsamba").capabilities,

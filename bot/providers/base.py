@@ -369,6 +369,9 @@ class Provider:
     # Its webhooks report people joining and leaving; without them meetops asks for the live count now and
     # then while a meeting runs (providers with live status only).
     participant_events: bool = False
+    # A room hosts meeting after meeting. False where the room is the meeting itself: once ended it stays
+    # ended, so meetops makes a new room rather than offer Join on one nobody can enter.
+    rooms_reopen: bool = True
     # Why a meeting got no summary and what to do about it, in the platform's words: the end of
     # "There is no summary of the last meeting in *X*: …".
     no_summary_reason: str = ("summaries are made from the meeting's transcript, and this meeting has none. "
