@@ -12,6 +12,12 @@ def current(harness, message):
     return next(m for m in room_messages(harness) if m.ts == message.ts)
 
 
+def room_session(harness, room) -> str:
+    from storage import rooms
+
+    return rooms.get(harness.services.db, room.id).session_id
+
+
 def recording_calls(harness, action):
     return harness.sandbox_state.requests_matching("POST", f"/recordings/{action}")
 
@@ -76,3 +82,25 @@ async def test_recordings_lists_what_was_recorded_with_a_fresh_link(harness, ada
     shown = listed.text + str(listed.blocks)
     assert "*1 recording of standup*" in listed.text and "/files/" in shown and ".mp4?expires=" in shown
     assert len(harness.sandbox_state.requests_matching("GET", "/download")) == 1  # asked for when handed out
+
+
+async def test_a_recording_ends_with_its_meeting_and_the_next_meeting_can_record(harness, ada, sandbox):
+    """Ending a meeting while it recorded left the room "being recorded" at Digital Samba: the next
+    meeting's Record answered "already being recorded", and the first recording never appeared."""
+    room, message = await new_room(harness, ada)
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
+    await ada.aclick(message, ids.RECORD)
+    await harness.double.wait_for(lambda: ids.STOP_RECORDING in buttons(current(harness, message)))
+    await ada.acommand("end standup")
+    await harness.double.wait_for(lambda: ids.RECORD not in buttons(current(harness, message))
+                                  and ids.STOP_RECORDING not in buttons(current(harness, message)))
+    # The meeting's recording is stored (Digital Samba then sends recording_ready, as for a stopped one).
+    [stored] = await harness.double.wait_for(lambda: list(harness.sandbox_state.recordings.values()), timeout=2)
+    assert stored.session_id == room_session(harness, room)
+    # The next meeting records as usual.
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Linus"})
+    await ada.acommand("record standup")
+    started = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "is being recorded" in e.text or ":warning:" in e.text),
+        None))
+    assert "is being recorded" in started.text, started.text

@@ -300,12 +300,17 @@ class SandboxState:
         session.end_time = now
         del self._live[session.room.id]
         self.restreams.pop(session.room.id, None)
+        # A recording ends with its session and is stored (recording_ready after session_ended, below): left
+        # running, the room stayed "being recorded" for good and the meeting's recording was never made.
+        recorded = self.recording_rooms.pop(session.room.id, None) == session.id
         for poll in self.polls.values():
             if poll.session_id == session.id and poll.status == "started":
                 poll.status, poll.ended = "ended", now
         if session.room.flags["transcription_enabled"]:
             self.summaries[session.id] = Summary(job_id=str(uuid4()), session_id=session.id)
         self._emit("session_ended", self._session_event_data(session))
+        if recorded:
+            self.create_recording(session)
 
     def add_history(
         self,
