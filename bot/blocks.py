@@ -162,6 +162,11 @@ def join_validity(grant: JoinGrant, now: datetime) -> str:
     return f"{text} {grant.note}".strip() if grant.note else text
 
 
+def _entering_as(grant: JoinGrant, role: str) -> str:
+    """The role the link really enters with: a guest's link never makes a moderator, whatever meetops thinks."""
+    return "guest" if grant.guest else role
+
+
 def invitation_blocks(room: RoomRecord, grant: JoinGrant, role: str, inviter_id: str, now: datetime) -> list[dict]:
     """The DM an invited person gets: who invited them, to which room, and their own link."""
     return [
@@ -169,7 +174,8 @@ def invitation_blocks(room: RoomRecord, grant: JoinGrant, role: str, inviter_id:
             text=MarkdownTextObject(
                 text=f"<@{inviter_id}> invited you to *{mrkdwn_escape(room.name)}*"
                      + (f" in <#{room.channel_id}>" if room.channel_id else "")
-                     + f". Here is your personal link (you join as *{role}*). {join_validity(grant, now)}"),
+                     + f". Here is your personal link (you join as *{_entering_as(grant, role)}*). "
+                       f"{join_validity(grant, now)}"),
             accessory=ButtonElement(text="Open meeting", url=grant.url, action_id=ids.OPEN_LINK, style="primary"),
         ).to_dict(),
     ]
@@ -179,7 +185,8 @@ def join_reply_blocks(room: RoomRecord, grant: JoinGrant, role: str, now: dateti
     return [
         SectionBlock(
             text=MarkdownTextObject(
-                text=f"Here is your personal link to *{mrkdwn_escape(room.name)}* (you join as *{role}*). "
+                text=f"Here is your personal link to *{mrkdwn_escape(room.name)}* (you join as "
+                     f"*{_entering_as(grant, role)}*). "
                      f"{join_validity(grant, now)}"),
             accessory=ButtonElement(text="Open meeting", url=grant.url, action_id=ids.OPEN_LINK, style="primary"),
         ).to_dict(),

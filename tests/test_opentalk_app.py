@@ -61,6 +61,19 @@ async def test_join_gives_guests_an_invite_link_and_account_holders_the_room(har
     assert "?invite=" not in str(mine.blocks)
 
 
+async def test_a_moderator_without_an_opentalk_account_is_not_told_they_join_as_moderator(harness, ada, opentalk):
+    """An invite code carries no role: whoever opens it enters as a guest. The reply said "you join as
+    *moderator*" to an admin, who then couldn't moderate (or let anyone out of a waiting room)."""
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    linus = ada.as_user("U0003")  # an admin of meetops: a moderator of every room, with no OpenTalk account
+    await linus.aclick(message, ids.JOIN)
+    reply = await ephemeral(harness, "U0003", "?invite=")
+    text = str(reply.blocks)
+    assert "you join as *guest*" in text and "*moderator*" not in text
+    assert "To moderate, sign in to OpenTalk with an account" in text
+
+
 async def ephemeral(harness, user_id, containing: str):
     return await harness.double.wait_for(lambda: next(
         (e for e in harness.double.ephemerals(user_id) if containing in (e.text + str(e.blocks))), None))

@@ -181,13 +181,15 @@ class JoinGrant:
     only this person can use it (else anyone holding it gets in until it expires, and the reply says so).
     `note` is the provider's own words for the reply ("The link lasts as long as the meeting.").
     `handle` is what the provider wants back next time this person joins this room (a participant id,
-    an invite's id) so it can reuse rather than mint again; never a secret in clear."""
+    an invite's id) so it can reuse rather than mint again; never a secret in clear. `guest`: the link enters
+    as a guest whatever role meetops gave the person (a code that carries no role), so the reply claims none."""
 
     url: str
     expires_at: datetime | None
     identity_bound: bool
     note: str = ""
     handle: Mapping[str, Any] = field(default_factory=dict)
+    guest: bool = False
 
 
 @dataclass(frozen=True)

@@ -362,7 +362,11 @@ class OpenTalkClient(Provider):
                 if made is None:  # 204: invited before, maybe in another role
                     await self._request("PATCH", _path("events", event_id, "invites", user_id), json={"role": role})
                 return self._account_grant(room, person)
-        return await self._invite_grant(room, lifetime, previous)
+        grant = await self._invite_grant(room, lifetime, previous)
+        if person.role is Role.MODERATOR:  # the code can't make them one: say how to be one
+            grant = replace(grant, note=f"{grant.note} To moderate, sign in to OpenTalk with an account whose "
+                                        "e-mail address is the one of your Slack profile, then ask for a new link.")
+        return grant
 
     def _account_grant(self, room: Room, person: Person) -> JoinGrant:
         role = "a moderator" if person.role is Role.MODERATOR else "a participant"
@@ -388,7 +392,9 @@ class OpenTalkClient(Provider):
             url=f"{room.room_url or self.room_url(room.id)}?invite={code}",
             expires_at=expires,
             identity_bound=False,
-            note="OpenTalk invite codes carry no name: you type yours when you open the link.",
+            guest=True,  # an invite code carries no role: whoever opens it enters as a guest
+            note="OpenTalk invite codes carry no name and no role: you type your name when you open the link, "
+                 "and enter as a guest.",
             handle={"kind": "invite", "digest": _digest(code), "expires_at": _iso(expires)})
 
     async def _find_invite(self, room: Room, digest: str) -> tuple[str | None, datetime | None]:
