@@ -481,12 +481,24 @@ async def live_rooms(inv: Invocation) -> None:
             continue
         count = f": {people(session.participants)}" if session.participants else ""
         lines.append((session.participants, f"• :red_circle: *{mrkdwn_escape(room.name)}*{count}"))
+    untold = _untold_platforms(services, inv.team_id)
+    blind = (f" Rooms on {' and '.join(untold)} aren't included: meetops can't tell when their meetings run."
+             if untold else "")
     if not lines:
-        await inv.reply("No room has a live session right now.")
+        await inv.reply(("No room has a live session right now." if not untold else
+                         "None of the rooms meetops can check has a live session right now.") + blind)
         return
     lines.sort(key=lambda pair: -pair[0])
     await inv.reply_list(f"*{plural(len(lines), 'live room')}*:",
-                         [line for _, line in lines] + [f"_{note}_" for note in notes.values()])
+                         [line for _, line in lines] + [f"_{note}_" for note in notes.values()]
+                         + ([f"_{blind.strip()}_"] if blind else []))
+
+
+def _untold_platforms(services: Services, team_id: str) -> list[str]:
+    """The platforms of this team's rooms that neither answer "who is in a meeting" nor send webhooks."""
+    names = {room.provider for room in rooms.of_team(services.db, team_id).values() if room.status != "deleted"}
+    return [provider.title for name, provider in services.providers.providers.items() if name in names
+            and not {Capability.LIVE_STATUS, Capability.WEBHOOKS} & provider.capabilities.supported]
 
 
 async def end_session(services: Services, room: RoomRecord, user_id: str) -> str:

@@ -372,3 +372,13 @@ async def test_a_deleted_opentalk_room_no_longer_marks_the_digest(harness, ada):
     digest = await harness.double.wait_for(lambda: next(
         (m for m in room_messages(harness) if "No meetings" in str(m.blocks)), None))
     assert "OpenTalk" not in str(digest.blocks)
+
+
+async def test_live_does_not_claim_opentalk_rooms_are_idle_when_it_cannot_know(harness, ada):
+    """OpenTalk neither says who is in a meeting nor sends webhooks: "No room has a live session" was a guess."""
+    await ada.acommand("new standup")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await ada.acommand("live")
+    reply = await ephemeral(harness, "U0001", "live session")
+    assert reply.text == ("None of the rooms meetops can check has a live session right now. Rooms on OpenTalk "
+                          "aren't included: meetops can't tell when their meetings run.")
