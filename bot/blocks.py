@@ -92,7 +92,8 @@ def room_message_blocks(
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text=f"This meeting is over, and a {mrkdwn_escape(provider_title)} room can't host another one: "
                  f"`/meet new {mrkdwn_escape(room.name)}` makes a new room.")))
-    buttons = room_buttons(room, capabilities, streaming_to, recording, reopens=reopens) \
+    buttons = room_buttons(room, capabilities, streaming_to, recording, reopens=reopens,
+                           stream_in_meeting=stream_in_meeting) \
         if room.status != "deleted" else []
     if buttons:
         blocks.append(ActionsBlock(block_id=ids.ROOM_ACTIONS_BLOCK, elements=buttons))
@@ -108,7 +109,8 @@ def room_message_blocks(
 
 
 def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str | None,
-                 recording: bool = False, *, reopens: bool = True) -> list[ButtonElement]:
+                 recording: bool = False, *, reopens: bool = True,
+                 stream_in_meeting: bool = False) -> list[ButtonElement]:
     """Only what the room's provider can do: a button that could only answer "not available" is left out."""
     buttons = []
     if room.status != "ended" or reopens:
@@ -117,8 +119,9 @@ def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str
         # Providers without a poll API get polls that run in Slack, so Poll is always there.
         buttons.append(ButtonElement(text="Poll", action_id=ids.POLL, value=room.id))
         if Capability.RESTREAM in capabilities:
-            if streaming_to:
-                buttons.append(ButtonElement(text="Stop stream", action_id=ids.STOP_STREAM, value=room.id))
+            if streaming_to:  # a destination the meeting streams to when started there is removed, not stopped
+                buttons.append(ButtonElement(text="Remove destination" if stream_in_meeting else "Stop stream",
+                                             action_id=ids.STOP_STREAM, value=room.id))
             else:
                 buttons.append(ButtonElement(text="Go live", action_id=ids.GO_LIVE, value=room.id))
         if Capability.RECORDING in capabilities:

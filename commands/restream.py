@@ -56,8 +56,7 @@ async def start_stream(services: Services, room: RoomRecord, user_id: str, targe
                            started_by=user_id, started_at=services.clock().isoformat(timespec="seconds")):
         current = restreams.get(services.db, room.id)
         if current.state == LIVE:
-            return (f"*{mrkdwn_escape(room.name)}* is already streaming live to "
-                    f"{mrkdwn_escape(current.destination or 'its destination')}.")
+            return _already(room, current) + "."
         return None
     try:
         started = await provider.start_restream(as_provider_room(room), RestreamTarget(
@@ -82,11 +81,20 @@ async def start_stream(services: Services, room: RoomRecord, user_id: str, targe
             f"Stop it with *Stop stream* on the room message or `/meet restream {room.friendly_url} stop`.")
 
 
+def _already(room: RoomRecord, current: restreams.Restream) -> str:
+    """What the room streams to now: a stream running, or a destination the meeting streams to once started."""
+    where = mrkdwn_escape(current.destination or "its destination")
+    if current.in_meeting:
+        return f"*{mrkdwn_escape(room.name)}* already has {where} as its stream destination"
+    return f"*{mrkdwn_escape(room.name)}* is already streaming live to {where}"
+
+
 async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str | None:
     """Stop the room's stream; returns what to tell the person (None: another click is already on it)."""
     provider = services.provider(room)
     provider.require(Capability.RESTREAM)
     require_moderator(services, room, user_id, STOP)
+    stopping = restreams.get(services.db, room.id)
     if not restreams.claim(services.db, room.id, from_state=LIVE, to_state=STOPPING):
         if restreams.get(services.db, room.id).state in (STARTING, STOPPING):
             return None
@@ -110,6 +118,9 @@ async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str
     restreams.settle(services.db, room.id, IDLE)
     rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="restream.stop", room_id=room.id)
     await refresh_room_message(services, room)
+    if stopping.in_meeting:  # only a destination was set: nothing was streaming
+        return (f"{mrkdwn_escape(stopping.destination or 'The stream destination')} is no longer the stream "
+                f"destination of *{mrkdwn_escape(room.name)}*.")
     return f"The livestream from *{mrkdwn_escape(room.name)}* has stopped."
 
 
@@ -120,9 +131,8 @@ async def ready_to_go_live(services: Services, room: RoomRecord) -> None:
     provider.require(Capability.RESTREAM)
     current = restreams.get(services.db, room.id)
     if current.state == LIVE:
-        raise BadInput(f"*{mrkdwn_escape(room.name)}* is already streaming live to "
-                       f"{mrkdwn_escape(current.destination or 'its destination')}. Stop it first with "
-                       f"`/meet restream {room.friendly_url} stop`.")
+        undo = "Remove it" if current.in_meeting else "Stop it"
+        raise BadInput(f"{_already(room, current)}. {undo} first with `/meet restream {room.friendly_url} stop`.")
     if Capability.LIVE_STATUS not in provider.capabilities:
         return  # can't tell: the provider refuses a start (or the meeting starts it) itself
     try:

@@ -318,8 +318,15 @@ async def test_go_live_stores_the_destination_and_says_the_meeting_starts_it(har
     assert [t["streaming_endpoint"] for t in targets] == ["rtmp://a.rtmp.youtube.com/live2"]
     updated = await harness.double.wait_for(lambda: (m := room_messages(harness)[0]).updates and m)
     assert "ready as the stream destination" in str(updated.blocks)
+    # Nothing streams until the meeting starts it: the words say destination, not a stream running.
+    assert buttons(updated)[ids.STOP_STREAM]["text"]["text"] == "Remove destination"
+    await ada.acommand("restream standup")
+    again = await ephemeral(harness, "U0001", "already")
+    assert again.text == (":warning: *standup* already has YouTube as its stream destination. Remove it first with "
+                          "`/meet restream standup stop`.")
     await ada.acommand("restream standup stop")
-    await ephemeral(harness, "U0001", "has stopped")
+    removed = await ephemeral(harness, "U0001", "no longer the stream destination")
+    assert removed.text == "YouTube is no longer the stream destination of *standup*."
     assert ot_state(opentalk)["rooms"][room.id]["streaming_targets"] == []
     everything = str(harness.double.calls) + caplog.text + reply.text + httpx.get(opentalk.url + "/_sandbox/requests").text
     assert key not in everything
