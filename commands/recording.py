@@ -82,8 +82,8 @@ async def start_recording(services: Services, room: RoomRecord, user_id: str) ->
     rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="recording.start", room_id=room.id)
     await refresh_room_message(services, room)
     return (f":record_button: *{mrkdwn_escape(room.name)}* is being recorded. Stop it with *Stop recording* on the "
-            f"room message or `/meet record {room.friendly_url} stop`. When the recording is ready, a "
-            "*Get recording* button appears in the room's thread.")
+            f"room message or `/meet record {room.friendly_url} stop`. When the recording is ready, the room's "
+            "thread says so, with a way to download it.")
 
 
 async def stop_recording(services: Services, room: RoomRecord, user_id: str) -> str | None:
@@ -109,8 +109,8 @@ async def stop_recording(services: Services, room: RoomRecord, user_id: str) -> 
     recording_state.settle(services.db, room.id, IDLE)
     rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="recording.stop", room_id=room.id)
     await refresh_room_message(services, room)
-    return (f"The recording of *{mrkdwn_escape(room.name)}* has stopped. When it is ready, a *Get recording* "
-            "button appears in the room's thread.")
+    return (f"The recording of *{mrkdwn_escape(room.name)}* has stopped. When it is ready, the room's thread says "
+            "so, with a way to download it.")
 
 
 async def fresh_link(services: Services, recording_id: str, user_id: str, channel_id: str | None) -> str | None:

@@ -248,7 +248,7 @@ async def _post_recording(services: Services, provider: Provider, e: ProviderEve
     try:
         link = e.recording_url or await provider.recording_link(recording_id)
         text = (f":movie_camera: The recording of {which} is ready: <{link}|download it> ({provider.title}'s "
-                "download links expire; the channel's digest carries a fresh one).")
+                f"download links expire; `/meet recordings {room.friendly_url}` gets a fresh one).")
     except ProviderNotFound:
         link = ""
         text = (f":movie_camera: {provider.title} said a recording of {which} was ready, but it can't find it "

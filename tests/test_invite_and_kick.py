@@ -265,6 +265,8 @@ async def test_a_recording_in_the_emulator_reaches_the_thread(chalk, ada):
     thread = await chalk.double.wait_for(
         lambda: [m for m in chalk.double.messages("C0001") if m.thread_ts and "recording" in m.text])
     assert "download it" in thread[0].text
+    # Where a fresh link is to be had, whether or not the channel has a digest.
+    assert "`/meet recordings standup` gets a fresh one" in thread[0].text and "digest" not in thread[0].text
 
 
 async def test_asking_for_the_summary_before_the_recording_arrives_does_not_lose_it(chalk, ada):

@@ -56,7 +56,7 @@ async def test_record_and_stop_from_the_room_message(harness, ada, sandbox):
     await ada.aclick(current(harness, message), ids.STOP_RECORDING)
     stopped = await harness.double.wait_for(lambda: next(
         (e for e in harness.double.ephemerals("U0001") if "has stopped" in e.text), None))
-    assert "*Get recording*" in stopped.text
+    assert "When it is ready, the room's thread says so, with a way to download it." in stopped.text
     await harness.double.wait_for(lambda: ids.RECORD in buttons(current(harness, message)))
     assert "*Recording*" not in str(current(harness, message).blocks)
     assert (len(recording_calls(harness, "start")), len(recording_calls(harness, "stop"))) == (1, 1)
