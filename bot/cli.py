@@ -66,6 +66,42 @@ def _require_a_real_default(settings: Settings) -> None:
                       "emulator).")
 
 
+def _check_database(settings: Settings) -> None:
+    """MEETOPS_DB must be a file meetops can write: said now, naming the setting, not as a start-up traceback."""
+    import sqlite3
+
+    path = settings.meetops_db
+    try:
+        conn = sqlite3.connect(path, timeout=5)
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # takes the write lock: a read-only file or folder fails here
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"meetops cannot start: MEETOPS_DB: cannot open {path!r} for writing ({exc}). Point it "
+                          "at a file in a folder that exists and that meetops may write to.") from None
+
+
+def _check_address(settings: Settings) -> None:
+    """HOST and PORT must be an address this machine can listen on, and free: said now, naming the setting."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError, OverflowError) as exc:
+        raise ConfigError(f"meetops cannot start: HOST: {settings.host!r} is not an address of this machine "
+                          f"({exc}). Use 0.0.0.0 (every interface) or 127.0.0.1.") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"meetops cannot start: PORT: cannot listen on {settings.host}:{settings.port} "
+                              f"({exc.strerror or exc}). Choose another PORT, or stop what uses it.") from None
+
+
 def _provider_settings(name: str):
     """A provider's own settings, its secrets masked in every log line from now on."""
     from pydantic import SecretStr
@@ -182,6 +218,9 @@ def serve(args: argparse.Namespace) -> None:
     settings = _settings()
     settings.require_serving(_provider_problems())
     _require_a_real_default(settings)
+    _check_database(settings)
+    if not settings.socket_mode:
+        _check_address(settings)
     warn_about_settings(settings)
     identity = None  # without the checks, the app asks auth.test once itself (bot.slack_auth)
     if args.no_check:

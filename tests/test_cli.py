@@ -56,7 +56,7 @@ def serve_env(monkeypatch, state, sandbox, double, **env: str) -> None:
     use(monkeypatch, **{
         "SLACK_BOT_TOKEN": double.bot_token, "SLACK_API_URL": double.api_url, "SLACK_SIGNING_SECRET": "s" * 16,
         "DS_TEAM_ID": state.team_id, "DS_DEVELOPER_KEY": state.developer_key, "DS_API_URL": sandbox.api_url,
-        "MEETOPS_DB": os.path.join(os.getcwd(), "meetops.db"), **env})
+        "MEETOPS_DB": os.path.join(os.getcwd(), "meetops.db"), "HOST": "127.0.0.1", "PORT": str(free_port()), **env})
 
 
 def fails(argv: list[str], capsys) -> str:
@@ -422,3 +422,32 @@ def test_the_scheduler_does_not_log_every_job_run():
     assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
     assert logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.ERROR)  # failed jobs still are
     assert logging.getLogger("meetops").isEnabledFor(logging.INFO)
+
+
+@pytest.mark.parametrize("case, named", [
+    ("no folder", "MEETOPS_DB: cannot open '{tmp}/nowhere/meetops.db' for writing"),
+    ("a folder", "MEETOPS_DB: cannot open '{tmp}' for writing"),
+    ("no such host", "HOST: 'example.invalid' is not an address of this machine"),
+    ("busy port", "PORT: cannot listen on 127.0.0.1:{port} (Address already in use)"),
+])
+def test_serve_names_a_database_or_address_it_cannot_use(case, named, monkeypatch, world, capsys, no_uvicorn,
+                                                          tmp_path):
+    """These ended in a traceback from inside the start-up (exit 3), the setting never named."""
+    import socket
+
+    state, sandbox, double = world
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    env = {"no folder": {"MEETOPS_DB": str(tmp_path / "nowhere" / "meetops.db")},
+           "a folder": {"MEETOPS_DB": str(tmp_path)},
+           "no such host": {"HOST": "example.invalid"},
+           "busy port": {"PORT": str(port)}}[case]
+    serve_env(monkeypatch, state, sandbox, double, **env)
+    try:
+        line = fails(["serve", "--no-check"], capsys)
+    finally:
+        busy.close()
+    assert named.format(tmp=tmp_path, port=port) in line
+    assert not no_uvicorn
