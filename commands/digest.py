@@ -342,7 +342,8 @@ async def run_digest(services: Services, team_id: str, channel_id: str) -> None:
     now = services.clock()
     upcoming = next_run(now, cadence=record.cadence, at_time=record.at_time, tz=record.tz, weekday=record.weekday)
     try:
-        await _post_covering(services, record, now)
+        count = await _post_covering(services, record, now)
+        log.info("posted the %s digest of %s (%d meetings)", record.cadence, channel_id, count)
     except SlackApiError as exc:
         # Nobody is waiting on a scheduled digest: tell whoever set it up why it didn't arrive.
         log.warning("digest for %s could not be posted: %s", channel_id, slack_error(exc))
