@@ -40,13 +40,15 @@ def friendly_url_for(name: str) -> str:
                        f"{len(name)}. Try a shorter name.")
     if not any(ch.isalnum() for ch in name):
         raise BadInput("A room name needs at least one letter or digit, for example `/meet new standup`.")
+    if len(name) < MIN_LENGTH:  # the README's 3–32 characters, whatever the script (`日` is one)
+        raise BadInput(f"Room names need at least {MIN_LENGTH} characters; `{mrkdwn_escape(name)}` has {len(name)}.")
     slug = slugify(name)
     if not slug:
         # Letters with no ASCII spelling (日本語, русский…): keep the name, invent the link name.
         return f"room-{secrets.token_hex(3)}"
     if len(slug) < MIN_LENGTH:
-        raise BadInput(f"Room names need at least {MIN_LENGTH} letters or digits; `{mrkdwn_escape(name)}` has "
-                       f"{len(slug)}.")
+        raise BadInput(f"`{mrkdwn_escape(name)}` would make the link name `{slug}`, and link names need at least "
+                       f"{MIN_LENGTH} letters or digits. Try a longer name.")
     return slug
 
 

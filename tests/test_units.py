@@ -32,7 +32,9 @@ def test_names_without_an_ascii_spelling_still_get_a_link_name():
 @pytest.mark.parametrize("name, says", [
     ("x" * 33, "at most 32 characters"),
     ("!!! ???", "at least one letter or digit"),
-    ("ab", "at least 3"),
+    ("ab", "at least 3 characters; `ab` has 2"),
+    ("日", "at least 3 characters; `日` has 1"),  # the same rule in every script
+    ("a!!", "would make the link name `a`"),
 ])
 def test_bad_room_names_are_refused_with_a_reason(name, says):
     with pytest.raises(BadInput, match=says):
