@@ -103,12 +103,19 @@ def draft_from_words(words: list[str]) -> PollDraft:
 async def poll_command(inv: Invocation) -> None:
     if not inv.args:
         raise BadInput(f"Which room? `/meet poll standup` opens the poll form; `{ONE_LINE}` asks in one go.")
+    whole = len(inv.args) == 1
     if len(inv.args) > 1 and not inv.quoted:
+        # `/meet poll Design Review` names a room, as for every other command: its form opens. But
         # `/meet poll standup Where shall we eat?` would make "Where" a question and the rest options.
-        raise BadInput(f"To ask in one line, put the question and each option in quotes: `{ONE_LINE}`. "
-                       "Or `/meet poll &lt;room&gt;` opens the form (a room name with spaces goes in quotes too).")
-    room = await inv.room(inv.args[0])
-    if len(inv.args) == 1:
+        try:
+            room = await inv.room(" ".join(inv.args))
+        except RoomNotFound:
+            raise BadInput(f"To ask in one line, put the question and each option in quotes: `{ONE_LINE}`. "
+                           "Or `/meet poll &lt;room&gt;` opens the form.") from None
+        whole = True
+    else:
+        room = await inv.room(inv.args[0])
+    if whole:
         require_moderator(inv.services, room, inv.user_id, DOING)
         await open_modal(inv.services, inv.trigger_id,
                          poll_modal(room.name, modal_metadata(channel=inv.channel_id, room=room.id)))

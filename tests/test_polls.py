@@ -232,3 +232,16 @@ async def test_results_of_a_deleted_rooms_poll_say_the_room_was_deleted(harness,
     reply = await reply_to(harness, "U0002")
     # Not Digital Samba's "Room not found.": what happened, in the person's words.
     assert reply.text == ":warning: *standup* was deleted, and its poll results with it."
+
+
+async def test_a_room_name_with_spaces_opens_the_poll_form_without_quotes(harness, ada):
+    """Every other command takes `Design Review` unquoted; /meet poll asked for quotes instead of opening the form."""
+    await ada.acommand('new "Design Review"')
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await ada.acommand("poll Design Review")
+    view = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
+    assert "Design Review" in json.dumps(view.view if hasattr(view, "view") else view, default=str)
+    # Words that are no room still get the one-line hint.
+    await ada.acommand("poll Design Review Where shall we eat?")
+    reply = await reply_to(harness, "U0001")
+    assert "put the question and each option in quotes" in reply.text
