@@ -166,6 +166,24 @@ class Runtime:
         heap.settle()
         self.is_serving = True
         log.info("serving %s", where)
+        self._warn_about_download_links(services)
+
+    def _warn_about_download_links(self, services: Services) -> None:
+        """Recording links meetops serves itself (a platform with no shareable link of its own) must start with
+        an address people can open, and outlive a restart: what would break them is said when serving starts."""
+        real = [p for name, p in services.providers.providers.items()
+                if p.serves_recordings_through_meetops and name not in services.providers.emulated]
+        if not real:
+            return
+        titles = " and ".join(p.title for p in real)
+        settings = self.settings
+        if not settings.meetops_public_url and settings.host in ("0.0.0.0", "::", ""):
+            log.warning("MEETOPS_PUBLIC_URL is not set, so the download links of %s recordings would start with "
+                        "http://%s:%s, which nobody can open: set it to this server's public address",
+                        titles, settings.host, settings.port)
+        if settings.meetops_download_secret is None:
+            log.warning("MEETOPS_DOWNLOAD_SECRET is not set, so the download links of %s recordings stop working "
+                        "when meetops restarts: set it to a long random value", titles)
 
     async def _connect_emulator_webhooks(self, services: Services) -> None:
         """Point each emulator's webhooks at this bot (the client keeps the secret it registered, in memory),

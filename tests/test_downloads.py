@@ -54,3 +54,31 @@ def test_link_builds_a_url_under_the_base():
                         lifetime=timedelta(hours=2))
     assert url.startswith("https://bot.example.com/downloads/") and expires == NOW + timedelta(hours=2)
     assert verify(SECRET, url.rsplit("/", 1)[1], now=NOW).recording_id == "a"
+
+
+def test_serving_warns_when_download_links_would_not_work(caplog):
+    """With HOST=0.0.0.0 (the README's HTTP example) and no MEETOPS_PUBLIC_URL, OpenTalk's download links went
+    out as http://0.0.0.0:3000/…; without MEETOPS_DOWNLOAD_SECRET they break at every restart. Said at start."""
+    import logging
+    from types import SimpleNamespace
+
+    from bot.config import load_settings
+    from bot.providers.registry import ProviderSet
+    from bot.runtime import Runtime
+
+    serving_itself = SimpleNamespace(serves_recordings_through_meetops=True, title="OpenTalk")
+    providers = ProviderSet({"opentalk": serving_itself}, "opentalk")
+    runtime = Runtime(load_settings(_env_file=None, host="0.0.0.0", port=3000))
+    with caplog.at_level(logging.WARNING, logger="bot.runtime"):
+        runtime._warn_about_download_links(SimpleNamespace(providers=providers))
+    said = caplog.text
+    assert "MEETOPS_PUBLIC_URL is not set, so the download links of OpenTalk recordings would start with " \
+           "http://0.0.0.0:3000" in said
+    assert "MEETOPS_DOWNLOAD_SECRET is not set" in said
+    caplog.clear()
+    configured = Runtime(load_settings(_env_file=None, host="0.0.0.0", meetops_public_url="https://bot.example.com",
+                                       meetops_download_secret="s" * 32))
+    configured._warn_about_download_links(SimpleNamespace(providers=providers))
+    emulated = ProviderSet({"opentalk": serving_itself}, "opentalk", {"opentalk"})  # the console: nothing to say
+    runtime._warn_about_download_links(SimpleNamespace(providers=emulated))
+    assert "MEETOPS_" not in caplog.text
