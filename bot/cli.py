@@ -348,15 +348,28 @@ async def _with_provider(provider, work):
 
 def _endpoint_url(url: str) -> str:
     parts = urlsplit(url.strip())
+    try:
+        parts.port  # noqa: B018 (raises on a port beyond 65535)
+    except ValueError:
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in url.strip():
         raise CliError(f"--url {url!r} is not a URL: give the bot's public address of POST /webhooks/<provider>, "
                        "for example --url https://bot.example.com/webhooks/digitalsamba")
     return url.strip()
 
 
+def _warn_about_path(url: str, provider: str) -> None:
+    """meetops takes each provider's deliveries at /webhooks/<provider>: another path is likely a mistake
+    (though a proxy may rewrite it, so it is said, not refused)."""
+    if not urlsplit(url).path.rstrip("/").endswith(f"/webhooks/{provider}"):
+        print(f"Note: meetops receives these webhooks at /webhooks/{provider}, and {url} ends elsewhere; unless "
+              "your proxy rewrites it, register that path instead.", file=sys.stderr)
+
+
 def register_webhook(args: argparse.Namespace) -> None:
     url = _endpoint_url(args.url)
     plugin, provider = _webhook_provider(args)
+    _warn_about_path(url, plugin.name)
     # Registering replaces the webhook meetops registered before (same address or name) instead of stacking.
     registration = asyncio.run(_with_provider(provider, lambda: provider.register_webhook(url)))
     print(f"Registered {plugin.title} webhook {registration.id} -> {registration.url}")

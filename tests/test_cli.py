@@ -344,6 +344,7 @@ def test_an_api_address_that_is_no_url_is_named(monkeypatch, world, capsys):
 
 @pytest.mark.parametrize("case, named", [
     ("bad url", "--url 'not-a-url' is not a URL: give the bot's public address"),
+    ("bad port", "--url 'https://bot.example.com:99999/webhooks/digitalsamba' is not a URL"),
     ("wrong key", "DS_DEVELOPER_KEY: Digital Samba refused the key"),
     ("unreachable", "DS_API_URL: cannot reach"),
     ("no key", "talks to the real Digital Samba, which is not configured here. Dashboard → Team Settings"),
@@ -355,6 +356,8 @@ def test_every_webhooks_failure_is_one_line_that_says_what_to_do(case, named, mo
     url = "https://bot.example.com/webhooks/digitalsamba"
     if case == "bad url":
         url = "not-a-url"
+    elif case == "bad port":
+        url = "https://bot.example.com:99999/webhooks/digitalsamba"
     elif case == "wrong key":
         use(monkeypatch, DS_DEVELOPER_KEY="wrong-key-" + "x" * 20)
     elif case == "unreachable":
@@ -451,3 +454,12 @@ def test_serve_names_a_database_or_address_it_cannot_use(case, named, monkeypatc
         busy.close()
     assert named.format(tmp=tmp_path, port=port) in line
     assert not no_uvicorn
+
+
+def test_registering_an_address_that_is_not_the_providers_endpoint_says_so(monkeypatch, world, capsys):
+    state, sandbox, _ = world
+    provider_env(monkeypatch, state, sandbox)
+    main(["webhooks", "register", "--url", "https://bot.example.com/webhooks/eyeson"])
+    assert "meetops receives these webhooks at /webhooks/digitalsamba" in capsys.readouterr().err
+    main(["webhooks", "register", "--url", "https://bot.example.com/webhooks/digitalsamba"])
+    assert "Note:" not in capsys.readouterr().err
