@@ -166,6 +166,11 @@ def read_form(values: dict[str, Any], *, now: datetime) -> tuple[ScheduleDraft |
             errors[TIME] = f"{clock:%H:%M} does not exist on {day:%d %b} in {zone} (the clocks change). Choose another time."
         elif start <= now:
             errors[TIME] = f"That time has already passed in {zone}. Choose a time in the future."
+    if day and repeat is Repeat.WEEKDAYS and day.weekday() >= 5:
+        # Calendars count the first date as a meeting; the series' own rule skips it: one answer, asked for.
+        monday = day + timedelta(days=7 - day.weekday())
+        errors[DATE] = (f"A meeting that repeats on weekdays starts on one: {day:%a %d %b} is a "
+                        f"{day:%A}. Start on {monday:%a %d %b}, or choose another repeat.")
     duration = None
     if start is not None:
         duration = parse_duration(values.get(DURATION) or "", start)

@@ -95,3 +95,12 @@ def test_the_meeting_message_shows_time_in_each_readers_zone():
                             provider_title="OpenTalk")
     text = str(blocks)
     assert f"<!date^{int(start.timestamp())}^" in text and "every Monday" in text and "room_join" in text
+
+
+def test_a_weekdays_series_starting_on_a_weekend_is_refused_with_the_next_monday():
+    """It was taken: the confirmation said Sat 05 Dec, /meet upcoming started on Monday, calendars on Saturday."""
+    _, errors = read_form(form(DATE="2026-12-05", REPEAT="weekdays"), now=NOW)
+    assert errors[DATE] == ("A meeting that repeats on weekdays starts on one: Sat 05 Dec is a Saturday. Start on "
+                            "Mon 07 Dec, or choose another repeat.")
+    draft, errors = read_form(form(DATE="2026-12-07", REPEAT="weekdays"), now=NOW)
+    assert not errors and draft.starts_at.weekday() == 0
