@@ -226,19 +226,23 @@ def poll_results_blocks(poll: PollRecord, results: PollResults, *, at: datetime)
     """The same message with the results: a bar, a share and a count per option; names unless anonymous."""
     blocks: list = [_question(poll)]
     total = results.total_votes
-    if total == 0:
+    if poll.type == PollType.FREE:  # answers in people's words, not votes with shares of a whole
+        blocks += _answer_rows(poll, results)
+    elif total == 0:
         blocks += [_options_list(poll), SectionBlock(text=MarkdownTextObject(text="_No votes yet._"))]
     else:
         blocks += _result_rows(poll, results)
+    count = _answers(total) if poll.type == PollType.FREE else _votes(total)
     # Slack shows <!date…> in each reader's own time zone; the fallback is for clients that can't.
-    summary = (f"*{_votes(total)} in total* · {_about(poll)} · "
+    summary = (f"*{count} in total* · {_about(poll)} · "
                f"results as of <!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>")
     blocks += [ContextBlock(elements=[MarkdownTextObject(text=summary)]), _results_button("Refresh results", poll)]
     return [b.to_dict() for b in blocks]
 
 
 def poll_results_text(poll: PollRecord, results: PollResults) -> str:
-    return f"Poll: {mrkdwn_escape(poll.question)} ({_votes(results.total_votes)})"
+    count = _answers(results.total_votes) if poll.type == PollType.FREE else _votes(results.total_votes)
+    return f"Poll: {mrkdwn_escape(poll.question)} ({count})"
 
 
 # -- polls that run in Slack (providers without a poll API) ------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 from bot import ids
 from bot.poll_blocks import bar, draft_from_form, option_block, poll_message_blocks, poll_modal, poll_problems, \
-    poll_results_blocks, slack_poll_blocks
+    poll_results_blocks, poll_results_text, slack_poll_blocks
 from bot.providers.base import OptionResult, PollResults, PollType
 from bot.restream_blocks import StreamTarget, destination_label, restream_modal, target_from_form
 from storage.polls import PollRecord
@@ -74,6 +74,19 @@ def test_results_without_votes_say_so_and_keep_the_options():
     assert blocks[1:3] == [section("• Pizza &amp; co\n• Sushi"), section("_No votes yet._")]
     assert blocks[3] == context("*0 votes in total* · Single choice, names shown, asked by <@U1> · "
                                 "results as of " + f"<!date^{int(AT.timestamp())}^{{time}}|09:30 UTC>")
+
+
+def test_free_text_results_are_answers_not_votes_with_shares():
+    """A free-text poll's results were drawn as bars and shares of '1 vote' each, '0 votes in total' when empty."""
+    free = record(type="free", options=[], question="Free thoughts?")
+    results = PollResults("p1", "Free thoughts?", 2, (OptionResult("Great stuff", 1, ("Grace",)),
+                                                      OptionResult("Too long", 1, ("Linus",))))
+    shown = str(poll_results_blocks(free, results, at=AT))
+    assert "\u201cGreat stuff\u201d" in shown and "*2 answers in total*" in shown
+    assert "vote" not in shown and "%" not in shown and "\u2588" not in shown
+    assert poll_results_text(free, results) == "Poll: Free thoughts? (2 answers)"
+    empty = str(poll_results_blocks(free, PollResults("p1", "Free thoughts?", 0, ()), at=AT))
+    assert "_No answers yet._" in empty and "*0 answers in total*" in empty and "vote" not in empty
 
 
 @pytest.mark.parametrize("question, type_, options, expected", [
