@@ -19,10 +19,20 @@ DOING = "delete the room"
 DELETE_MODAL = "delete_room_modal"
 
 
-def confirm_view(name: str, provider_title: str, metadata: str) -> dict:
+def confirm_view(name: str, provider_title: str, metadata: str, *, streams: bool = False, recordings: str = "",
+                 scheduled: int = 0) -> dict:
+    """What deleting takes with it, as far as meetops knows it: only what the room's platform has (`streams`,
+    a `recordings` link name to save them first) and its scheduled meetings."""
+    goes = "every invite link" + (" and stream destination" if streams else "")
     text = (f"Delete *{mrkdwn_escape(name)}* for good? Its meeting room on {mrkdwn_escape(provider_title)} goes, "
-            "and with it every invite link, stream destination and recording it holds. Anyone in a meeting "
-            "there is disconnected. This can't be undone.")
+            f"and with it {goes}. Anyone in a meeting there is disconnected.")
+    if scheduled:
+        text += (f" Its {'scheduled meeting is' if scheduled == 1 else f'{scheduled} scheduled meetings are'} "
+                 "cancelled, a repeating series with all its dates.")
+    if recordings:
+        text += (" meetops won't list its recordings any more: save what you need first with "
+                 f"`/meet recordings {recordings}`.")
+    text += " This can't be undone."
     return {"type": "modal", "callback_id": DELETE_MODAL, "private_metadata": metadata,
             "title": {"type": "plain_text", "text": "Delete room?"},
             "submit": {"type": "plain_text", "text": "Delete"},
@@ -37,8 +47,11 @@ async def delete_command(inv: Invocation) -> None:
     provider = inv.services.provider(room)
     provider.require(Capability.DELETE_ROOM)
     require_moderator(inv.services, room, inv.user_id, DOING)
-    await open_modal(inv.services, inv.trigger_id,
-                     confirm_view(room.name, provider.title, modal_metadata(channel=inv.channel_id, room=room.id)))
+    await open_modal(inv.services, inv.trigger_id, confirm_view(
+        room.name, provider.title, modal_metadata(channel=inv.channel_id, room=room.id),
+        streams=Capability.RESTREAM in provider.capabilities,
+        recordings=room.friendly_url if Capability.RECORDING_LINKS in provider.capabilities else "",
+        scheduled=len(schedules.of_room(inv.services.db, room.id))))
 
 
 def register(app: AsyncApp, router: Router) -> None:

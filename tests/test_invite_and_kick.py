@@ -379,3 +379,12 @@ async def test_the_channels_room_after_its_chalk_meeting_ended_is_a_new_one(chal
         lambda: (r := rooms.standing_room(chalk.services.db, "T0001", "C0001")) and r.id != first.id and r)
     await chalk.double.wait_for(lambda: rooms.get(chalk.services.db, second.id).message_ts)
     assert chalk_world(chalk).rooms[second.id]  # made at Chalk, where the first one stays ended
+
+
+async def test_deleting_a_chalk_room_warns_only_of_what_chalk_rooms_hold(chalk, ada):
+    await new_room(chalk, ada)
+    await ada.acommand("delete standup")
+    form = await chalk.double.wait_for(lambda: next(iter(chalk.double.views), None))
+    warning = str(form.view["blocks"])
+    assert "every invite link." in warning and "stream destination" not in warning  # Chalk streams nothing
+    assert "`/meet recordings standup`" in warning

@@ -297,6 +297,10 @@ async def test_deleting_a_scheduled_meetings_room_stops_its_reminders(harness, a
     await ada.acommand(f"delete {room.friendly_url}")
     form = await harness.double.wait_for(lambda: harness.double.views[-1].view["callback_id"] == "delete_room_modal"
                                          and harness.double.views[-1])
+    # It says the meeting goes (a series with all its dates), and where to save recordings first.
+    warning = str(form.view["blocks"])
+    assert "Its scheduled meeting is cancelled, a repeating series with all its dates." in warning
+    assert f"`/meet recordings {room.friendly_url}`" in warning
     await ada.asubmit(form)
     await ephemeral(harness, "U0001", "is deleted")
     assert schedules.active(harness.services.db) == []
