@@ -83,23 +83,33 @@ def _check_database(settings: Settings) -> None:
                           "at a file in a folder that exists and that meetops may write to.") from None
 
 
-def _check_address(settings: Settings) -> None:
-    """HOST and PORT must be an address this machine can listen on, and free: said now, naming the setting."""
+def _cannot_listen(host: str, port: int) -> tuple[str, str] | None:
+    """Why this machine can't listen on host:port, as (which of the two is at fault, the reason); None if it can."""
     import socket
 
+    if not 0 <= port <= 65535:
+        return "port", f"{port} is not a port (0 to 65535)"
     try:
-        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError, OverflowError) as exc:
-        raise ConfigError(f"meetops cannot start: HOST: {settings.host!r} is not an address of this machine "
-                          f"({exc}). Use 0.0.0.0 (every interface) or 127.0.0.1.") from None
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        return "host", f"{host!r} is not an address of this machine ({exc})"
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
             probe.bind(address)
         except OSError as exc:
-            raise ConfigError(f"meetops cannot start: PORT: cannot listen on {settings.host}:{settings.port} "
-                              f"({exc.strerror or exc}). Choose another PORT, or stop what uses it.") from None
+            return "port", f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+    return None
+
+
+def _check_address(settings: Settings) -> None:
+    """HOST and PORT must be an address this machine can listen on, and free: said now, naming the setting."""
+    if problem := _cannot_listen(settings.host, settings.port):
+        which, reason = problem
+        advice = ("Use 0.0.0.0 (every interface) or 127.0.0.1." if which == "host"
+                  else "Choose another PORT, or stop what uses it.")
+        raise ConfigError(f"meetops cannot start: {which.upper()}: {reason}. {advice}")
 
 
 def _provider_settings(name: str):
@@ -284,6 +294,9 @@ def sandbox(args: argparse.Namespace) -> None:
     from bot.providers import registry
 
     plugin = registry.load(args.provider)
+    if args.port and (problem := _cannot_listen(args.host, args.port)):
+        which, reason = problem
+        raise CliError(f"meetops sandbox: {reason}; choose another --{which}.")
     if plugin.name == "digitalsamba":
         from bot.sandbox import serve_sandbox
 

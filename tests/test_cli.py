@@ -463,3 +463,21 @@ def test_registering_an_address_that_is_not_the_providers_endpoint_says_so(monke
     assert "meetops receives these webhooks at /webhooks/digitalsamba" in capsys.readouterr().err
     main(["webhooks", "register", "--url", "https://bot.example.com/webhooks/digitalsamba"])
     assert "Note:" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--port", "99999"], "meetops sandbox: 99999 is not a port (0 to 65535); choose another --port."),
+    (["--host", "999.9.9.9", "--port", "8611"], "is not an address of this machine"),
+    (["--provider", "eyeson", "--port", "{busy}"], "cannot listen on 127.0.0.1:{busy} (Address already in use); "
+                                                   "choose another --port."),
+])
+def test_sandbox_names_the_flag_it_cannot_use(argv, said, capsys):
+    """These were tracebacks (OverflowError, RuntimeError), or blamed the port for a bad host."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        line = fails(["sandbox", *[a.format(busy=port) for a in argv]], capsys)
+    assert said.format(busy=port) in line
