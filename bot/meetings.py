@@ -110,7 +110,8 @@ def room_blocks(services: Services, room: RoomRecord, *, new: bool = False) -> l
     moment ago) streams and records nothing, so nothing is looked up."""
     provider = services.provider(room)
     live = None if new else live_stream(services, room.id)
-    return room_message_blocks(room, capabilities=provider.capabilities, provider_title=provider.title,
+    return room_message_blocks(room, capabilities=provider.capabilities_of(as_provider_room(room)),
+                               provider_title=provider.title,
                                emulated=services.emulated(room), streaming_to=live["destination"] if live else None,
                                stream_in_meeting=bool(live and live["in_meeting"]),
                                recording=not new and recording_state.is_on(services.db, room.id),

@@ -61,7 +61,7 @@ async def _once(services: Services, key: str, act) -> str | None:
 async def start_recording(services: Services, room: RoomRecord, user_id: str) -> str | None:
     """Start recording the room's meeting; returns what to tell the person (None: a click is already on it)."""
     provider = services.provider(room)
-    provider.require(Capability.RECORDING)
+    provider.require(Capability.RECORDING, as_provider_room(room))
     require_moderator(services, room, user_id, START)
     if not recording_state.claim(services.db, room.id, from_state=IDLE, to_state=STARTING, started_by=user_id,
                                  started_at=services.clock().isoformat(timespec="seconds")):
@@ -89,7 +89,7 @@ async def start_recording(services: Services, room: RoomRecord, user_id: str) ->
 async def stop_recording(services: Services, room: RoomRecord, user_id: str) -> str | None:
     """Stop the room's recording; returns what to tell the person (None: a click is already on it)."""
     provider = services.provider(room)
-    provider.require(Capability.RECORDING)
+    provider.require(Capability.RECORDING, as_provider_room(room))
     require_moderator(services, room, user_id, STOP)
     if not recording_state.claim(services.db, room.id, from_state=ON, to_state=STOPPING):
         if recording_state.get(services.db, room.id).state in (STARTING, STOPPING):

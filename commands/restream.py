@@ -50,7 +50,7 @@ async def start_stream(services: Services, room: RoomRecord, user_id: str, targe
     """Start streaming the room; returns what to tell the person (None: another click is already on it)."""
     secret_filter.add(target.stream_key)  # masked in every log line, should one ever quote it
     provider = services.provider(room)
-    provider.require(Capability.RESTREAM)
+    provider.require(Capability.RESTREAM, as_provider_room(room))
     require_moderator(services, room, user_id, START)
     if not restreams.claim(services.db, room.id, from_state=IDLE, to_state=STARTING, destination=target.label,
                            started_by=user_id, started_at=services.clock().isoformat(timespec="seconds")):
@@ -92,7 +92,7 @@ def _already(room: RoomRecord, current: restreams.Restream) -> str:
 async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str | None:
     """Stop the room's stream; returns what to tell the person (None: another click is already on it)."""
     provider = services.provider(room)
-    provider.require(Capability.RESTREAM)
+    provider.require(Capability.RESTREAM, as_provider_room(room))
     require_moderator(services, room, user_id, STOP)
     stopping = restreams.get(services.db, room.id)
     if not restreams.claim(services.db, room.id, from_state=LIVE, to_state=STOPPING):
@@ -128,7 +128,7 @@ async def ready_to_go_live(services: Services, room: RoomRecord) -> None:
     """Say what stands in the way before the form asks for a stream key: a stream already running, or an
     empty room (checked with the provider when it answers quickly)."""
     provider = services.provider(room)
-    provider.require(Capability.RESTREAM)
+    provider.require(Capability.RESTREAM, as_provider_room(room))
     current = restreams.get(services.db, room.id)
     if current.state == LIVE:
         undo = "Remove it" if current.in_meeting else "Stop it"

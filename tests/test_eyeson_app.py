@@ -393,3 +393,27 @@ async def test_recordings_lists_the_finished_ones_while_another_is_being_made(ha
     shown = reply.text + str(reply.blocks)
     assert "*2 recordings of standup*" in shown
     assert shown.count("/downloads/recordings/") == 1 and "not ready yet" in shown
+
+
+async def test_a_room_made_without_recording_or_streaming_shows_neither_and_says_why(harness, ada, eyeson, control):
+    """Record and Go live stayed on such a room: Record failed blaming 'an Eyeson admin', Go live asked for a
+    stream key first and then failed the same way."""
+    room = await live_meeting_of(harness, ada, control, "--no-recording --no-streaming")
+    shown = buttons(message_of(harness, room))
+    assert ids.RECORD not in shown and ids.GO_LIVE not in shown and ids.JOIN in shown
+    await ada.acommand("record standup")
+    await ada.acommand("restream standup")
+    said = [e.text for e in await replies_to(harness, "U0001", 3)][-2:]
+    assert said == [
+        ":warning: That isn't available in this room: it was made with --no-recording, so nobody can record this "
+        "room's meetings.",
+        ":warning: That isn't available in this room: it was made with --no-streaming, so nobody can stream this "
+        "room's meetings live."]
+    assert not calls(eyeson, "POST", "/recording") and not harness.double.views  # no stream key asked for
+
+
+async def live_meeting_of(harness, user, control, extra):
+    room = await new_room(harness, user, extra=extra)
+    await user.aclick(message_of(harness, room), ids.JOIN)
+    await replies_to(harness, "U0001")
+    return await harness.double.wait_for(lambda: rooms.get(harness.services.db, room.id))

@@ -398,9 +398,16 @@ class Provider:
             return Unsupported(self.title, capability, "meetops can't do that there yet.")
         return Unsupported(self.title, capability, self.capabilities.reason(capability))
 
-    def require(self, capability: Capability) -> None:
+    def capabilities_of(self, room: "Room") -> Capabilities:
+        """What this room can do: the platform's capabilities, less what the room was made without (a room
+        option such as Eyeson's --no-recording). The room message's buttons follow it."""
+        return self.capabilities
+
+    def require(self, capability: Capability, room: "Room | None" = None) -> None:
         if capability not in self.capabilities:
             raise self.unsupported(capability)
+        if room is not None and capability not in (this_room := self.capabilities_of(room)):
+            raise MeetopsError(f"That isn't available in this room: {this_room.reason(capability)}")
 
     # -- core --
     async def check(self) -> None:

@@ -42,6 +42,8 @@ from bot.errors import (
 )
 from bot.logs import secret_filter
 from bot.providers.base import (
+    Capabilities,
+    Capability,
     JoinGrant,
     LiveRoom,
     Person,
@@ -79,6 +81,8 @@ ROOM_OPTIONS = {
     "no-recording": "nobody can record this room's meetings",
     "no-streaming": "nobody can stream this room's meetings live",
 }
+# What each option takes away from the room (its buttons go with it).
+_OPTION_TAKES = {"no-recording": Capability.RECORDING, "no-streaming": Capability.RESTREAM}
 _OPTION_FIELDS = {"no-recording": "options[recording_available]", "no-streaming": "options[broadcast_available]"}
 
 # What an in-meeting path's last segment is about, for a 405 or 406 in words.
@@ -298,6 +302,13 @@ class EyesonClient(Provider):
     async def _request(self, method: str, url: str, *, params: dict | None = None,
                        data: dict | None = None) -> Any:
         return await self._api.request(method, url, params=params, data=data)
+
+    def capabilities_of(self, room: Room) -> Capabilities:
+        taken = {_OPTION_TAKES[o]: f"it was made with --{o}, so {ROOM_OPTIONS[o]}."
+                 for o in (room.extra or {}).get("options") or () if o in _OPTION_TAKES}
+        if not taken:
+            return self.capabilities
+        return Capabilities.of(self.capabilities.supported - set(taken), {**self.capabilities.missing, **taken})
 
     async def check(self) -> None:
         """One cheap authenticated read (the running meetings), so a wrong key or URL is said at start-up.
