@@ -31,6 +31,26 @@ def _settings() -> Settings:
     return settings
 
 
+def _all_settings() -> Settings:
+    """meetops' settings and every provider's, read before anything else: every value that is wrong, in any
+    of them, named in one message (not one per attempt)."""
+    from bot.providers import registry
+
+    problems, settings = [], None
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        problems += exc.problems or [str(exc)]
+    for name in registry.DRIVERS:
+        try:
+            _provider_settings(name)
+        except ConfigError as exc:
+            problems += exc.problems or [str(exc)]
+    if problems:
+        raise ConfigError("meetops cannot start; invalid settings:\n  - " + "\n  - ".join(problems), problems)
+    return settings
+
+
 def _provider_problems() -> list[str]:
     """What each configured provider still lacks (its own settings, its own env prefix)."""
     from bot.providers import registry
@@ -225,7 +245,7 @@ def serve(args: argparse.Namespace) -> None:
     from bot.runtime import Runtime
     from bot.server import ServingServer, create_asgi_app
 
-    settings = _settings()
+    settings = _all_settings()
     settings.require_serving(_provider_problems())
     _require_a_real_default(settings)
     _check_database(settings)

@@ -44,7 +44,12 @@ def zone_candidates(name: str) -> tuple[str, ...]:
 
 
 class ConfigError(Exception):
-    """Start-up configuration is missing or wrong; the text names the settings at fault."""
+    """Start-up configuration is missing or wrong; the text names the settings at fault. `problems`: one line
+    per setting at fault, when there is a list (so several reports can be said as one)."""
+
+    def __init__(self, message: str, problems: list[str] | tuple[str, ...] = ()):
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class Settings(BaseSettings):
@@ -202,7 +207,7 @@ def load_settings(**overrides) -> Settings:
         for err in exc.errors():
             name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
             lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
-        raise ConfigError("meetops cannot start; invalid settings:\n  - " + "\n  - ".join(lines)) from None
+        raise ConfigError("meetops cannot start; invalid settings:\n  - " + "\n  - ".join(lines), lines) from None
 
 
 # -- the settings, described ---------------------------------------------------------------

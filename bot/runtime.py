@@ -70,7 +70,8 @@ def provider_settings(plugin: ProviderPlugin, overrides: dict | None = None) -> 
         prefix = plugin.settings_model.model_config.get("env_prefix", "")
         lines = [f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg'].removeprefix('Value error, ')}"
                  for err in exc.errors()]
-        raise ConfigError(f"meetops cannot start; invalid {plugin.title} settings:\n  - " + "\n  - ".join(lines)) from None
+        raise ConfigError(f"meetops cannot start; invalid {plugin.title} settings:\n  - " + "\n  - ".join(lines),
+                          lines) from None
 
 
 def choose_default(settings: Settings, configured: list[str]) -> str:

@@ -481,3 +481,16 @@ def test_sandbox_names_the_flag_it_cannot_use(argv, said, capsys):
         port = str(busy.getsockname()[1])
         line = fails(["sandbox", *[a.format(busy=port) for a in argv]], capsys)
     assert said.format(busy=port) in line
+
+
+def test_every_wrong_setting_of_every_model_is_named_in_one_message(monkeypatch, capsys):
+    """PORT, then DS_TIMEOUT_SECONDS, then EYESON_TIMEOUT_SECONDS came out one per attempt."""
+    use(monkeypatch, PORT="abc", DS_TIMEOUT_SECONDS="abc", DS_DEVELOPER_KEY="x", EYESON_TIMEOUT_SECONDS="-1",
+        EYESON_API_KEY="k")
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    for setting in ("PORT:", "DS_TIMEOUT_SECONDS:", "EYESON_TIMEOUT_SECONDS:"):
+        assert f"  - {setting}" in err
+    assert err.count("meetops cannot start") == 1
