@@ -32,6 +32,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential_jitter
 
+from bot.config import ConfigError
 from bot.errors import (
     ProviderAuthError,
     ProviderError,
@@ -69,6 +70,15 @@ def is_http_url(url: str) -> bool:
     """Whether a configured API address can be asked at all (`nope`, `ftp://…` can't: said at start-up)."""
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def probe_failure(setting: str, title: str, base: str, exc: ProviderError) -> ConfigError:
+    """A start-up probe that got no usable answer, worded for whoever runs the bot, the setting first."""
+    if isinstance(exc, ProviderUnavailable):  # no connection, no answer in time, or a server error
+        what = exc.user_message.removesuffix(" Please try again in a minute.")
+        return ConfigError(f"{setting}: no usable answer from {base}: {what} Check the address, or try again in "
+                           "a minute.")
+    return ConfigError(f"{setting}: {title} at {base} did not answer as expected: {exc.user_message}")
 
 
 def path(*segments: Any) -> str:

@@ -25,7 +25,6 @@ from bot.errors import (
     ProviderGone,
     ProviderNotFound,
     ProviderRejected,
-    ProviderUnavailable,
 )
 from bot.providers.base import (
     Invited,
@@ -43,7 +42,9 @@ from bot.providers.base import (
     WebhookRegistration,
 )
 from bot.providers.chalk.auth import ChalkAuth
-from bot.providers.http import ErrorWords, ProviderHTTP, build_http_client, is_http_url, json_body, parse_time
+from bot.providers.http import (
+    ErrorWords, ProviderHTTP, build_http_client, is_http_url, json_body, parse_time, probe_failure,
+)
 from bot.providers.http import path as _path
 
 PAGE_SIZE = 100
@@ -179,13 +180,8 @@ class ChalkClient(Provider):
         except ProviderNotFound:
             raise ConfigError(f"CHALK_API_URL: {base} answers 404. It should be your Chalk API ending in "
                               "/api/v1.") from None
-        except ProviderUnavailable as exc:  # no connection, no answer in time, or a server error
-            what = exc.user_message.removesuffix(" Please try again in a minute.")
-            raise ConfigError(f"CHALK_API_URL: no usable answer from {base}: {what} Check the address, or try "
-                              "again in a minute.") from None
         except ProviderError as exc:
-            raise ConfigError(f"CHALK_API_URL: Chalk at {base} did not answer as expected: "
-                              f"{exc.user_message}") from None
+            raise probe_failure("CHALK_API_URL", "Chalk", base, exc) from None
         if not isinstance(body, dict) or "rooms" not in body:
             raise ConfigError(f"CHALK_API_URL: {base} does not look like the Chalk API. It should end in /api/v1.")
 

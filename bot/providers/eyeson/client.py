@@ -56,7 +56,9 @@ from bot.providers.base import (
     Session,
     WebhookRegistration,
 )
-from bot.providers.http import ErrorWords, ProviderHTTP, build_http_client, is_http_url, json_body, parse_time
+from bot.providers.http import (
+    ErrorWords, ProviderHTTP, build_http_client, is_http_url, json_body, parse_time, probe_failure,
+)
 from bot.providers.http import path as _path
 
 ID_PREFIX = "meetops-"
@@ -325,13 +327,8 @@ class EyesonClient(Provider):
         except ProviderNotFound:
             raise ConfigError(f"EYESON_API_URL: {base} answers 404 for /rooms. It should be the API's address, "
                               "e.g. https://api.eyeson.team.") from None
-        except ProviderUnavailable as exc:  # no connection, no answer in time, or a server error
-            what = exc.user_message.removesuffix(" Please try again in a minute.")
-            raise ConfigError(f"EYESON_API_URL: no usable answer from {base}: {what} Check the address, or try "
-                              "again in a minute.") from None
         except ProviderError as exc:
-            raise ConfigError(f"EYESON_API_URL: Eyeson at {base} did not answer as expected: "
-                              f"{exc.user_message}") from None
+            raise probe_failure("EYESON_API_URL", "Eyeson", base, exc) from None
         if not isinstance(body, list):
             raise ConfigError(f"EYESON_API_URL: {base} does not look like the Eyeson API, e.g. "
                               "https://api.eyeson.team.")

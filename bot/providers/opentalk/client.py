@@ -41,7 +41,7 @@ from bot.providers.base import (
     Room,
     RoomSpec,
 )
-from bot.providers.http import ErrorWords, ProviderHTTP, is_http_url, json_body, parse_time
+from bot.providers.http import ErrorWords, ProviderHTTP, is_http_url, json_body, parse_time, probe_failure
 from bot.providers.http import path as _path
 from bot.providers.opentalk.auth import OidcTokens, OpenTalkAuthError
 from bot.providers.scheduling import MeetingPlan, Occurrence, RecordingDownload, ScheduledMeeting
@@ -218,13 +218,8 @@ class OpenTalkClient(Provider):
         except ProviderNotFound:
             raise ConfigError(f"OPENTALK_API_URL: {base} answers 404 for /users/me. It should end in /v1, e.g. "
                               "https://controller.example.com/v1.") from None
-        except ProviderUnavailable as exc:  # no connection, no answer in time, or a server error
-            what = exc.user_message.removesuffix(" Please try again in a minute.")
-            raise ConfigError(f"OPENTALK_API_URL: no usable answer from {base}: {what} Check the address, or try "
-                              "again in a minute.") from None
         except ProviderError as exc:
-            raise ConfigError(f"OPENTALK_API_URL: OpenTalk at {base} did not answer as expected: "
-                              f"{exc.user_message}") from None
+            raise probe_failure("OPENTALK_API_URL", "OpenTalk", base, exc) from None
 
     # -- rooms ---------------------------------------------------------------------
 
