@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
 
 from bot import ids
 from bot.providers.base import Capabilities, Capability, JoinGrant
-from bot.text import mrkdwn_escape, natural_duration, people
+from bot.text import mrkdwn_escape, natural_duration, people, plural
 from storage.rooms import RoomRecord
 
 
@@ -33,10 +33,16 @@ def format_duration(seconds: int | None) -> str:
     return f"{minutes} min" if minutes else "under a minute"
 
 
-def room_status_text(room: RoomRecord, *, knows_presence: bool = True) -> str:
+def room_status_text(room: RoomRecord, *, knows_presence: bool = True, counts_links: bool = False) -> str:
+    """`counts_links`: the platform counts links handed out, not people in the meeting (so it never says
+    "people in the room" of links nobody has opened)."""
     if room.status == "live":
         # Between "the session started" and "someone joined" the count is still 0: say only "Live".
-        return f":red_circle: Live, {people(room.participants)} in the room" if room.participants else ":red_circle: Live"
+        if not room.participants:
+            return ":red_circle: Live"
+        if counts_links:
+            return f":red_circle: Live, {plural(room.participants, 'link')} handed out"
+        return f":red_circle: Live, {people(room.participants)} in the room"
     if room.status == "ended":
         text = ":white_check_mark: Ended"
         if room.session_started_at and room.session_ended_at:
@@ -45,7 +51,8 @@ def room_status_text(room: RoomRecord, *, knows_presence: bool = True) -> str:
             seconds = int((ended - started).total_seconds())
             text += f" after {format_duration(seconds)}" if seconds >= 60 else " within a minute"
         if room.participants:
-            text += f", {people(room.participants)} took part"
+            text += (f", {plural(room.participants, 'link')} handed out" if counts_links
+                     else f", {people(room.participants)} took part")
         if room.ended_by:
             text += f" (ended by <@{room.ended_by}>)"
         return text
@@ -65,6 +72,7 @@ def room_message_blocks(
     stream_in_meeting: bool = False,
     recording: bool = False,
     reopens: bool = True,
+    counts_links: bool = False,
 ) -> list[dict]:
     """The message a room lives in: what it is, what state it is in, and the buttons its provider allows.
     A room that can't `reopen` (its platform's room is the meeting) has no Join once its meeting ended."""
@@ -73,7 +81,8 @@ def room_message_blocks(
     fields = [
         MarkdownTextObject(text=f"*Privacy*\n{privacy}"),
         MarkdownTextObject(text=f"*Started by*\n<@{room.creator_id}>"),
-        MarkdownTextObject(text=f"*Status*\n{room_status_text(room, knows_presence=knows)}"),
+        MarkdownTextObject(
+            text=f"*Status*\n{room_status_text(room, knows_presence=knows, counts_links=counts_links)}"),
         MarkdownTextObject(text=f"*Link name*\n`{room.friendly_url}`"),
     ]
     fields += [MarkdownTextObject(text=f"*{mrkdwn_escape(label)}*\n{mrkdwn_escape(value)}")

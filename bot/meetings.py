@@ -115,7 +115,7 @@ def room_blocks(services: Services, room: RoomRecord, *, new: bool = False) -> l
                                emulated=services.emulated(room), streaming_to=live["destination"] if live else None,
                                stream_in_meeting=bool(live and live["in_meeting"]),
                                recording=not new and recording_state.is_on(services.db, room.id),
-                               reopens=provider.rooms_reopen)
+                               reopens=provider.rooms_reopen, counts_links=provider.counts_links)
 
 
 def live_stream(services: Services, room_id: str) -> dict | None:

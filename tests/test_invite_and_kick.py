@@ -14,6 +14,7 @@ import pytest
 
 from bot import ids
 from bot.devtools.harness import Harness
+from commands import presence
 from storage import rooms
 
 ADA, GRACE, LINUS = "U0001", "U0002", "U0003"
@@ -388,3 +389,16 @@ async def test_deleting_a_chalk_room_warns_only_of_what_chalk_rooms_hold(chalk, 
     warning = str(form.view["blocks"])
     assert "every invite link." in warning and "stream destination" not in warning  # Chalk streams nothing
     assert "`/meet recordings standup`" in warning
+
+
+async def test_a_chalk_room_counts_links_handed_out_not_people_in_the_room(chalk, ada):
+    """Chalk counts tokens issued (opened or not): three Join clicks read 'Live, 3 people in the room'."""
+    room = await new_room(chalk, ada)
+    for user in (ADA, GRACE, LINUS):
+        await chalk.user(user).aclick(room_messages(chalk)[0], ids.JOIN)
+        await chalk.double.wait_for(lambda u=user: chalk.double.ephemerals(u))
+    await presence.check_presence(chalk.services)  # what the presence job does now and then during a meeting
+    message = await chalk.double.wait_for(lambda: next(
+        (m for m in room_messages(chalk) if m.ts == room.message_ts and "handed out" in str(m.blocks)), None))
+    shown = str(message.blocks)
+    assert "Live, 3 links handed out" in shown and "in the room" not in shown

@@ -374,6 +374,8 @@ class Provider:
     # A room hosts meeting after meeting. False where the room is the meeting itself: once ended it stays
     # ended, so meetops makes a new room rather than offer Join on one nobody can enter.
     rooms_reopen: bool = True
+    # Its head count is of links handed out (people given one who haven't left), not of people in the meeting.
+    counts_links: bool = False
     # Why a meeting got no summary and what to do about it, in the platform's words: the end of
     # "There is no summary of the last meeting in *X*: …".
     no_summary_reason: str = ("summaries are made from the meeting's transcript, and this meeting has none. "

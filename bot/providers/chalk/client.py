@@ -136,6 +136,7 @@ class ChalkClient(Provider):
 
     no_summary_reason = NO_SUMMARY
     rooms_reopen = False  # a Chalk room is the meeting: `ended` for good once ended
+    counts_links = True  # Chalk counts tokens issued and not yet left, opened or not
 
     def __init__(self, http: httpx.AsyncClient, *, join_url: str, webhook_secret: str | None = None,
                  max_participants: int = 100, recording_enabled: bool = True, chat_enabled: bool = True,
