@@ -105,3 +105,12 @@ def test_the_generator_rewrites_only_the_hint_line(tmp_path):
     assert manifest.main(["--manifest", str(stale)]) == 0
     assert stale.read_text() == original, "regenerated exactly, comments and all"
     assert manifest.main(["--check", "--manifest", str(stale)]) == 0
+
+
+def test_the_app_description_names_every_platform_meetops_runs_on():
+    """It said 'powered by Digital Samba' after three more platforms came."""
+    from bot.providers import registry
+
+    description = MANIFEST["display_information"]["description"]
+    assert all(registry.load(name).title in description for name in registry.DRIVERS)
+    assert len(description) <= 139  # Slack's limit for a short description
