@@ -69,7 +69,7 @@ def _require_a_real_default(settings: Settings) -> None:
     from bot.providers import registry
     from bot.runtime import choose_default
 
-    configured = [name for name in registry.DRIVERS if registry.load(name).configured(_provider_settings(name))]
+    configured = _configured_providers()
     if not configured:
         return  # nothing set up at all: sandbox mode, said loudly at start-up
     default = choose_default(settings, configured)
@@ -360,11 +360,16 @@ def _webhook_provider(args: argparse.Namespace):
 
 def _default_provider(settings: Settings) -> str:
     """The provider `serve` makes new rooms on: MEETOPS_PROVIDER, else the only one configured, else the first."""
-    from bot.providers import registry
     from bot.runtime import choose_default
 
-    return choose_default(settings, [name for name in registry.DRIVERS
-                                     if registry.load(name).configured(_provider_settings(name))])
+    return choose_default(settings, _configured_providers())
+
+
+def _configured_providers() -> list[str]:
+    """The providers with credentials in the settings (the others would run on their emulator)."""
+    from bot.providers import registry
+
+    return [name for name in registry.DRIVERS if registry.load(name).configured(_provider_settings(name))]
 
 
 async def _with_provider(provider, work):
