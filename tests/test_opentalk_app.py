@@ -393,3 +393,11 @@ async def test_live_does_not_claim_opentalk_rooms_are_idle_when_it_cannot_know(h
     reply = await ephemeral(harness, "U0001", "live session")
     assert reply.text == ("None of the rooms meetops can check has a live session right now. Rooms on OpenTalk "
                           "aren't included: meetops can't tell when their meetings run.")
+
+
+async def test_a_waiting_room_says_who_can_let_people_in(harness, ada):
+    """Invite links enter as guests, so only a moderator signed in to OpenTalk can admit anyone: said up front."""
+    await ada.acommand("new wroom --waiting-room")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    fields = [f["text"] for block in message.blocks for f in block.get("fields", [])]
+    assert "*Waiting room*\non: a moderator signed in with an OpenTalk account lets each person in" in fields

@@ -62,7 +62,8 @@ async def test_a_room_is_a_titled_event_without_e_mails(provider, emulator):
     assert room.extra["event_id"] == event["id"] and room.extra["waiting_room"] is True
     post = next(r for r in requests(emulator) if r["method"] == "POST" and r["path"] == "/v1/events")
     assert post["query"] == {"suppress_email_notification": "true"}
-    assert room.room_url.endswith(f"/room/{room.id}") and room.facts == ()
+    assert room.room_url.endswith(f"/room/{room.id}")
+    assert [label for label, _ in room.facts] == ["Waiting room"]  # no dial-in asked for; who admits people
 
 
 async def test_phone_dial_in_shows_number_room_id_and_pin(provider, emulator):

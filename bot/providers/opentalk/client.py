@@ -238,7 +238,10 @@ class OpenTalkClient(Provider):
             privacy="public",
             room_url=self.room_url(room_id),
             extra={"event_id": str(event.get("id") or ""), "waiting_room": bool(room.get("waiting_room"))},
-            facts=tuple(facts) or self._call_in_facts(room.get("call_in")),
+            facts=(tuple(facts) or self._call_in_facts(room.get("call_in"))) + (
+                # An invite link enters as a guest: only someone signed in to OpenTalk can let people in.
+                (("Waiting room", "on: a moderator signed in with an OpenTalk account lets each person in"),)
+                if room.get("waiting_room") else ()),
         )
 
     @staticmethod
