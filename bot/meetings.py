@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import room_message_blocks, room_message_text
 from bot.errors import NotAllowed, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
-from bot.providers.base import Person, Role, Room
+from bot.providers.base import Person, Provider, Role, Room
 from bot.messaging import slack_error
 from bot.names import clean
 from bot.services import Services
@@ -87,6 +87,11 @@ async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord
     except ProviderUnavailable:
         log.warning("provider unavailable while checking room %s; using the stored room", room.id)
     return room
+
+
+def over_for_good(room: RoomRecord, provider: Provider) -> bool:
+    """The room's meeting ended on a platform whose room is the meeting: nobody can enter it again."""
+    return room.status == "ended" and not provider.rooms_reopen
 
 
 def visible_here(services: Services, room: RoomRecord, user_id: str, channel_id: str) -> bool:

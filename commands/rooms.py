@@ -23,6 +23,7 @@ from bot.errors import (BadInput, MeetopsError, NameTaken, ProviderNotFound, Pro
 from bot.meetings import (
     as_provider_room,
     check_still_exists,
+    over_for_good,
     refresh_room_message,
     require_moderator,
     room_blocks,
@@ -318,7 +319,7 @@ async def standing_room(inv: Invocation) -> None:
     # Two `/meet` at once in one channel must not both create its room.
     async with services.room_locks.setdefault(f"standing:{inv.team_id}:{inv.channel_id}", asyncio.Lock()):
         room = rooms.standing_room(services.db, inv.team_id, inv.channel_id)
-        if room is not None and room.status == "ended" and not services.provider(room).rooms_reopen:
+        if room is not None and over_for_good(room, services.provider(room)):
             room = None  # its platform's room was that one meeting: the channel gets a new one below
         if room is not None:
             try:
@@ -386,7 +387,7 @@ async def new_room(inv: Invocation) -> None:
     if unknown:
         raise BadInput(f"`--{sorted(unknown)[0]}` isn't available on {provider.title} rooms.")
     existing = rooms.named_in_channel(services.db, inv.team_id, inv.channel_id, name)
-    if existing is not None and existing.status == "ended" and not services.provider(existing).rooms_reopen:
+    if existing is not None and over_for_good(existing, services.provider(existing)):
         existing = None  # that room was one meeting, now over: the same name makes a new room
     if existing is not None:
         # The same name again in the same channel: bring that room back rather than make a silent twin.
