@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.config import ConfigError, Settings
+from bot.devtools.serving import stop_together
 from bot.people import People
 from bot.providers import registry
 from bot.providers.base import Capability, ProviderPlugin
@@ -240,7 +241,6 @@ class Runtime:
         await self.slack_authorization.aclose()
         await self._slack_session.close()
         services.db.close()
-        for emulator in self.emulators.values():
-            emulator.stop()
+        stop_together(self.emulators.values())
         self.emulators.clear()
         self.services = None

@@ -19,7 +19,7 @@ import httpx
 import uvicorn
 
 from bot.config import Settings
-from bot.devtools.serving import BackgroundServer, free_port
+from bot.devtools.serving import BackgroundServer, PromptStop, free_port, stop_together
 from bot.devtools.slack_double import SlackDouble
 from bot.devtools.slack_user import SlackUser
 from bot.runtime import Runtime
@@ -29,6 +29,10 @@ from bot.services import Services, utc_now
 
 SIGNING_SECRET = "test-signing-secret"
 WEBHOOK_TOKEN = "test-webhook-token"
+
+
+class _BotServer(PromptStop, ServingServer):
+    """`meetops serve`'s server, stopped at once when a test is over."""
 
 
 class Harness:
@@ -110,7 +114,7 @@ class Harness:
         config = uvicorn.Config(create_asgi_app(self.runtime), host="127.0.0.1", port=port, lifespan="on",
                                 log_level="warning", access_log=False, backlog=2048)
         # As `meetops serve` does: jobs and crash recovery start once the port is bound.
-        self._server = ServingServer(config, self.runtime)
+        self._server = _BotServer(config, self.runtime)
         self._server.capture_signals = contextlib.nullcontext  # the test process keeps its signal handlers
         self._task = asyncio.create_task(self._server.serve())
         while not (self._server.started and self.runtime.is_serving):
@@ -138,16 +142,13 @@ class Harness:
 
     async def stop_bot(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.request_stop()
             await self._task
             self._server = self._task = None
 
     async def stop(self) -> None:
         await self.stop_bot()
-        if self.sandbox is not None:
-            self.sandbox.stop()
-        if self.double is not None:
-            self.double.stop()
+        stop_together(server for server in (self.sandbox, self.double) if server is not None)
 
     async def __aenter__(self) -> "Harness":
         return await self.start()

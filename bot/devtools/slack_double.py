@@ -274,6 +274,9 @@ class SlackDouble:
         self._server.start()
         return self
 
+    def request_stop(self) -> None:
+        self._server.request_stop()
+
     def stop(self) -> None:
         self._server.stop()
 
