@@ -57,7 +57,7 @@ from bot.providers.base import (
     WebhookRegistration,
 )
 from bot.providers.http import (
-    ErrorWords, ProviderHTTP, build_http_client, is_http_url, json_body, parse_time, probe_failure,
+    ErrorWords, ProviderHTTP, build_http_client, is_http_url, json_body, parse_time, probe_failure, tls_context,
 )
 from bot.providers.http import path as _path
 
@@ -269,7 +269,8 @@ def stream_url(target: RestreamTarget) -> str:
 
 def build_http(base_url: str, api_key: str, keys: AccessKeys, *, timeout: float = 10.0,
                transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    inner = transport or AiohttpTransport(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+    inner = transport or AiohttpTransport(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                                         verify=tls_context())
     return build_http_client(base_url, auth=RawKeyAuth(api_key), timeout=timeout,
                              transport=AccessKeyTransport(inner, keys))
 

@@ -34,6 +34,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from bot.errors import ProviderAuthError, ProviderUnavailable
+from bot.providers.http import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class OidcTokens(httpx.Auth):
             client_id=client_id, client_secret=client_secret,
             # Keycloak (OpenTalk's usual IdP) accepts both; the body form works with every IdP.
             token_endpoint_auth_method="client_secret_post",
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), transport=transport)
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), transport=transport,
+            verify=tls_context())
         self._token_endpoint: str | None = None
         self._lock = asyncio.Lock()
         # How often each grant ran: tests (and the curious) read these.
