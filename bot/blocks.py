@@ -33,9 +33,13 @@ def format_duration(seconds: int | None) -> str:
     return f"{minutes} min" if minutes else "under a minute"
 
 
-def room_status_text(room: RoomRecord, *, knows_presence: bool = True, counts_links: bool = False) -> str:
+def room_status_text(room: RoomRecord, *, knows_presence: bool = True, counts_links: bool = False,
+                     recording: bool = False) -> str:
     """`counts_links`: the platform counts links handed out, not people in the meeting (so it never says
-    "people in the room" of links nobody has opened)."""
+    "people in the room" of links nobody has opened). `recording`: the platform is recording the room's
+    meeting, so one is running, even before meetops has heard who is in it."""
+    if room.status == "open" and recording:
+        return ":red_circle: Live"
     if room.status == "live":
         # Between "the session started" and "someone joined" the count is still 0: say only "Live".
         if not room.participants:
@@ -82,7 +86,8 @@ def room_message_blocks(
         MarkdownTextObject(text=f"*Privacy*\n{privacy}"),
         MarkdownTextObject(text=f"*Started by*\n<@{room.creator_id}>"),
         MarkdownTextObject(
-            text=f"*Status*\n{room_status_text(room, knows_presence=knows, counts_links=counts_links)}"),
+            text="*Status*\n" + room_status_text(room, knows_presence=knows, counts_links=counts_links,
+                                                 recording=recording)),
         MarkdownTextObject(text=f"*Link name*\n`{room.friendly_url}`"),
     ]
     fields += [MarkdownTextObject(text=f"*{mrkdwn_escape(label)}*\n{mrkdwn_escape(value)}")

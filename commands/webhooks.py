@@ -130,10 +130,21 @@ def session_started(services: Services, provider: Provider, e: ProviderEvent, ro
                         at=_iso(e.started_at or e.at) or _now(services))
     if room.status == "deleted" or (room.status == "live" and room.session_id == e.session_id):
         return None  # deleted, or arriving after someone's participant_joined already made it live
+    if room.status == "ended" and room.session_id == e.session_id and not _began_after_end(e, room):
+        return None  # a late delivery for a session already over (Chalk tells it with the recording)
     room = rooms.update(services.db, room.id, status="live", session_id=e.session_id, participants=e.participants or 0,
                         ended_by=None, session_started_at=_iso(e.started_at) or _now(services),
                         session_ended_at=None)
     return _refresh(services, room.id)
+
+
+def _began_after_end(e: ProviderEvent, room: RoomRecord) -> bool:
+    """Whether the event's session began after the room's last one ended: a new meeting under the same
+    id (providers whose meeting id is the room's), not a late word about the one that is over."""
+    began = _iso(e.started_at or e.at)
+    if began is None or not room.session_ended_at:
+        return False
+    return datetime.fromisoformat(began) > datetime.fromisoformat(room.session_ended_at)
 
 
 def participant_joined(services: Services, provider: Provider, e: ProviderEvent, room: RoomRecord) -> Work | None:

@@ -1,0 +1,75 @@
+"""A Chalk meeting's room message through the real app over HTTP, on the Chalk emulator: what it says while
+a recording runs, and once the recording (which Chalk sends after the meeting) arrives."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot import ids
+from bot.devtools.harness import Harness
+from storage import rooms
+from storage.records import fetch
+
+ADA = "U0001"
+
+
+def room_messages(harness):
+    return [m for m in harness.double.messages("C0001") if not m.thread_ts]
+
+
+def status_of(message) -> str:
+    return next(f["text"] for b in message.blocks for f in b.get("fields") or [] if f["text"].startswith("*Status*"))
+
+
+@pytest.fixture
+async def chalk(tmp_path):
+    async with Harness(db_path=str(tmp_path / "meetops.db"), meetops_provider="chalk") as h:
+        yield h
+
+
+@pytest.fixture
+async def ada(chalk):
+    user = chalk.user(ADA)
+    yield user
+    await user.aclose()
+
+
+async def joined_room(harness, ada) -> rooms.RoomRecord:
+    """`/meet new standup`, then Ada clicks Join and opens her link: she is in the meeting."""
+    await ada.acommand("new standup")
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    await ada.aclick(message, ids.JOIN)
+    reply = await harness.double.wait_for(
+        lambda: next((e for e in harness.double.ephemerals(ADA) if "personal link" in e.text), None))
+    link = next(b["accessory"]["url"] for b in reply.blocks if b.get("accessory", {}).get("url"))
+    assert httpx.get(link).status_code == 200
+    return rooms.find(harness.services.db, "T0001", "standup")
+
+
+async def test_a_room_being_recorded_never_says_nobody_has_joined(chalk, ada):
+    await joined_room(chalk, ada)
+    # Chalk sends no word of who joined: meetops asks on a timer, and the timer hasn't come round yet.
+    await ada.acommand("record standup")
+    recording = await chalk.double.wait_for(
+        lambda: next((m for m in room_messages(chalk) if "*Recording*" in str(m.blocks)), None))
+    assert status_of(recording) == "*Status*\n:red_circle: Live"
+
+
+async def test_the_recording_arriving_after_the_end_keeps_who_ended_it_and_one_meeting(chalk, ada):
+    room = await joined_room(chalk, ada)
+    await ada.acommand("end standup")
+    ended = await chalk.double.wait_for(
+        lambda: next((m for m in room_messages(chalk) if "ended by" in status_of(m)), None))
+    assert "(ended by <@U0001>)" in status_of(ended)
+
+    # Chalk tells the meeting's start and end again with its recording.
+    emulator = chalk.runtime.emulators["chalk"]
+    httpx.post(f"{emulator.url}/_sandbox/rooms/{room.id}/recording", json={}).raise_for_status()
+    await chalk.double.wait_for(lambda: [m for m in chalk.double.messages("C0001")
+                                         if m.thread_ts and "recording" in m.text.lower()])
+    await chalk.wait_idle()
+
+    assert "(ended by <@U0001>)" in status_of(room_messages(chalk)[-1])
+    # One meeting in meetops' log (its digests count them), not a second one opened by the late news.
+    assert len(list(fetch(chalk.services.db, "select * from sessions where room_id = ?", [room.id]))) == 1
