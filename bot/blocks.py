@@ -150,10 +150,12 @@ def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str
     return buttons
 
 
-def superseded_message_blocks(room: RoomRecord) -> list[dict]:
-    """An older message of a room posted again: it points to the newer one and keeps its Join button."""
+def superseded_message_blocks(room: RoomRecord, newer_channel: str | None = None) -> list[dict]:
+    """An older message of a room posted again: it points to the newer one (below, or in `newer_channel`
+    when that is another channel) and keeps its Join button."""
+    where = f"in <#{newer_channel}>" if newer_channel and newer_channel != room.message_channel else "below"
     return [SectionBlock(
-        text=MarkdownTextObject(text=f"*{mrkdwn_escape(room.name)}* has a newer message below, which shows the "
+        text=MarkdownTextObject(text=f"*{mrkdwn_escape(room.name)}* has a newer message {where}, which shows the "
                                      "room as it is now."),
         accessory=ButtonElement(text="Join", action_id=ids.JOIN, value=room.id),
     ).to_dict()]

@@ -18,11 +18,12 @@ from bot import ids
 from bot.blocks import room_message_text, superseded_message_blocks
 from bot.text import mrkdwn_escape, people, plural, slack_date
 from bot.delivery import ROOM_EVENT, CannotLook, find_marked, metadata, transient
-from bot.errors import (BadInput, MeetopsError, NameTaken, ProviderNotFound, ProviderRateLimited,
+from bot.errors import (BadInput, MeetopsError, NameTaken, NotAllowed, ProviderNotFound, ProviderRateLimited,
                         ProviderUnavailable, RoomDeleted)
 from bot.meetings import (
     as_provider_room,
     check_still_exists,
+    is_moderator,
     over_for_good,
     refresh_room_message,
     require_moderator,
@@ -171,7 +172,8 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str, *, ne
         # Only the newest message follows the room; the older one must not show a stale state.
         try:
             await inv.client.chat_update(channel=room.message_channel, ts=room.message_ts,
-                                         text=room_message_text(room), blocks=superseded_message_blocks(room))
+                                         text=room_message_text(room),
+                                         blocks=superseded_message_blocks(room, posted["channel"]))
         except SlackApiError as exc:
             log.info("could not retire the older message of room %s: %s", room.id, slack_error(exc))
 
@@ -569,6 +571,12 @@ async def post_command(inv: Invocation) -> None:
     if room.private and room.channel_id not in ("", inv.channel_id):
         raise BadInput(f"*{name}* is private to <#{room.channel_id}>, so its room message stays there. "
                        f"Run `/meet post {room.friendly_url}` in that channel.")
+    if room.message_channel not in (None, "", inv.channel_id) and not is_moderator(services, room, inv.user_id):
+        # The room lives in its message: its updates and its summaries follow it to this channel.
+        who = f"<@{room.creator_id}>" if room.creator_id else "an admin"
+        raise NotAllowed(f"*{name}*'s room message is in <#{room.message_channel}>, and only the room's "
+                         f"moderators can move it to another channel (its summaries go with it). Ask {who}, or "
+                         f"run `/meet post {room.friendly_url}` in <#{room.message_channel}>.")
     async with once_at_a_time(services, f"post:{room.id}") as first:
         if not first:
             return  # a second `/meet post` of the same room while the first is posting

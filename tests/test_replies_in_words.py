@@ -176,17 +176,35 @@ async def test_a_digital_samba_poll_says_it_is_launched_from_the_meetings_polls_
 
 async def test_post_reposts_the_room_message_here_and_the_older_one_points_to_it(harness, ada, grace):
     room, first = await new_room(harness, ada)
-    elsewhere = grace.as_user("U0002", channel_id="C0002", channel_name="random")
-    await elsewhere.acommand("post standup")
-    again = await harness.double.wait_for(lambda: next(iter(harness.double.messages("C0002")), None))
+    await grace.acommand("post standup")  # anyone may bring it back where it lives
+    again = await harness.double.wait_for(
+        lambda: next((m for m in room_messages(harness) if m.ts != first.ts), None))
     assert again.blocks[0]["text"]["text"] == "standup" and ids.JOIN in buttons(again)
     older = await harness.double.wait_for(
         lambda: (m := harness.double.history(first.channel, first.ts)[-1]).updates and m)
-    assert older.blocks == superseded_message_blocks(rooms.get(harness.services.db, room.id))
+    assert "has a newer message below" in str(older.blocks)
     stored = rooms.get(harness.services.db, room.id)
-    assert (stored.message_channel, stored.message_ts) == ("C0002", again.ts)
+    assert (stored.message_channel, stored.message_ts) == ("C0001", again.ts)
     reply = await reply_to(harness, "U0002")
     assert reply.text == "Posted the room message of *standup* here again. The older one now points to it."
+
+
+async def test_only_a_moderator_moves_the_room_message_to_another_channel(harness, ada, grace):
+    room, first = await new_room(harness, ada)
+    await grace.as_user("U0002", channel_id="C0002", channel_name="random").acommand("post standup")
+    refusal = await reply_to(harness, "U0002")
+    assert ("*standup*'s room message is in <#C0001>, and only the room's moderators can move it to another "
+            "channel") in refusal.text and "Ask <@U0001>" in refusal.text
+    assert not harness.double.messages("C0002")
+    assert rooms.get(harness.services.db, room.id).message_channel == "C0001"
+
+    await ada.as_user("U0001", channel_id="C0002", channel_name="random").acommand("post standup")
+    moved = await harness.double.wait_for(lambda: next(iter(harness.double.messages("C0002")), None))
+    older = await harness.double.wait_for(
+        lambda: (m := harness.double.history(first.channel, first.ts)[-1]).updates and m)
+    assert older.blocks == superseded_message_blocks(room, "C0002")
+    assert "has a newer message in <#C0002>" in str(older.blocks)
+    assert rooms.get(harness.services.db, room.id).message_ts == moved.ts
 
 
 async def test_post_keeps_a_private_room_in_its_channel_and_needs_a_room(harness, ada):
