@@ -31,6 +31,10 @@ class RoomNotFound(MeetopsError):
         self.ref = ref
 
 
+class AmbiguousRoom(BadInput):
+    """A room name that several rooms share, none of them in this channel."""
+
+
 class RoomDeleted(RoomNotFound):
     """The room was deleted at the provider since its message was posted."""
 

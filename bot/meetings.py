@@ -9,7 +9,7 @@ import re
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import room_message_blocks, room_message_text
-from bot.errors import NotAllowed, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
+from bot.errors import AmbiguousRoom, NotAllowed, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
 from bot.providers.base import Person, Provider, Role, Room
 from bot.messaging import slack_error
 from bot.names import clean
@@ -45,9 +45,10 @@ async def resolve_room(services: Services, team_id: str, ref: str, channel_id: s
     ref = clean(ref or "")
     if not ref:
         raise RoomNotFound("(no name given)")
-    room = rooms.find(services.db, team_id, ref, channel_id)
-    if room is not None:
-        return room
+    found = rooms.candidates(services.db, team_id, ref, channel_id)
+    if found:
+        _refuse_ambiguous(found, ref, channel_id)
+        return found[0]
     if not PROVIDER_REF.fullmatch(ref):
         raise RoomNotFound(ref)  # not a link name or an id, and no room of ours has that name
     provider = services.providers.default
@@ -66,6 +67,22 @@ async def resolve_room(services: Services, team_id: str, ref: str, channel_id: s
     return RoomRecord(id=found.id, team_id=team_id, channel_id="", creator_id="", name=found.friendly_url,
                       friendly_url=found.friendly_url, room_url=found.room_url, privacy=found.privacy,
                       description=found.description, provider=provider.name)
+
+
+def _refuse_ambiguous(found: list[RoomRecord], ref: str, channel_id: str) -> None:
+    """A name that rooms of other channels share, none of them this channel's: picking one would be a guess
+    (and the command may end or delete it), so the person is asked for the link name of the one they mean."""
+    key = rooms.fold(ref)
+    best = found[0]
+    if best.id == ref or best.slug_key == key or best.channel_id == channel_id:
+        return  # its id, its link name, or this channel's room of that name: no guess
+    same = [r for r in found if r.name_key == key and r.slug_key != key and not r.private]
+    if len(same) < 2:
+        return
+    listed = ", ".join(f"`{r.friendly_url}` in <#{r.channel_id}>" if r.channel_id else f"`{r.friendly_url}`"
+                       for r in same)
+    raise AmbiguousRoom(f"More than one room is called *{mrkdwn_escape(best.name)}*: {listed}. Use the link name "
+                        f"of the one you mean, for example `{same[0].friendly_url}`.")
 
 
 async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord:

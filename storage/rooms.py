@@ -100,6 +100,13 @@ def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = ""
     then one whose meeting isn't over (a platform whose rooms don't reopen gets a new room of the same name),
     then a link name, then the newest.
     """
+    found = candidates(db, team_id, ref, channel_id, limit=1)
+    return found[0] if found else None
+
+
+def candidates(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = "",
+               limit: int = 5) -> list[RoomRecord]:
+    """The rooms `ref` may mean, best first, as `find` ranks them."""
     ref = ref.strip()
     rows = fetch(db,
         """
@@ -107,12 +114,11 @@ def find(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: str = ""
         where status != 'deleted' and (id = :ref or (team_id = :team and (slug_key = :key or name_key = :key)))
         order by (id = :ref) desc, (privacy is not 'private' or channel_id in (:channel, '')) desc,
                  (channel_id = :channel) desc, (status != 'ended') desc, (slug_key = :key) desc, created_at desc
-        limit 1
+        limit :limit
         """,
-        {"ref": ref, "key": fold(ref), "team": team_id, "channel": channel_id},
+        {"ref": ref, "key": fold(ref), "team": team_id, "channel": channel_id, "limit": limit},
     )
-    row = next(iter(rows), None)
-    return RoomRecord.from_row(row) if row else None
+    return [RoomRecord.from_row(row) for row in rows]
 
 
 def of_team(db: sqlite_utils.Database, team_id: str) -> dict[str, RoomRecord]:

@@ -297,6 +297,26 @@ async def test_a_name_means_this_channels_room_first(harness, ada):
     assert jwt.decode(link_from(reply).split("token=")[1], options={"verify_signature": False})["rd"] == here.id
 
 
+async def test_a_name_two_other_channels_share_is_not_guessed(harness, ada):
+    """From #dev, "Design Review" could be #general's or #random's: a delete must not pick one."""
+    await ada.acommand('new "Design Review"')  # `design-review`, in #general
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await ada.as_user("U0001", channel_id="C0002", channel_name="random").acommand('new "Design Review"')
+    await harness.double.wait_for(lambda: room_messages(harness, "C0002"))
+    in_dev = ada.as_user("U0001", channel_id="C0003", channel_name="dev")
+    await in_dev.acommand('delete "Design Review"')
+    reply = await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None))
+    assert reply.text == (":warning: More than one room is called *Design Review*: `design-review` in <#C0001>, "
+                          "`design-review-2` in <#C0002>. Use the link name of the one you mean, for example "
+                          "`design-review`.")
+    assert "for good" not in str(harness.double.ephemerals("U0001")) and len(harness.sandbox_state.rooms) == 2
+    await in_dev.acommand("join design-review-2")  # its link name says which
+    joined = await harness.double.wait_for(lambda: harness.double.ephemerals("U0001")[1:] and
+                                           harness.double.ephemerals("U0001")[1])
+    theirs = rooms.find(harness.services.db, "T0001", "design-review-2")
+    assert jwt.decode(link_from(joined).split("token=")[1], options={"verify_signature": False})["rd"] == theirs.id
+
+
 async def test_names_with_apostrophes_and_ampersands_as_slack_sends_them(harness, ada):
     await ada.acommand("new Bob\u2019s & Tom's room")
     message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
