@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot import ids
 from bot.config import zone_candidates
+from bot.names import clean
 from bot.recurrence import Repeat, describe
 from bot.text import mrkdwn_escape
 
@@ -128,7 +129,7 @@ class ScheduleDraft:
 def read_form(values: dict[str, Any], *, now: datetime) -> tuple[ScheduleDraft | None, dict[str, str]]:
     """The draft, or inline errors by block id, in the person's words."""
     errors: dict[str, str] = {}
-    title = (values.get(TITLE) or "").strip()
+    title = clean(values.get(TITLE) or "")  # as room names: so `/meet join` and `/meet delete` find it
     if not title:
         errors[TITLE] = "Give the meeting a title."
     elif len(title) > MAX_TITLE:
@@ -164,6 +165,8 @@ def read_form(values: dict[str, Any], *, now: datetime) -> tuple[ScheduleDraft |
         # A wall-clock time that doesn't exist (skipped by a clock change) comes back shifted: say so.
         if start.astimezone(ZoneInfo("UTC")).astimezone(ZoneInfo(zone)).replace(tzinfo=None) != start.replace(tzinfo=None):
             errors[TIME] = f"{clock:%H:%M} does not exist on {day:%d %b} in {zone} (the clocks change). Choose another time."
+        elif day < now.astimezone(ZoneInfo(zone)).date():
+            errors[DATE] = f"{day:%d %b %Y} has already passed in {zone}. Choose a date from today on."
         elif start <= now:
             errors[TIME] = f"That time has already passed in {zone}. Choose a time in the future."
     if day and repeat is Repeat.WEEKDAYS and day.weekday() >= 5:

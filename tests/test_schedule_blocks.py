@@ -32,6 +32,19 @@ def test_a_time_in_the_past_is_refused_in_words():
     assert "already passed" in errors[TIME]
 
 
+def test_a_day_in_the_past_is_refused_on_the_date_not_the_time():
+    """Else the console, which asks again only the field named, asks for a time no answer can fix."""
+    _, errors = read_form(form(DATE="2020-01-01", TIME="10:00"), now=NOW)
+    assert errors == {DATE: "01 Jan 2020 has already passed in Europe/Berlin. Choose a date from today on."}
+    _, errors = read_form(form(DATE="2026-11-30", ZONE="Pacific/Kiritimati"), now=NOW)  # 1 Dec 23:00 there
+    assert DATE in errors and TIME not in errors
+
+
+def test_a_title_is_cleaned_as_room_names_are():
+    draft, _ = read_form(form(TITLE="  Weekly   sync\u200b "), now=NOW)
+    assert draft.title == "Weekly sync"
+
+
 def test_an_end_before_the_start_is_refused():
     _, errors = read_form(form(DURATION="until 09:00"), now=NOW)
     assert "end before it starts" in errors[DURATION]
