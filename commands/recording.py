@@ -25,7 +25,7 @@ from bot.messaging import send_private
 from bot.providers.base import Capability
 from bot.services import Services
 from bot.text import mrkdwn_escape
-from commands.router import Invocation, Router, Subcommand
+from commands.router import Invocation, Router, Subcommand, start_or_stop
 from storage import recording_state, rooms
 from storage import webhooks as recordings
 from storage.recording_state import IDLE, ON, STARTING, STOPPING
@@ -136,10 +136,7 @@ async def fresh_link(services: Services, recording_id: str, user_id: str, channe
 
 
 async def record_command(inv: Invocation) -> None:
-    words = list(inv.args)
-    stop = len(words) > 1 and words[-1].lower() == "stop"
-    if stop:
-        words.pop()
+    words, stop = start_or_stop(inv.args)
     if not words:
         raise BadInput("Which room? `/meet record standup` starts recording; `/meet record standup stop` stops.")
     room = await inv.room(" ".join(words))

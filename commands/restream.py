@@ -28,7 +28,7 @@ from bot.meetings import as_provider_room, refresh_room_message, require_moderat
 from bot.providers.base import Capability, RestreamTarget
 from bot.restream_blocks import StreamTarget, restream_modal, target_from_form
 from bot.services import Services
-from commands.router import Invocation, Router, Subcommand
+from commands.router import Invocation, Router, Subcommand, start_or_stop
 from storage import restreams, rooms
 from storage.restreams import IDLE, LIVE, STARTING, STOPPING
 from storage.rooms import RoomRecord
@@ -146,10 +146,7 @@ async def ready_to_go_live(services: Services, room: RoomRecord) -> None:
 
 
 async def restream_command(inv: Invocation) -> None:
-    words = list(inv.args)
-    stop = len(words) > 1 and words[-1].lower() == "stop"
-    if stop:
-        words.pop()
+    words, stop = start_or_stop(inv.args)
     if not words:
         raise BadInput("Which room? `/meet restream standup` goes live; `/meet restream standup stop` stops.")
     room = await inv.room(" ".join(words))

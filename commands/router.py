@@ -29,6 +29,14 @@ def as_flag(word: str) -> str | None:
     return None
 
 
+def start_or_stop(words: list[str]) -> tuple[list[str], bool]:
+    """`standup stop` -> (["standup"], True), `standup start` -> (["standup"], False): the word after the room's
+    name says which (a lone word is the room's name)."""
+    if len(words) > 1 and isinstance(words[-1], str) and words[-1].lower() in ("start", "stop"):
+        return words[:-1], words[-1].lower() == "stop"
+    return list(words), False
+
+
 def slack_unescape(text: str) -> str:
     """Slack sends &, < and > in command text as &amp;, &lt; and &gt;."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -36,9 +36,9 @@ async def test_a_room_nobody_has_joined_says_there_is_no_meeting_to_record(harne
     assert "ended" not in reply.text and "live session" not in reply.text
     assert ids.RECORD in buttons(current(harness, message))
 
-    # Once someone is in, the same command records: the refusal left nothing claimed.
+    # Once someone is in, the same command records (`start` said or not): the refusal left nothing claimed.
     await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
-    await ada.acommand("record standup")
+    await ada.acommand("record standup start")
     started = await harness.double.wait_for(lambda: next(
         (e for e in harness.double.ephemerals("U0001") if "is being recorded" in e.text), None))
     assert "`/meet record standup stop`" in started.text
