@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,11 +34,30 @@ def _zones_by_city() -> dict[str, tuple[str, ...]]:
     return {city: tuple(sorted(zones)) for city, zones in by_city.items()}
 
 
+# Abbreviations people write for their region's time, which keeps summer time: "EST" is also an IANA zone,
+# UTC-5 all year, and a US team's digest would move by an hour in summer. Where an abbreviation names two
+# regions, the person is asked which (each answer is an IANA name).
+_ABBREVIATIONS = {
+    "est": ("America/New_York",), "edt": ("America/New_York",),
+    "cst": ("America/Chicago", "Asia/Shanghai"), "cdt": ("America/Chicago",),
+    "mst": ("America/Denver", "America/Phoenix"), "mdt": ("America/Denver",),
+    "pst": ("America/Los_Angeles",), "pdt": ("America/Los_Angeles",),
+}
+
+
+def _plain(text: str) -> str:
+    """Without accents, in any case: IANA spells cities in ASCII (`Sao_Paulo`, `Zurich`)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)).casefold()
+
+
 def zone_candidates(name: str) -> tuple[str, ...]:
     """The IANA zones a name may mean: the zone itself given in any case (`europe/paris`), else the zones of
-    that city (`Berlin`, `new york`), as people name their time zone; several when the city is ambiguous
-    (`Eastern`: Canada/Eastern and US/Eastern), none when there is no such zone."""
-    folded = name.strip().casefold()
+    that city (`Berlin`, `new york`, `São Paulo`), as people name their time zone; several when the city or
+    abbreviation is ambiguous (`Eastern`: Canada/Eastern and US/Eastern; `EST`), none when there is no such
+    zone."""
+    folded = _plain(name.strip())
+    if aliases := _ABBREVIATIONS.get(folded):
+        return aliases
     if zone := _zones_by_folded_name().get(folded):
         return (zone,)
     return _zones_by_city().get("_".join(folded.split()), ()) if folded else ()

@@ -122,6 +122,13 @@ def test_registering_webhooks_needs_a_team(monkeypatch, capsys):
     ("new  york", ("America/New_York",)),
     ("Port-au-Prince", ("America/Port-au-Prince",)),
     ("Eastern", ("Canada/Eastern", "US/Eastern")),  # ambiguous: both, for the person to choose
+    # Accents as people write them; IANA spells its cities in ASCII.
+    ("São Paulo", ("America/Sao_Paulo",)),
+    ("Zürich", ("Europe/Zurich",)),
+    # A region's abbreviation means its time with summer time, not IANA's "EST" (UTC-5 all year).
+    ("EST", ("America/New_York",)),
+    ("pst", ("America/Los_Angeles",)),
+    ("CST", ("America/Chicago", "Asia/Shanghai")),
     # An offset is no city: Etc/GMT+2 is two hours behind UTC, the opposite of what "GMT+2" means to people.
     ("GMT+2", ()),
     ("UTC+2", ()),
