@@ -38,10 +38,10 @@ class AmbiguousRoom(BadInput):
 class RoomDeleted(RoomNotFound):
     """The room was deleted at the provider since its message was posted."""
 
-    def __init__(self, name: str, where: str = "the meeting platform"):
-        MeetopsError.__init__(self, f"*{mrkdwn_escape(name)}* no longer exists in {where} (it was deleted "
-                                    "there). Start a new room with `/meet new &lt;name&gt;`, or `/meet` for this "
-                                    "channel's room.")
+    def __init__(self, name: str, where: str = "the meeting platform", *, by: str | None = None):
+        how = f"was deleted by <@{by}>" if by else f"no longer exists in {where} (it was deleted there)"
+        MeetopsError.__init__(self, f"*{mrkdwn_escape(name)}* {how}. Start a new room with `/meet new &lt;name&gt;`, "
+                                    "or `/meet` for this channel's room.")
         self.ref = name
 
 

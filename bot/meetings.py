@@ -92,6 +92,8 @@ async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord
     signed now still works once it is back.
     """
     provider = services.provider(room)
+    if room.status == "deleted":  # a button of an older message: deleted with /meet delete, or found gone
+        raise RoomDeleted(room.name, provider.title, by=room.ended_by)
     if not provider.rooms_persist:
         return room  # the platform forgets rooms between meetings: meetops' record is the room
     try:

@@ -94,9 +94,10 @@ async def test_delete_asks_first_then_deletes_and_the_room_message_says_so(harne
     assert ot_state(opentalk)["events"] == [] and ot_state(opentalk)["rooms"] == {}
     updated = await harness.double.wait_for(lambda: (m := room_messages(harness)[0]).updates and m)
     assert "no longer exists" in str(updated.blocks) and ids.JOIN not in buttons(updated)
-    # the old message's Join, clicked anyway
+    # the old message's Join, clicked anyway: who deleted it, not "deleted there" (at OpenTalk)
     await grace.aclick(message, ids.JOIN)
-    await ephemeral(harness, "U0002", "no longer exists")
+    gone = await ephemeral(harness, "U0002", "was deleted")
+    assert "*standup* was deleted by <@U0001>. Start a new room with" in gone.text
 
 
 async def test_a_room_deleted_in_opentalk_is_said_when_joined(harness, ada, grace, opentalk):
