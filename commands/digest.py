@@ -140,17 +140,20 @@ def schedule_words(record: DigestRecord) -> str:
 
 
 def session_line(session: Session, room_name: str, zone: ZoneInfo, summary: summary_store.SummaryRecord | None,
-                 recordings: list[tuple[str, str]], *, summaries: bool = True) -> str:
+                 recordings: list[tuple[str, str]], *, summaries: bool = True, deleted: bool = False) -> str:
     """One session of a digest: room, start in the channel's zone, duration, people, summary, recordings.
 
     No count of people when none is known (a platform that reports meetings, not people, as the room message
-    says then), and no summary line where the room's platform makes none (`summaries`)."""
+    says then), and no summary line where the room's platform makes none (`summaries`). A summary still to
+    come is not promised for a `deleted` room: it went with the room."""
     start = session.started_at.astimezone(zone).strftime("%a %d %b %H:%M") if session.started_at else "?"
     count = f", {people(session.participants)}" if session.participants else ""
     lines = [f"• *{mrkdwn_escape(room_name)}*, {start}, {format_duration(session.duration_seconds)}{count}"]
     if summary is not None and summary.state == summary_store.POSTED and summary.excerpt:
         more = f" <{summary.permalink}|full summary>" if summary.permalink else ""
         lines.append(f"    _{mrkdwn_escape(shorten(summary.excerpt, EXCERPT_CHARS))}_{more}")
+    elif deleted and (summary is None or summary.state in (summary_store.PENDING, summary_store.POSTING)):
+        lines.append("    Summary: none (the room was deleted)")
     elif summary is not None or summaries:
         lines.append(f"    Summary: {SUMMARY_STATES.get(summary.state if summary else None)}")
     for label, link in recordings:
@@ -219,6 +222,7 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
     platforms = _platforms(services, room_names)
     makes_summaries = {room_id: p is None or Capability.SUMMARIES in p.capabilities
                        for room_id, (_, p) in platforms.items()}
+    deleted = {room_id for room_id, (room, _) in platforms.items() if room is not None and room.status == "deleted"}
     # Platforms that neither tell meetops about meetings (webhooks) nor list past ones: their rooms can't be in it.
     untold = sorted({p.title for room, p in platforms.values() if p is not None and room.status != "deleted"
                      and Capability.WEBHOOKS not in p.capabilities and Capability.SESSION_HISTORY not in p.capabilities})
@@ -237,7 +241,8 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
             line = session_line(session, room_names[session.room_id], zone, found.get(session.id),
                                 [(f"recording {n}" if len(links) > 1 else "recording", link)
                                  for n, link in enumerate(links, 1) if link],
-                                summaries=makes_summaries.get(session.room_id, True))
+                                summaries=makes_summaries.get(session.room_id, True),
+                                deleted=session.room_id in deleted)
             await poster.post(packer.add(line))
         batch.clear()
 

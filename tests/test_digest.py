@@ -12,6 +12,7 @@ from bot.devtools.timing import job_time, run_job
 from bot.providers.base import Session
 from commands.digest import job_id, next_run, session_line, totals_block
 from storage import digests as store
+from storage import rooms
 from tests.scheduling import clock, harness, meeting, new_room  # noqa: F401
 
 UTC = timezone.utc
@@ -131,6 +132,21 @@ async def test_a_quiet_period_says_so_in_one_line(harness, ada):
     await ada.acommand("digest now")
     [post] = await harness.double.wait_for(lambda: channel_posts(harness))
     assert post.text == "Meetings digest" and "No meetings" in post.blocks[0]["text"]["text"]
+
+
+async def test_a_deleted_rooms_meeting_promises_no_summary(harness, ada, sandbox):
+    room = await new_room(harness, ada)
+    (await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Linus"})).raise_for_status()
+    (await sandbox.post("/_sandbox/rooms/standup/end", json={})).raise_for_status()
+    await harness.double.wait_for(lambda: rooms.get(harness.services.db, room.id).status == "ended")
+    await ada.acommand("delete standup")
+    form = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
+    await ada.asubmit(form)
+    await harness.double.wait_for(lambda: rooms.get(harness.services.db, room.id).status == "deleted")
+    await ada.acommand("digest now")
+    [post] = await harness.double.wait_for(lambda: channel_posts(harness))
+    assert "• *standup*" in str(post.blocks) and "Summary: none (the room was deleted)" in str(post.blocks)
+    assert "on its way" not in str(post.blocks)
 
 
 async def test_a_digest_over_several_pages_of_sessions(harness, ada, sandbox, clock, monkeypatch):
