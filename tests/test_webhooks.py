@@ -53,6 +53,17 @@ async def test_bad_json_unknown_events_and_rooms_made_elsewhere(harness):
     assert elsewhere.status_code == 200
 
 
+async def test_a_time_no_clock_can_show_is_not_a_crash(harness, ada):
+    """A Unix time out of any calendar's range (or not a time at all) is taken as no time, never a 500 that the
+    platform would deliver again and again; milliseconds are read as milliseconds."""
+    room = await new_room(harness, ada)
+    for n, stamp in enumerate((1e300, -1e20, True, 1_767_261_600_000)):
+        body = {**event("session_started", room, f"s-{n}"), "timestamp": stamp}
+        assert (await deliver(harness, body)).status_code == 200
+    started = {row["session_id"]: row["started_at"] for row in harness.services.db["sessions"].rows}
+    assert started["s-3"] == "2026-01-01T10:00:00+00:00" and len(started) == 4
+
+
 async def test_session_lifecycle_updates_the_room_message_and_arms_the_summary(harness, ada, sandbox):
     room = await new_room(harness, ada)
     (await sandbox.post(f"/_sandbox/rooms/{room.id}/join", json={"name": "Grace", "count": 2})).raise_for_status()

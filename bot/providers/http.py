@@ -96,11 +96,16 @@ def path(*segments: Any) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 time (with `Z`, an offset or none: UTC), or None."""
-    if not value:
+    """An ISO 8601 time (with `Z`, an offset or none: UTC), or Unix time in seconds (or milliseconds, as some
+    platforms send it); None for anything else, a number no clock can show (`1e300`) included."""
+    if not value or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc)
+        seconds = value / 1000 if abs(value) > 100_000_000_000 else value  # past the year 5138: milliseconds
+        try:
+            return datetime.fromtimestamp(seconds, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
