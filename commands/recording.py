@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from slack_bolt.async_app import AsyncApp
 
 from bot import ids
-from bot.errors import BadInput, MeetopsError, ProviderGone, ProviderNotFound, ProviderRejected
+from bot.errors import BadInput, MeetopsError, ProviderGone, ProviderNotFound, ProviderRejected, ProviderUnavailable
 from bot.interactions import answer_room_button, user_and_team
 from bot.meetings import as_provider_room, refresh_room_message, require_moderator, visible_here
 from bot.messaging import send_private
@@ -75,6 +75,11 @@ async def start_recording(services: Services, room: RoomRecord, user_id: str) ->
         recording_state.settle(services.db, room.id, IDLE)
         raise ProviderGone(f"There is no meeting running in *{mrkdwn_escape(room.name)}* right now, so there is "
                            "nothing to record. Start the recording once people have joined.") from None
+    except ProviderUnavailable as exc:
+        # No answer in time: the platform may have started it anyway, and Stop asks it whatever meetops believes.
+        recording_state.settle(services.db, room.id, IDLE)
+        raise ProviderUnavailable(f"{exc.user_message} The recording may have started anyway: "
+                                  f"`/meet record {room.friendly_url} stop` stops it if so.") from None
     except BaseException:
         recording_state.settle(services.db, room.id, IDLE)
         raise
@@ -94,7 +99,7 @@ async def stop_recording(services: Services, room: RoomRecord, user_id: str) -> 
     if not recording_state.claim(services.db, room.id, from_state=ON, to_state=STOPPING):
         if recording_state.get(services.db, room.id).state in (STARTING, STOPPING):
             return None
-        return f"*{mrkdwn_escape(room.name)}* is not being recorded."
+        return await _stop_unknown(services, room, user_id)
     try:
         await provider.stop_recording(as_provider_room(room))
     except (ProviderGone, ProviderNotFound, ProviderRejected) as exc:
@@ -109,6 +114,23 @@ async def stop_recording(services: Services, room: RoomRecord, user_id: str) -> 
     recording_state.settle(services.db, room.id, IDLE)
     rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="recording.stop", room_id=room.id)
     await refresh_room_message(services, room)
+    return (f"The recording of *{mrkdwn_escape(room.name)}* has stopped. When it is ready, the room's thread says "
+            "so, with a way to download it.")
+
+
+async def _stop_unknown(services: Services, room: RoomRecord, user_id: str) -> str | None:
+    """Stop asked for where meetops knows of no recording: the platform may know better (a start whose answer
+    never came, a restart in between), so it is asked to stop anyway, and says whether one was running."""
+    provider = services.provider(room)
+    if not recording_state.claim(services.db, room.id, from_state=IDLE, to_state=STOPPING):
+        return None
+    try:
+        await provider.stop_recording(as_provider_room(room))
+    except (ProviderGone, ProviderNotFound, ProviderRejected):
+        return f"*{mrkdwn_escape(room.name)}* is not being recorded."
+    finally:
+        recording_state.settle(services.db, room.id, IDLE)
+    rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="recording.stop", room_id=room.id)
     return (f"The recording of *{mrkdwn_escape(room.name)}* has stopped. When it is ready, the room's thread says "
             "so, with a way to download it.")
 

@@ -104,3 +104,26 @@ async def test_a_recording_ends_with_its_meeting_and_the_next_meeting_can_record
         (e for e in harness.double.ephemerals("U0001") if "is being recorded" in e.text or ":warning:" in e.text),
         None))
     assert "is being recorded" in started.text, started.text
+
+
+async def test_a_start_answered_too_late_can_still_be_stopped(harness, ada, sandbox):
+    """Digital Samba starts the recording after meetops stopped waiting (2 s): meetops believes nothing records,
+    yet Stop asks the platform, which stops it; a second Stop hears there is nothing to stop."""
+    room, message = await new_room(harness, ada)
+    await sandbox.post("/_sandbox/rooms/standup/join", json={"name": "Grace"})
+    (await sandbox.put("/_sandbox/faults", json={"latency_ms": 3000, "paths": f"/rooms/{room.id}/recordings"})
+     ).raise_for_status()
+    await ada.acommand("record standup")
+    late = await warning_to(harness, "U0001")
+    assert "may have started anyway: `/meet record standup stop` stops it if so" in late.text
+    await harness.double.wait_for(lambda: room.id in harness.sandbox_state.recording_rooms)
+    (await sandbox.delete("/_sandbox/faults")).raise_for_status()
+
+    await ada.acommand("record standup stop")
+    stopped = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "has stopped" in e.text), None))
+    assert stopped.text.startswith("The recording of *standup* has stopped.")
+    assert room.id not in harness.sandbox_state.recording_rooms
+    await ada.acommand("record standup stop")
+    await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "is not being recorded" in e.text), None))
