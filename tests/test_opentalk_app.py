@@ -251,7 +251,7 @@ async def test_reminders_are_rearmed_after_a_restart(harness, ada):
 async def test_the_form_refuses_bad_input_in_words(harness, ada):
     form = await open_schedule_form(harness, ada)
     past = (await ada.asubmit(form, schedule_values(day="2020-01-06"))).json()
-    assert past["response_action"] == "errors" and "already passed" in past["errors"][forms.TIME]
+    assert past["response_action"] == "errors" and "already passed" in past["errors"][forms.DATE]
     backwards = (await ada.asubmit(form, schedule_values(day=next_monday(), duration="until 09:00"))).json()
     assert "end before it starts" in backwards["errors"][forms.DURATION]
     zone = (await ada.asubmit(form, schedule_values(day=next_monday(), zone="Atlantis/Capital"))).json()
