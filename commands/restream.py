@@ -14,7 +14,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import ids
 from bot.text import mrkdwn_escape
-from bot.errors import BadInput, MeetopsError, ProviderError, ProviderGone, ProviderRejected
+from bot.errors import (BadInput, MeetopsError, ProviderError, ProviderGone, ProviderNotFound, ProviderRejected,
+                        ProviderUnavailable)
 from bot.interactions import (
     accept_submission,
     answer_room_button,
@@ -66,6 +67,11 @@ async def start_stream(services: Services, room: RoomRecord, user_id: str, targe
         restreams.settle(services.db, room.id, IDLE)
         raise ProviderGone(f"The meeting in *{mrkdwn_escape(room.name)}* has ended, so there is nothing to stream; "
                            "start it again (join the room) and Go live.") from None
+    except ProviderUnavailable as exc:
+        # No answer in time: the platform may have started it anyway, and Stop asks it whatever meetops believes.
+        restreams.settle(services.db, room.id, IDLE)
+        raise ProviderUnavailable(f"{exc.user_message} The stream may have started anyway: "
+                                  f"`/meet restream {room.friendly_url} stop` stops it if so.") from None
     except Exception as exc:
         restreams.settle(services.db, room.id, IDLE)
         raise _without_key(exc, target.stream_key) from None
@@ -98,7 +104,7 @@ async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str
     if not restreams.claim(services.db, room.id, from_state=LIVE, to_state=STOPPING):
         if restreams.get(services.db, room.id).state in (STARTING, STOPPING):
             return None
-        return f"*{mrkdwn_escape(room.name)}* is not streaming."
+        return await _stop_unknown(services, room, user_id)
     try:
         await provider.stop_restream(as_provider_room(room))
     except ProviderGone:
@@ -121,6 +127,22 @@ async def stop_stream(services: Services, room: RoomRecord, user_id: str) -> str
     if stopping.in_meeting:  # only a destination was set: nothing was streaming
         return (f"{mrkdwn_escape(stopping.destination or 'The stream destination')} is no longer the stream "
                 f"destination of *{mrkdwn_escape(room.name)}*.")
+    return f"The livestream from *{mrkdwn_escape(room.name)}* has stopped."
+
+
+async def _stop_unknown(services: Services, room: RoomRecord, user_id: str) -> str | None:
+    """Stop asked for where meetops knows of no stream: the platform may know better (a start whose answer never
+    came, a restart in between), so it is asked to stop anyway, and says whether one was running."""
+    provider = services.provider(room)
+    if not restreams.claim(services.db, room.id, from_state=IDLE, to_state=STOPPING):
+        return None
+    try:
+        await provider.stop_restream(as_provider_room(room))
+    except (ProviderGone, ProviderNotFound, ProviderRejected):
+        return f"*{mrkdwn_escape(room.name)}* is not streaming."
+    finally:
+        restreams.settle(services.db, room.id, IDLE)
+    rooms.audit(services.db, team_id=room.team_id, user_id=user_id, action="restream.stop", room_id=room.id)
     return f"The livestream from *{mrkdwn_escape(room.name)}* has stopped."
 
 

@@ -264,3 +264,23 @@ async def test_going_live_twice_says_so_before_asking_for_a_key(harness, ada, sa
     refusal = await reply_to(harness, "U0001", 2)
     assert "already streaming live to YouTube" in refusal.text and "restream standup stop" in refusal.text
     assert len(harness.double.views) == opened and len(starts(harness)) == 1
+
+
+async def test_a_stream_started_too_late_can_still_be_stopped(harness, ada, sandbox):
+    """Digital Samba starts the stream after meetops stopped waiting (2 s): Stop still asks it, and it stops."""
+    room, message = await live_room(harness, ada, sandbox)
+    (await sandbox.put("/_sandbox/faults", json={"latency_ms": 3000, "paths": f"/rooms/{room.id}/restreamers"})
+     ).raise_for_status()
+    await go_live(harness, ada, message, stream_form("youtube"))
+    late = await reply_to(harness, "U0001")
+    assert "may have started anyway: `/meet restream standup stop` stops it if so" in late.text
+    assert KEY not in late.text
+    await harness.double.wait_for(lambda: room.id in harness.sandbox_state.restreams)
+    (await sandbox.delete("/_sandbox/faults")).raise_for_status()
+
+    await ada.acommand("restream standup stop")
+    stopped = await reply_to(harness, "U0001", 2)
+    assert stopped.text == "The livestream from *standup* has stopped."
+    assert room.id not in harness.sandbox_state.restreams
+    await ada.acommand("restream standup stop")
+    assert (await reply_to(harness, "U0001", 3)).text == "*standup* is not streaming."
