@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from bot.config import ConfigError, Settings, load_settings, settings_help, settings_models
 from bot.errors import MeetopsError
 from bot.logs import configure_logging, secret_filter
+from bot.providers.http import ProbeInconclusive
 
 log = logging.getLogger("meetops")
 
@@ -217,6 +218,9 @@ async def check_providers() -> None:
         except ConfigError as exc:
             raise ConfigError(f"meetops cannot start: {exc} (`meetops serve --no-check` skips this check, "
                               "e.g. offline.)") from None
+        except ProbeInconclusive as exc:
+            log.warning("%s Starting anyway; commands on its rooms say so until it is back.", exc)
+            continue
         finally:
             await provider.aclose()
         log.info("%s: the API answered and accepted the credentials", plugin.title)
@@ -379,6 +383,8 @@ async def _with_provider(provider, work):
             await provider.check()
         except ConfigError as exc:
             raise CliError(f"meetops webhooks: {exc}") from None
+        except ProbeInconclusive as exc:
+            raise CliError(f"meetops webhooks: {exc} Try again in a minute.") from None
         return await work()
     finally:
         await provider.aclose()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.cli import main
@@ -223,6 +224,21 @@ def test_no_check_starts_offline(monkeypatch, world, capsys, no_uvicorn):
     main(["serve", "--no-check"])
     assert len(no_uvicorn) == 1
     assert "--no-check" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault, said", [({"status": 503}, "answered HTTP 503"),
+                                         ({"status": 429, "retry_after": 1}, "is rate-limiting")])
+def test_a_platform_in_trouble_at_start_up_does_not_keep_the_bot_from_slack(
+        fault, said, monkeypatch, world, capsys, no_uvicorn):
+    """A server error or a rate limit says nothing about the settings: serve starts and warns."""
+    state, sandbox, double = world
+    serve_env(monkeypatch, state, sandbox, double)
+    httpx.put(sandbox.url + "/_sandbox/faults", json=fault).raise_for_status()
+    main(["serve"])
+    assert len(no_uvicorn) == 1
+    err = capsys.readouterr().err
+    assert f"Digital Samba at {sandbox.url}/api/v1 {said} to the start-up check: trouble on its side, not a " \
+           "setting. Starting anyway" in err
 
 
 def test_the_sandbox_needs_no_probe(monkeypatch, world, capsys, no_uvicorn):

@@ -81,9 +81,23 @@ def is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def probe_failure(setting: str, title: str, base: str, exc: ProviderError) -> ConfigError:
+class ProbeInconclusive(Exception):
+    """The start-up probe reached the platform, which is in trouble right now (a server error, a rate limit):
+    that says nothing about the settings. `serve` starts anyway (each command says so while it lasts), rather
+    than keep the whole bot from Slack over a platform's bad minute."""
+
+
+def probe_inconclusive(title: str, base: str, status: int | None) -> ProbeInconclusive:
+    what = "is rate-limiting" if status == 429 else f"answered HTTP {status}"
+    return ProbeInconclusive(f"{title} at {base} {what} to the start-up check: trouble on its side, not a "
+                             "setting.")
+
+
+def probe_failure(setting: str, title: str, base: str, exc: ProviderError) -> ConfigError | ProbeInconclusive:
     """A start-up probe that got no usable answer, worded for whoever runs the bot, the setting first."""
-    if isinstance(exc, ProviderUnavailable):  # no connection, no answer in time, or a server error
+    if isinstance(exc, ProviderRateLimited) or (isinstance(exc, ProviderUnavailable) and (exc.status or 0) >= 500):
+        return probe_inconclusive(title, base, exc.status)
+    if isinstance(exc, ProviderUnavailable):  # no connection, or no answer in time
         what = exc.user_message.removesuffix(" Please try again in a minute.")
         return ConfigError(f"{setting}: no usable answer from {base}: {what} Check the address, or try again in "
                            "a minute.")

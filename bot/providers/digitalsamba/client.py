@@ -44,7 +44,8 @@ from bot.providers.base import (
     SummaryStatus,
     WebhookRegistration,
 )
-from bot.providers.http import ErrorWords, ProviderHTTP, _never_connected, build_http_client, json_body, parse_time
+from bot.providers.http import (ErrorWords, ProviderHTTP, _never_connected, build_http_client, json_body, parse_time,
+                               probe_inconclusive)
 from bot.providers.http import path as _path
 
 PAGE_SIZE = 100  # the API's maximum `limit`
@@ -251,6 +252,8 @@ class DigitalSambaClient(Provider):
             hint = ("it should end in /api/v1." if not base.endswith("/api/v1")
                     else "is it the Digital Samba API (https://api.digitalsamba.com/api/v1)?")
             raise ConfigError(f"DS_API_URL: {base} has no rooms list (HTTP 404 for GET {base}/rooms); {hint}")
+        if status == 429 or status >= 500:
+            raise probe_inconclusive("Digital Samba", base, status)
         if status >= 400:
             raise ConfigError(f"DS_API_URL: Digital Samba at {base} answered HTTP {status} to a simple read. Try "
                               "again in a minute.")

@@ -146,7 +146,7 @@ class OidcTokens(httpx.Auth):
         except httpx.HTTPStatusError as exc:
             raise ProviderUnavailable(
                 f"OpenTalk's sign-in service had a problem (HTTP {exc.response.status_code}). "
-                "Please try again in a minute.") from None
+                "Please try again in a minute.", status=exc.response.status_code) from None
         except httpx.HTTPError:
             raise ProviderUnavailable(
                 "OpenTalk's sign-in service is not answering. Please try again in a minute.") from None
@@ -183,7 +183,7 @@ class OidcTokens(httpx.Auth):
             raise ProviderUnavailable(f"I can't reach {who} right now. Please try again in a minute.") from None
         if response.status_code >= 500:
             raise ProviderUnavailable(f"{who} had an internal error (HTTP {response.status_code}). "
-                                      "Please try again in a minute.")
+                                      "Please try again in a minute.", status=response.status_code)
         try:
             body = response.json() if response.is_success else None
         except ValueError:
