@@ -388,9 +388,22 @@ async def new_room(inv: Invocation) -> None:
     unknown = options - set(provider.plugin.room_options)
     if unknown:
         raise BadInput(f"`--{sorted(unknown)[0]}` isn't available on {provider.title} rooms.")
-    existing = rooms.named_in_channel(services.db, inv.team_id, inv.channel_id, name)
-    if existing is not None and over_for_good(existing, services.provider(existing)):
-        existing = None  # that room was one meeting, now over: the same name makes a new room
+    # Two asks for the same name in a channel at once: the second waits, then finds the first one's room.
+    async with services.room_locks.setdefault(f"new:{inv.team_id}:{inv.channel_id}:{rooms.fold(name)}",
+                                              asyncio.Lock()):
+        existing = rooms.named_in_channel(services.db, inv.team_id, inv.channel_id, name)
+        if existing is not None and over_for_good(existing, services.provider(existing)):
+            existing = None  # that room was one meeting, now over: the same name makes a new room
+        if existing is None and intents.asking_for(services.db, inv.team_id, inv.channel_id, rooms.fold(name)):
+            # The platform answered an earlier ask too late: it may have made that room, and a check will post it.
+            raise BadInput(f"I'm still finding out whether {provider.title} made *{mrkdwn_escape(name)}* when you "
+                           "asked before (it answered too late). If it did, its room message appears here within "
+                           "a couple of minutes; if it didn't, you can ask again then.")
+        if existing is None:
+            slug = friendly_url_for(name)
+            room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
+                                     name=name, slug=slug, description=name if len(name) >= 3 else f"Room {name}",
+                                     private=private, provider=provider, options=options)
     if existing is not None:
         # The same name again in the same channel: bring that room back rather than make a silent twin.
         await post_room_message(inv, existing, f"*{mrkdwn_escape(existing.name)}* already exists here")
@@ -400,10 +413,6 @@ async def new_room(inv: Invocation) -> None:
         if invitees:
             await invite.invite_and_report(inv, existing, invitees)
         return
-    slug = friendly_url_for(name)
-    room = await create_room(services, team_id=inv.team_id, channel_id=inv.channel_id, user_id=inv.user_id,
-                             name=name, slug=slug, description=name if len(name) >= 3 else f"Room {name}",
-                             private=private, provider=provider, options=options)
     # The room message says which privacy the room got (and, when it isn't the only one, on which provider).
     await post_room_message(inv, room, f"I created *{mrkdwn_escape(room.name)}*", new=True)
     if invitees:

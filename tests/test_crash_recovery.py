@@ -6,6 +6,8 @@ Time is driven: jobs are armed from a fake clock and run by `run_job`.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from bot.devtools.timing import run_job
@@ -176,6 +178,37 @@ async def test_a_room_the_provider_made_after_its_timeout_is_kept_and_announced(
     assert rooms.find(harness.services.db, "T0001", "slow").message_ts == message.ts
     assert not intents.unfinished(harness.services.db)
     assert len(harness.sandbox_state.rooms) == 1
+
+
+async def test_asking_again_while_a_late_answer_is_checked_makes_no_twin(harness, ada, sandbox, clock):
+    """The reply said 'try again in a minute'; the person did, before the check: no `slow-2` beside `slow`."""
+    from commands.rooms import intent_job_id
+
+    (await sandbox.put("/_sandbox/faults", json={"latency_ms": 3000, "paths": "/rooms"})).raise_for_status()
+    await ada.acommand("new slow")
+    await harness.double.wait_for(lambda: next(iter(harness.double.ephemerals("U0001")), None), 10)
+    await harness.double.wait_for(lambda: [r for r in harness.sandbox_state.rooms.values() if r.friendly_url == "slow"])
+    (await sandbox.delete("/_sandbox/faults")).raise_for_status()
+    await ada.acommand("new slow")
+    again = await harness.double.wait_for(lambda: harness.double.ephemerals("U0001")[1:] and
+                                          harness.double.ephemerals("U0001")[1])
+    assert "I'm still finding out whether Digital Samba made *slow*" in again.text
+    assert len(harness.sandbox_state.rooms) == 1
+
+    [unsure] = intents.unfinished(harness.services.db)
+    await run_job(harness.services, clock, intent_job_id(unsure.id))
+    await harness.double.wait_for(lambda: room_messages(harness))
+    assert [r.friendly_url for r in rooms.of_team(harness.services.db, "T0001").values()] == ["slow"]
+
+
+async def test_two_asks_for_one_name_at_once_make_one_room(harness, ada, sandbox):
+    (await sandbox.put("/_sandbox/faults", json={"latency_ms": 500, "paths": "/rooms"})).raise_for_status()
+    await asyncio.gather(ada.acommand("new dupe"), ada.acommand("new dupe"))
+    await harness.double.wait_for(lambda: len(harness.double.ephemerals("U0001")) >= 1)
+    await harness.wait_idle()
+    assert [r.friendly_url for r in rooms.of_team(harness.services.db, "T0001").values()] == ["dupe"]
+    assert len(harness.sandbox_state.rooms) == 1
+    assert any("*dupe* already exists in this channel" in e.text for e in harness.double.ephemerals("U0001"))
 
 
 async def test_a_crash_after_the_room_message_went_out_keeps_the_room_and_that_one_message(harness, ada):
