@@ -15,7 +15,7 @@ from bot.meetings import as_provider_room, refresh_room_message
 from bot.providers.base import Capability, Provider
 from bot.services import Services
 from commands import summaries
-from storage import restreams, rooms
+from storage import recording_state, restreams, rooms
 from storage import sessions as session_log
 from storage.rooms import RoomRecord
 from storage.records import fetch
@@ -42,6 +42,7 @@ async def correct(services: Services, provider: Provider, room: RoomRecord) -> R
     message, and start waiting for the summary, as the lost webhook would have."""
     if restreams.get(services.db, room.id).state == restreams.LIVE:
         restreams.stop_all_in_room(services.db, room.id)  # a stream ends with its meeting
+    recording_state.stop(services.db, room.id)  # and so does a recording
     if room.status == "live":
         now = services.clock().isoformat(timespec="seconds")
         session_id = room.session_id or f"{room.id}@{room.session_started_at or now}"

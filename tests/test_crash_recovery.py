@@ -13,7 +13,7 @@ import httpx
 from bot.devtools.timing import run_job
 from commands.rooms import message_job_id
 from commands.summaries import job_id
-from storage import intents, rooms
+from storage import intents, recording_state, rooms
 from storage import sessions as session_log
 from storage import summaries as store
 from tests.scheduling import clock, harness, meeting, new_room, thread_replies  # noqa: F401
@@ -48,6 +48,8 @@ async def test_a_meeting_that_ended_while_the_bot_was_down_is_corrected_at_start
     message = next(m for m in room_messages(harness) if m.ts == room.message_ts)
     await go_live(harness, ada, message, stream_form("youtube"))
     await harness.double.wait_for(lambda: "Streaming live to YouTube" in shown(harness, room))
+    await ada.acommand("record standup")
+    await harness.double.wait_for(lambda: "*Recording*" in shown(harness, room))
     await harness.stop_bot()
     (await sandbox.post(f"/_sandbox/rooms/{room.id}/end", json={})).raise_for_status()  # its webhook is lost
     assert "Live" in shown(harness, room)
@@ -55,6 +57,8 @@ async def test_a_meeting_that_ended_while_the_bot_was_down_is_corrected_at_start
     await harness.start_bot()
     await harness.double.wait_for(lambda: "Ended" in shown(harness, room))
     assert "Streaming" not in shown(harness, room), "the stream stopped with the meeting"
+    # And the recording: the next meeting's message must not offer to stop one.
+    assert recording_state.get(harness.services.db, room.id).state == recording_state.IDLE
     after = rooms.get(harness.services.db, room.id)
     assert after.status == "ended" and session_log.get(harness.services.db, "digitalsamba", after.session_id).state == "ended"
     assert harness.services.scheduler.get_job(job_id(after.session_id)), "its summary is waited for, as usual"
