@@ -9,7 +9,8 @@ import re
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import room_message_blocks, room_message_text
-from bot.errors import AmbiguousRoom, NotAllowed, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
+from bot.errors import (AmbiguousRoom, NotAllowed, ProviderGone, ProviderNotFound, ProviderUnavailable, RoomDeleted,
+                        RoomNotFound)
 from bot.providers.base import Person, Provider, Role, Room
 from bot.messaging import slack_error
 from bot.names import clean
@@ -111,6 +112,14 @@ async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord
 def over_for_good(room: RoomRecord, provider: Provider) -> bool:
     """The room's meeting ended on a platform whose room is the meeting: nobody can enter it again."""
     return room.status == "ended" and not provider.rooms_reopen
+
+
+def require_meeting_ahead(services: Services, room: RoomRecord) -> None:
+    """Refuse what needs a meeting (a link, an invite, a poll, a recording) in a room that can't host one again."""
+    provider = services.provider(room)
+    if over_for_good(room, provider):
+        raise ProviderGone(f"The meeting in *{mrkdwn_escape(room.name)}* is over, and a {provider.title} room can't "
+                           f"host another one. `/meet new {mrkdwn_escape(room.name)}` makes a new room.")
 
 
 def visible_here(services: Services, room: RoomRecord, user_id: str, channel_id: str) -> bool:

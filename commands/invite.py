@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import invitation_blocks
 from bot.errors import BadInput, NotAllowed
-from bot.meetings import as_provider_room, check_still_exists, is_moderator, person
+from bot.meetings import as_provider_room, check_still_exists, is_moderator, person, require_meeting_ahead
 from bot.messaging import once_at_a_time, slack_error
 from bot.providers.base import Capability, Invited
 from bot.services import Services
@@ -188,6 +188,7 @@ async def invite_command(inv: Invocation) -> None:
     if len(people) > MAX_INVITES:
         raise too_many(len(people))
     room = await inv.room(" ".join(words))
+    require_meeting_ahead(inv.services, room)
     await invite_and_report(inv, room, people)
 
 

@@ -6,8 +6,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import ids
 from bot.blocks import join_reply_blocks
-from bot.errors import BadInput, NotAllowed, ProviderGone
-from bot.meetings import as_provider_room, check_still_exists, over_for_good, person, resolve_room
+from bot.errors import BadInput, NotAllowed
+from bot.meetings import as_provider_room, check_still_exists, person, require_meeting_ahead, resolve_room
 from bot.messaging import send_private
 from bot.providers.base import JoinGrant
 from bot.services import Services
@@ -28,9 +28,7 @@ async def personal_link(services: Services, room: RoomRecord, *, team_id: str, u
                          "Join it from there, or ask its moderators to let you in.")
     room = await check_still_exists(services, room)
     provider = services.provider(room)
-    if over_for_good(room, provider):
-        raise ProviderGone(f"The meeting in *{mrkdwn_escape(room.name)}* is over, and a {provider.title} room can't "
-                           f"host another one. `/meet new {mrkdwn_escape(room.name)}` makes a new room.")
+    require_meeting_ahead(services, room)
     now = services.clock()
     grant = await provider.issue_join(as_provider_room(room), who, lifetime=services.settings.link_lifetime,
                                       previous=grants.previous(services.db, room.id, user_id, now))

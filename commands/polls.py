@@ -8,7 +8,7 @@ from bot import ids
 from bot.text import mrkdwn_escape, plural
 from bot.errors import BadInput, ProviderNotFound, RoomDeleted, RoomNotFound
 from bot.interactions import accept_submission, modal_metadata, open_modal, open_room_form, submitted_values
-from bot.meetings import check_still_exists, require_moderator
+from bot.meetings import as_provider_room, check_still_exists, require_meeting_ahead, require_moderator
 from bot.messaging import once_at_a_time
 from bot.names import clean
 from bot.poll_blocks import (
@@ -24,7 +24,6 @@ from bot.poll_blocks import (
     poll_results_blocks,
     poll_results_text,
 )
-from bot.meetings import as_provider_room
 from bot.providers.base import Capability, PollType
 from bot.services import Services
 from commands import slack_polls
@@ -115,6 +114,7 @@ async def poll_command(inv: Invocation) -> None:
         whole = True
     else:
         room = await inv.room(inv.args[0])
+    require_meeting_ahead(inv.services, room)
     if whole:
         require_moderator(inv.services, room, inv.user_id, DOING)
         await open_modal(inv.services, inv.trigger_id,

@@ -20,7 +20,8 @@ from slack_bolt.async_app import AsyncApp
 from bot import ids
 from bot.errors import BadInput, MeetopsError, ProviderGone, ProviderNotFound, ProviderRejected, ProviderUnavailable
 from bot.interactions import answer_room_button, user_and_team
-from bot.meetings import as_provider_room, refresh_room_message, require_moderator, visible_here
+from bot.meetings import (as_provider_room, refresh_room_message, require_meeting_ahead, require_moderator,
+                          visible_here)
 from bot.messaging import send_private
 from bot.providers.base import Capability
 from bot.services import Services
@@ -63,6 +64,7 @@ async def start_recording(services: Services, room: RoomRecord, user_id: str) ->
     provider = services.provider(room)
     provider.require(Capability.RECORDING, as_provider_room(room))
     require_moderator(services, room, user_id, START)
+    require_meeting_ahead(services, room)
     if not recording_state.claim(services.db, room.id, from_state=IDLE, to_state=STARTING, started_by=user_id,
                                  started_at=services.clock().isoformat(timespec="seconds")):
         if recording_state.get(services.db, room.id).state == ON:

@@ -73,3 +73,19 @@ async def test_the_recording_arriving_after_the_end_keeps_who_ended_it_and_one_m
     assert "(ended by <@U0001>)" in status_of(room_messages(chalk)[-1])
     # One meeting in meetops' log (its digests count them), not a second one opened by the late news.
     assert len(list(fetch(chalk.services.db, "select * from sessions where room_id = ?", [room.id]))) == 1
+
+
+@pytest.mark.parametrize("command", ['poll standup "Still voting?" "A" "B"', "poll standup", "record standup",
+                                     "invite standup @grace", "join standup"])
+async def test_a_room_whose_meeting_is_over_for_good_refuses_what_needs_a_meeting(chalk, ada, command):
+    room = await joined_room(chalk, ada)
+    await ada.acommand("end standup")
+    await chalk.double.wait_for(lambda: [e for e in chalk.double.ephemerals(ADA) if "has ended" in e.text])
+    before = len(chalk.double.ephemerals(ADA))
+    await ada.acommand(command)
+    reply = await chalk.double.wait_for(lambda: chalk.double.ephemerals(ADA)[before:] and
+                                        chalk.double.ephemerals(ADA)[before])
+    assert ("The meeting in *standup* is over, and a Chalk room can't host another one. `/meet new standup` makes "
+            "a new room.") in reply.text
+    assert chalk.double.views == [] and not chalk.double.dms("U0002")
+    assert not [m for m in chalk.double.messages("C0001") if m.thread_ts and "Still voting" in str(m.blocks)]
