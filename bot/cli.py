@@ -100,6 +100,9 @@ def _check_database(settings: Settings) -> None:
         finally:
             conn.close()
     except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+            raise ConfigError(f"meetops cannot start: MEETOPS_DB: {path!r} is not an SQLite database (another "
+                              "program's file?). Point it at meetops' own database, or at a new file name.") from None
         raise ConfigError(f"meetops cannot start: MEETOPS_DB: cannot open {path!r} for writing ({exc}). Point it "
                           "at a file in a folder that exists and that meetops may write to.") from None
 

@@ -658,6 +658,10 @@ async def run_console(provider: str | None = None) -> int:
         console = Console(harness)
         console.say(INTRO.format(user=console.name_of(console.user.user_id), channel=console.user.channel_name,
                                  platform=console.h.services.providers.default.title))
+        if os.environ.get("MEETOPS_DB"):
+            # Its simulated platforms start empty each time, so a kept database would point at rooms they never had.
+            console.say("(MEETOPS_DB is for `meetops serve`: each console session starts afresh, its records "
+                        "thrown away when it ends.)")
         try:
             if interactive:
                 from prompt_toolkit.patch_stdout import patch_stdout

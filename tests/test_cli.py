@@ -446,6 +446,8 @@ def test_the_scheduler_does_not_log_every_job_run():
 @pytest.mark.parametrize("case, named", [
     ("no folder", "MEETOPS_DB: cannot open '{tmp}/nowhere/meetops.db' for writing"),
     ("a folder", "MEETOPS_DB: cannot open '{tmp}' for writing"),
+    ("not SQLite", "MEETOPS_DB: '{tmp}/notes.txt' is not an SQLite database (another program's file?). Point it at "
+                   "meetops' own database, or at a new file name."),
     ("no such host", "HOST: 'example.invalid' is not an address of this machine"),
     ("busy port", "PORT: cannot listen on 127.0.0.1:{port} (Address already in use)"),
 ])
@@ -459,8 +461,10 @@ def test_serve_names_a_database_or_address_it_cannot_use(case, named, monkeypatc
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     port = busy.getsockname()[1]
+    (tmp_path / "notes.txt").write_text("not a database, but long enough to be read as one's header " * 20)
     env = {"no folder": {"MEETOPS_DB": str(tmp_path / "nowhere" / "meetops.db")},
            "a folder": {"MEETOPS_DB": str(tmp_path)},
+           "not SQLite": {"MEETOPS_DB": str(tmp_path / "notes.txt")},
            "no such host": {"HOST": "example.invalid"},
            "busy port": {"PORT": str(port)}}[case]
     serve_env(monkeypatch, state, sandbox, double, **env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 
@@ -43,6 +44,16 @@ def test_bad_lines_are_explained_and_the_session_goes_on():
     # An unknown sim action is said to be one, not taken for a missing room.
     assert "I don't know `sim nosuch`. Try sim join, end, vote, summary or recording" in out
     assert out.count("click N") == 2  # the intro, and `help` at the very end: nothing ended the session early
+
+
+def test_meetops_db_is_said_to_be_for_serve_only(tmp_path):
+    """The console starts afresh every time (its simulated platforms do): one who set MEETOPS_DB is told so."""
+    kept = tmp_path / "kept.db"
+    run = subprocess.run([sys.executable, "-m", "bot", "console"], input="", capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "MEETOPS_DB": str(kept)})
+    assert run.returncode == 0, run.stderr
+    assert "(MEETOPS_DB is for `meetops serve`: each console session starts afresh" in run.stdout
+    assert not kept.exists()
 
 
 async def test_a_slow_last_reply_still_arrives_and_channels_keep_their_ids(tmp_path):
