@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 BATCH = 100  # sessions looked up in the database at a time (one API page)
+RETRY_AFTER = timedelta(minutes=10)  # a digest its platform kept from posting is tried again after this
 MESSAGE_BLOCKS = BLOCKS_PER_MESSAGE
 EXCERPT_CHARS = 200
 ECHO_CHARS = 40  # how much of an unrecognised word is quoted back, as the other subcommands do
@@ -346,9 +347,15 @@ async def run_digest(services: Services, team_id: str, channel_id: str) -> None:
         return
     now = services.clock()
     upcoming = next_run(now, cadence=record.cadence, at_time=record.at_time, tz=record.tz, weekday=record.weekday)
+    again = None
     try:
         count = await _post_covering(services, record, now)
         log.info("posted the %s digest of %s (%d meetings)", record.cadence, channel_id, count)
+    except MeetopsError as exc:
+        # A platform in trouble (down, rate-limiting): the digest comes a little late rather than a day late.
+        again = now + RETRY_AFTER if now + RETRY_AFTER < upcoming else None
+        log.warning("the digest of %s waits: %s; %s", channel_id, exc.user_message,
+                    f"trying again at {again:%H:%M} UTC" if again else "the next one covers it")
     except SlackApiError as exc:
         # Nobody is waiting on a scheduled digest: tell whoever set it up why it didn't arrive.
         log.warning("digest for %s could not be posted: %s", channel_id, slack_error(exc))
@@ -360,7 +367,7 @@ async def run_digest(services: Services, team_id: str, channel_id: str) -> None:
         # Whatever happened, the next slot is armed; a digest that failed is covered by the next one.
         store.set_next_run(services.db, team_id, channel_id, upcoming)
         if (record := store.get(services.db, team_id, channel_id)) is not None:
-            arm(services, record)
+            arm(services, record, at=again)
 
 
 async def _post_covering(services: Services, record: DigestRecord, until: datetime) -> int:

@@ -210,6 +210,26 @@ async def test_a_digest_missed_while_down_is_posted_once_at_start_up(harness, ad
     assert len(channel_posts(harness)) == 1
 
 
+async def test_a_digest_its_platform_kept_from_posting_comes_ten_minutes_later(harness, ada, sandbox, clock, caplog):
+    room = await new_room(harness, ada)
+    await ada.acommand("digest daily 09:00 UTC")
+    await harness.double.wait_for(lambda: announcements(harness))
+    await meeting(harness, sandbox, room)
+    due = job_time(harness.services, job_id("T0001", "C0001"))
+    (await sandbox.put("/_sandbox/faults", json={"status": 503})).raise_for_status()
+    await run_job(harness.services, clock, job_id("T0001", "C0001"))
+    assert channel_posts(harness) == []
+    assert job_time(harness.services, job_id("T0001", "C0001")) == due + timedelta(minutes=10)
+    assert [r.getMessage() for r in caplog.records if "digest of C0001 waits" in r.getMessage()]
+    assert not [r for r in caplog.records if r.exc_info]
+
+    (await sandbox.delete("/_sandbox/faults")).raise_for_status()
+    await run_job(harness.services, clock, job_id("T0001", "C0001"))
+    [post] = await harness.double.wait_for(lambda: channel_posts(harness))
+    assert "*standup*" in str(post.blocks)
+    assert job_time(harness.services, job_id("T0001", "C0001")) == due + timedelta(days=1)
+
+
 async def test_digest_shows_the_summary_excerpt_with_a_link(harness, ada, sandbox):
     room = await new_room(harness, ada)
     session = await meeting(harness, sandbox, room)
