@@ -17,7 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import invitation_blocks
-from bot.errors import BadInput, NotAllowed
+from bot.errors import BadInput, MeetopsError, NotAllowed
 from bot.meetings import as_provider_room, check_still_exists, is_moderator, person, require_meeting_ahead
 from bot.messaging import once_at_a_time, slack_error
 from bot.providers.base import Capability, Invited
@@ -183,8 +183,12 @@ async def invite_command(inv: Invocation) -> None:
         raise BadInput("To which room? For example `/meet invite standup @ann @bob`.")
     if not people:
         # `/meet invite standup grace`: a name typed without @ is plain text, part of the room's name for all we know.
+        try:  # the example names their room, if the words are one (else they may hold a name typed without @)
+            example = (await inv.room(" ".join(words))).friendly_url
+        except MeetopsError:
+            example = words[0][:40]
         raise BadInput("Who should I invite? Name each person with @ and pick them from Slack's list as you type, "
-                       "for example `/meet invite standup @ann @bob`.")
+                       f"for example `/meet invite {mrkdwn_escape(example)} @ann @bob`.")
     if len(people) > MAX_INVITES:
         raise too_many(len(people))
     room = await inv.room(" ".join(words))

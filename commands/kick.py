@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 async def kick_command(inv: Invocation) -> None:
     people = mentioned(inv.args)
     words = [w for w in inv.args if not isinstance(w, Mention)]
+    if words and len(people) > 1:
+        raise BadInput(f"I remove one person at a time: `/meet kick {mrkdwn_escape(' '.join(words)[:80])} "
+                       f"<@{people[0]}>`, then the next.")
     if not words or len(people) != 1:
         raise BadInput("Whom, and from which room? For example `/meet kick standup @bob` (one person, picked "
                        "from Slack's list as you type their name).")

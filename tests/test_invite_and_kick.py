@@ -319,13 +319,17 @@ async def test_a_name_not_picked_from_slacks_list_is_explained(chalk, ada):
 
 
 @pytest.mark.parametrize("words, asks", [
-    ("invite standup grace", "Who should I invite? Name each person with @"),  # no @: Slack sends plain text
+    # No @: Slack sends plain text. The example names the room, as typed or not.
+    ("invite standup grace", "Who should I invite? Name each person with @"),
+    ("invite Standup", "Who should I invite? Name each person with @ and pick them from Slack's list as you "
+                       "type, for example `/meet invite standup @ann @bob`."),
     ("invite @grace", "To which room?"),
+    ("kick standup @grace @linus", "I remove one person at a time: `/meet kick standup <@U0002>`, then the next."),
 ])
 async def test_an_invitation_missing_its_people_or_its_room_asks_for_that_one(chalk, ada, words, asks):
     await new_room(chalk, ada)
     await ada.acommand(words)
-    reply = await summary_for(chalk, containing="invite")
+    reply = await chalk.double.wait_for(lambda: next(iter(chalk.double.ephemerals(ADA)), None))
     assert reply.text.startswith(f":warning: {asks}")
     assert not chalk.double.dms("U0002")
 
