@@ -321,8 +321,6 @@ async def test_a_name_not_picked_from_slacks_list_is_explained(chalk, ada):
 @pytest.mark.parametrize("words, asks", [
     # No @: Slack sends plain text. The example names the room, as typed or not.
     ("invite standup grace", "Who should I invite? Name each person with @"),
-    ("invite Standup", "Who should I invite? Name each person with @ and pick them from Slack's list as you "
-                       "type, for example `/meet invite standup @ann @bob`."),
     ("invite @grace", "To which room?"),
     ("kick standup @grace @linus", "I remove one person at a time: `/meet kick standup <@U0002>`, then the next."),
 ])
@@ -332,6 +330,15 @@ async def test_an_invitation_missing_its_people_or_its_room_asks_for_that_one(ch
     reply = await chalk.double.wait_for(lambda: next(iter(chalk.double.ephemerals(ADA)), None))
     assert reply.text.startswith(f":warning: {asks}")
     assert not chalk.double.dms("U0002")
+
+
+async def test_an_invitation_naming_no_one_shows_the_example_with_its_own_room(chalk, ada):
+    await ada.acommand('new "Board Talks"')
+    await chalk.double.wait_for(lambda: room_messages(chalk))
+    await ada.acommand('invite "board talks"')
+    reply = await chalk.double.wait_for(lambda: next(iter(chalk.double.ephemerals(ADA)), None))
+    assert reply.text == (":warning: Who should I invite? Name each person with @ and pick them from Slack's list "
+                          "as you type, for example `/meet invite board-talks @ann @bob`.")
 
 
 async def test_rooms_shows_the_lock_of_a_private_chalk_room(chalk, ada):
