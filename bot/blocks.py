@@ -7,6 +7,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -144,7 +145,12 @@ def room_buttons(room: RoomRecord, capabilities: Capabilities, streaming_to: str
             else:
                 buttons.append(ButtonElement(text="Record", action_id=ids.RECORD, value=room.id))
         if Capability.END_SESSION in capabilities:
-            buttons.append(ButtonElement(text="End", action_id=ids.END, value=room.id, style="danger"))
+            # Where the room is the meeting, ending it is for good: Slack asks before it sends the click.
+            confirm = None if reopens else ConfirmObject(
+                title="End the meeting for good?", confirm="End it", deny="Keep it",
+                text=f"*{mrkdwn_escape(room.name)}* can't host another meeting once this one ends: everyone leaves, "
+                     f"and `/meet new` makes a new room for the next one.")
+            buttons.append(ButtonElement(text="End", action_id=ids.END, value=room.id, style="danger", confirm=confirm))
     if room.status == "ended" and Capability.SUMMARIES in capabilities:
         buttons.append(ButtonElement(text="Summary", action_id=ids.SUMMARY, value=room.id))
     return buttons

@@ -333,7 +333,7 @@ class Console:
             return True
         verb = words[0].lower()
         if verb == "click" and len(words) == 2 and words[1].isdigit():
-            await self.click(int(words[1]))
+            await self.click(int(words[1]), read_line)
         elif verb == "as" and len(words) == 2:
             user_id = self.user_id_for(words[1])
             if user_id:
@@ -388,12 +388,22 @@ class Console:
         self.say(f"No one called {name}; try ada, grace or linus.")
         return None
 
-    async def click(self, number: int) -> None:
+    async def click(self, number: int, read_line=None) -> None:
         clickable = self.buttons.get(number)
         if clickable is None:
             self.say(f"There is no button {number}.")
             return
         button = clickable.button
+        if button.confirm and read_line is not None:
+            # Slack's own dialog: the click is sent only once confirmed.
+            dialog = button.confirm
+            self.say(f"[dialog] {plain((dialog.get('title') or {}).get('text', ''))}")
+            self.say("  " + plain((dialog.get("text") or {}).get("text", ""), self.name_of))
+            yes = plain((dialog.get("confirm") or {}).get("text", "Confirm"))
+            answer = await read_line(f"  [{yes}] Enter confirms; anything else cancels: ")
+            if answer.strip().casefold() not in ("", "y", "yes", yes.casefold()):
+                self.say("  (Cancelled: nothing was sent.)")
+                return
         if button.url:
             # Opening a join link: the sandbox's room page checks the token and lets the person in.
             async with httpx.AsyncClient(timeout=10) as web:

@@ -145,6 +145,28 @@ async def test_a_form_shows_its_presets_keeps_them_when_left_empty_and_picks_peo
             await console.user.aclose()
 
 
+async def test_a_button_slack_confirms_first_is_clicked_only_once_confirmed(tmp_path):
+    """Chalk's End is for good, so Slack shows its confirmation dialog before sending the click: so does the
+    console, and anything but Enter (or yes) sends nothing."""
+    from storage import rooms
+
+    async with Harness(db_path=str(tmp_path / "console.db"), register_webhooks=True, label_sandbox=True,
+                       meetops_provider="chalk") as h:
+        out = io.StringIO()
+        console = Console(h, out=out)
+        try:
+            await drive(console, scripted(["/meet new standup", "click 1", "click 5", "click 4", "no"], out))
+            shown = out.getvalue()
+            assert "[dialog] End the meeting for good?" in shown and "Cancelled: nothing was sent" in shown
+            assert rooms.find(h.services.db, "T0001", "standup").status != "ended"
+            await drive(console, scripted(["click 4", ""], out))
+            assert "The session in *standup* has ended." in out.getvalue()
+            assert rooms.find(h.services.db, "T0001", "standup").status == "ended"
+        finally:
+            await console.sandbox.aclose()
+            await console.user.aclose()
+
+
 async def test_a_confirmation_is_sent_only_once_confirmed(tmp_path):
     """/meet delete opens a modal with nothing to fill in: in Slack nothing happens until *Delete* is pressed.
     The console asks; an answer other than Enter (or yes) cancels and the room stays."""

@@ -14,7 +14,7 @@ import pytest
 import sqlite_utils
 
 from bot import ids
-from bot.blocks import room_message_blocks
+from bot.blocks import room_buttons, room_message_blocks
 from bot.providers import registry
 from bot.providers.base import CORE, Capabilities, Capability
 from storage import rooms
@@ -65,6 +65,15 @@ def test_a_room_nobody_can_join_any_more_neither_shows_join_nor_talks_about_it()
     # Where rooms reopen, an ended room is joined again for the next meeting.
     again = room_message_blocks(record(status="ended"), capabilities=caps, provider_title="X", emulated=False)
     assert ids.JOIN in str(again) and "clicks *Join*" in str(again)
+
+
+def test_end_asks_first_only_where_a_room_cannot_host_another_meeting():
+    caps = registry.load("chalk").capabilities
+    end = lambda **kw: next(b for b in room_buttons(record(), caps, None, **kw) if b.action_id == ids.END)  # noqa: E731
+    dialog = end(reopens=False).to_dict()["confirm"]
+    assert dialog["title"]["text"] == "End the meeting for good?" and dialog["confirm"]["text"] == "End it"
+    assert "can't host another meeting once this one ends" in dialog["text"]["text"]
+    assert "confirm" not in end(reopens=True).to_dict()
 
 
 def test_facts_a_provider_gives_show_on_the_room_message():

@@ -65,6 +65,7 @@ class Button:
     action_id: str
     value: str | None
     url: str | None
+    confirm: dict | None = None  # Slack's confirmation dialog, shown before the click is sent
 
 
 def _text(obj: dict | None, user_name) -> str:
@@ -82,7 +83,7 @@ def render_blocks(blocks: list[dict], next_number: int, user_name=lambda u: u) -
 
     def button(element: dict) -> str:
         b = Button(next_number + len(buttons), _text(element.get("text"), user_name), element.get("action_id", ""),
-                   element.get("value"), element.get("url"))
+                   element.get("value"), element.get("url"), element.get("confirm"))
         buttons.append(b)
         return f"[{b.number}] {b.label}" + (f" -> {b.url}" if b.url else "")
 
