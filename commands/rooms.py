@@ -394,7 +394,7 @@ async def new_room(inv: Invocation) -> None:
         existing = rooms.named_in_channel(services.db, inv.team_id, inv.channel_id, name)
         if existing is not None and over_for_good(existing, services.provider(existing)):
             existing = None  # that room was one meeting, now over: the same name makes a new room
-        if existing is None and intents.asking_for(services.db, inv.team_id, inv.channel_id, rooms.fold(name)):
+        if existing is None and intents.unsure_of(services.db, inv.team_id, inv.channel_id, rooms.fold(name)):
             # The platform answered an earlier ask too late: it may have made that room, and a check will post it.
             raise BadInput(f"I'm still finding out whether {provider.title} made *{mrkdwn_escape(name)}* when you "
                            "asked before (it answered too late). If it did, its room message appears here within "

@@ -105,11 +105,13 @@ def done_for_room(db: sqlite_utils.Database, room_id: str) -> None:
     db.execute("delete from room_intents where room_id = ? and state = ?", [room_id, CREATED])
 
 
-def asking_for(db: sqlite_utils.Database, team_id: str, channel_id: str, name_key: str) -> IntentRecord | None:
-    """A room of that name (folded) asked for in the channel whose making is not settled yet: being made now, or
-    made perhaps (the provider answered too late, and a check is due)."""
-    rows = fetch(db, "select * from room_intents where team_id = ? and channel_id = ? and state in (?, ?) "
-                     "order by id", [team_id, channel_id, CREATING, UNSURE])
+def unsure_of(db: sqlite_utils.Database, team_id: str, channel_id: str, name_key: str) -> IntentRecord | None:
+    """A room of that name (folded) asked for in the channel that the provider may have made after all (it
+    answered too late; a check is due). Asks being made right now are not looked at: the same name's asks take
+    turns (commands.rooms), and a crash's are settled at start-up. Few rows: a burst of `/meet new` has hundreds
+    `creating` at once, and this runs for each."""
+    rows = fetch(db, "select * from room_intents where team_id = ? and channel_id = ? and state = ? order by id",
+                 [team_id, channel_id, UNSURE])
     return next((IntentRecord.from_row(r) for r in rows if r["name"].casefold() == name_key), None)
 
 
