@@ -1,5 +1,6 @@
-"""A Chalk meeting's room message through the real app over HTTP, on the Chalk emulator: what it says while
-a recording runs, and once the recording (which Chalk sends after the meeting) arrives."""
+"""A Chalk meeting through the real app over HTTP, on the Chalk emulator: what its room message says while a
+recording runs and once the recording (which Chalk sends after the meeting) arrives, and what a room whose
+meeting is over for good still takes."""
 
 from __future__ import annotations
 
@@ -7,32 +8,13 @@ import httpx
 import pytest
 
 from bot import ids
-from bot.devtools.harness import Harness
 from storage import rooms
 from storage.records import fetch
-
-ADA = "U0001"
-
-
-def room_messages(harness):
-    return [m for m in harness.double.messages("C0001") if not m.thread_ts]
+from tests.test_invite_and_kick import ADA, ada, chalk, room_messages  # noqa: F401 (the Chalk harness and Ada)
 
 
 def status_of(message) -> str:
     return next(f["text"] for b in message.blocks for f in b.get("fields") or [] if f["text"].startswith("*Status*"))
-
-
-@pytest.fixture
-async def chalk(tmp_path):
-    async with Harness(db_path=str(tmp_path / "meetops.db"), meetops_provider="chalk") as h:
-        yield h
-
-
-@pytest.fixture
-async def ada(chalk):
-    user = chalk.user(ADA)
-    yield user
-    await user.aclose()
 
 
 async def joined_room(harness, ada) -> rooms.RoomRecord:
