@@ -6,7 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import ids
 from bot.text import mrkdwn_escape, plural
-from bot.errors import BadInput, ProviderNotFound, RoomDeleted, RoomNotFound
+from bot.errors import BadInput, ProviderNotFound, ProviderUnavailable, RoomDeleted, RoomNotFound
 from bot.interactions import accept_submission, modal_metadata, open_modal, open_room_form, submitted_values
 from bot.meetings import as_provider_room, check_still_exists, require_meeting_ahead, require_moderator
 from bot.messaging import once_at_a_time
@@ -54,6 +54,11 @@ async def ask_poll(services: Services, room: RoomRecord, draft: PollDraft, *, te
         # Most likely the room itself was deleted there (a form submitted after that): say so in words.
         await check_still_exists(services, room)
         raise
+    except ProviderUnavailable as exc:
+        # No answer in time: the platform may have made it anyway, and asking again would make a twin.
+        raise ProviderUnavailable(f"{exc.user_message} The poll may have been made anyway: "
+                                  f"`/meet polls {room.friendly_url}` lists the room's polls, so check there "
+                                  "before asking again.") from None
     record = polls.insert(services.db, PollRecord(
         id=poll.id, room_id=room.id, team_id=team_id, question=draft.question, type=str(draft.type),
         anonymous=draft.anonymous, options=list(draft.options), created_by=user_id))

@@ -245,3 +245,19 @@ async def test_a_room_name_with_spaces_opens_the_poll_form_without_quotes(harnes
     await ada.acommand("poll Design Review Where shall we eat?")
     reply = await reply_to(harness, "U0001")
     assert "put the question and each option in quotes" in reply.text
+
+
+async def test_a_poll_the_platform_made_too_late_is_pointed_to_not_asked_for_twice(harness, ada, sandbox):
+    """Digital Samba answers after meetops stopped waiting (2 s): the poll exists there, and the person is told
+    where to look before asking again (which would make a second one)."""
+    room, _ = await new_room(harness, ada)
+    (await sandbox.put("/_sandbox/faults", json={"latency_ms": 3000, "paths": f"/rooms/{room.id}/polls"})
+     ).raise_for_status()
+    await ada.acommand('poll standup "Lunch today?" Pizza Sushi')
+    late = await reply_to(harness, "U0001")
+    assert "The poll may have been made anyway: `/meet polls standup` lists the room's polls" in late.text
+    (await sandbox.delete("/_sandbox/faults")).raise_for_status()
+    await harness.double.wait_for(lambda: harness.sandbox_state.polls)
+    await ada.acommand("polls standup")
+    listing = await reply_to(harness, "U0001", 2)
+    assert "Lunch today?" in str(listing.blocks) + listing.text
