@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import timedelta
 
+from apscheduler.triggers.date import DateTrigger
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import room_message_blocks, room_message_text
+from bot.delivery import transient
 from bot.errors import (AmbiguousRoom, NotAllowed, ProviderGone, ProviderNotFound, ProviderUnavailable, RoomDeleted,
                         RoomNotFound)
 from bot.providers.base import Person, Provider, Role, Room
@@ -21,6 +24,10 @@ from storage.rooms import RoomRecord
 from storage.records import fetch_one
 
 log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 30  # a room message update Slack couldn't take is tried again after this, then doubling
+REFRESH_MAX_SECONDS = 10 * 60
+REFRESH_ATTEMPTS = 8
 
 # What the provider can look a room up by: a link name (friendly_url) or an id.
 PROVIDER_REF = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -164,11 +171,13 @@ def streaming_to(services: Services, room_id: str) -> str | None:
     return live["destination"] if live else None
 
 
-async def refresh_room_message(services: Services, room: RoomRecord) -> None:
+async def refresh_room_message(services: Services, room: RoomRecord, attempt: int = 0) -> None:
     """Re-render the room message in place from what the database knows when the update is sent.
 
     One update per room at a time, each re-reading the room under the lock: webhooks, clicks
-    and commands changing the same room concurrently can't leave an older state showing.
+    and commands changing the same room concurrently can't leave an older state showing. An update Slack
+    couldn't take now (an outage, a rate limit past slack-sdk's retries) is tried again later: else the message
+    would show an old state for good.
     """
     async with services.room_locks.setdefault(room.id, asyncio.Lock()):
         room = rooms.get(services.db, room.id) or room
@@ -181,6 +190,18 @@ async def refresh_room_message(services: Services, room: RoomRecord) -> None:
                 text=room_message_text(room),
                 blocks=room_blocks(services, room),
             )
-        except SlackApiError as exc:
-            # The message may have been deleted by someone; the room itself is fine.
-            log.warning("could not update the message of room %s: %s", room.id, slack_error(exc))
+        except Exception as exc:
+            why = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+            if transient(exc) and attempt < REFRESH_ATTEMPTS:
+                delay = min(REFRESH_MAX_SECONDS, REFRESH_SECONDS * 2 ** attempt)
+                log.warning("could not update the message of room %s now (%s); trying again in %d s", room.id, why,
+                            delay)
+                services.scheduler.add_job(
+                    refresh_room_message, DateTrigger(run_date=services.clock() + timedelta(seconds=delay)),
+                    args=[services, room, attempt + 1], id=f"room-refresh:{room.id}", name="room message update",
+                    replace_existing=True)
+            elif isinstance(exc, SlackApiError) or transient(exc):
+                # The message may have been deleted by someone; the room itself is fine.
+                log.warning("could not update the message of room %s: %s", room.id, why)
+            else:
+                raise

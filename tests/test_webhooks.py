@@ -119,6 +119,21 @@ async def test_lenient_payloads(harness, ada):
     assert event.session_id == "s" and event.room_id == "r"
 
 
+async def test_an_update_slack_could_not_take_is_tried_again_later(harness, ada, sandbox, clock):
+    """Slack fails chat.update (a 500) when someone joins: once it takes updates again, the message catches up."""
+    from bot.devtools.timing import job_time, run_job
+
+    room = await new_room(harness, ada)
+    harness.double.fail("chat.update", "internal_error", status=500)
+    (await sandbox.post(f"/_sandbox/rooms/{room.id}/join", json={"name": "Grace"})).raise_for_status()
+    await harness.double.wait_for(lambda: harness.services.scheduler.get_job(f"room-refresh:{room.id}"))
+    assert "nobody has joined yet" in str(current(harness, room).blocks)
+    assert job_time(harness.services, f"room-refresh:{room.id}") > clock()
+    harness.double.fail("chat.update", "internal_error", count=0)
+    await run_job(harness.services, clock, f"room-refresh:{room.id}")
+    assert "1 person in the room" in str(current(harness, room).blocks)
+
+
 def current(harness, room):
     return next((m for m in harness.double.messages(room.message_channel) if m.ts == room.message_ts), None)
 
