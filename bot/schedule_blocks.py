@@ -231,6 +231,19 @@ def meeting_blocks(*, title: str, starts_at: datetime, ends_at: datetime, zone: 
     return blocks
 
 
+def cancelled_blocks(*, title: str, by: str) -> list[dict]:
+    """A scheduled meeting's message once its room is deleted: what it was, and that it won't take place."""
+    return [
+        {"type": "header", "text": _plain(f"Scheduled meeting: {title}"[:150])},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":no_entry: *Cancelled* by <@{by}>: this meeting "
+                                     "won't take place, and its room is deleted."}},
+    ]
+
+
+def cancelled_text(title: str) -> str:
+    return f"Scheduled meeting: {title} (cancelled)"
+
+
 def meeting_text(title: str, starts_at: datetime) -> str:
     return f"Scheduled meeting: {title}, {starts_at:%a %d %b %H:%M} {starts_at.tzname() or ''}".strip()
 

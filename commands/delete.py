@@ -72,12 +72,11 @@ def register(app: AsyncApp, router: Router) -> None:
             await provider.delete_room(as_provider_room(room))  # already gone there counts as done
             restreams.stop_all_in_room(services.db, room.id)
             grants.forget_room(services.db, room.id)  # the invites went with the room
-            for meeting in schedules.of_room(services.db, room.id):  # no more reminders for its meetings
-                schedules.update(services.db, meeting.id, status="cancelled")
-                schedule.disarm(services, meeting.id)
             rooms.audit(services.db, team_id=sent.team_id, user_id=sent.user_id, action="room.delete",
                         room_id=room.id, provider=provider.name)
             if rooms.get(services.db, room.id):
                 room = rooms.update(services.db, room.id, status="deleted", ended_by=sent.user_id)
-                await refresh_room_message(services, room)
+                # A scheduled meeting's message says it is cancelled; any other room message says it is gone.
+                if not await schedule.cancel_for_room(services, room, by=sent.user_id):
+                    await refresh_room_message(services, room)
         await sent.reply(services, f"*{mrkdwn_escape(room.name)}* is deleted.")

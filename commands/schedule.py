@@ -173,6 +173,24 @@ def disarm(services: Services, record_id: str) -> None:
         pass
 
 
+async def cancel_for_room(services: Services, room: RoomRecord, by: str) -> bool:
+    """The room is being deleted: its meetings are cancelled (no more reminders). Returns whether the room's
+    message is one of theirs, now saying the meeting is cancelled, so there is nothing else to redraw."""
+    shown = False
+    for meeting in schedules.of_room(services.db, room.id):
+        schedules.update(services.db, meeting.id, status="cancelled")
+        disarm(services, meeting.id)
+        if room.message_ts and meeting.message_ts == room.message_ts and room.message_channel:
+            try:
+                await services.slack.chat_update(channel=room.message_channel, ts=room.message_ts,
+                                                 text=forms.cancelled_text(meeting.title),
+                                                 blocks=forms.cancelled_blocks(title=meeting.title, by=by))
+                shown = True
+            except SlackApiError as exc:
+                log.info("could not mark the meeting %s cancelled: %s", meeting.id, slack_error(exc))
+    return shown
+
+
 async def run_reminder(services: Services, record_id: str, start_iso: str) -> None:
     record = schedules.get(services.db, record_id)
     if record is None or record.status != schedules.SCHEDULED:

@@ -307,6 +307,11 @@ async def test_deleting_a_scheduled_meetings_room_stops_its_reminders(harness, a
     assert schedules.active(harness.services.db) == []
     assert harness.services.scheduler.get_job(schedule_feature.job_id(record.id)) is None
     assert ot_state(opentalk)["events"] == []
+    # The meeting's message says it won't take place, not just that a room is gone.
+    message = next(m for m in harness.double.messages("C0001") if m.ts == record.message_ts)
+    assert message.blocks[0]["text"]["text"] == "Scheduled meeting: Sprint planning"
+    assert ":no_entry: *Cancelled* by <@U0001>: this meeting won't take place" in str(message.blocks)
+    assert ids.JOIN not in str(message.blocks)
 
 
 async def test_go_live_stores_the_destination_and_says_the_meeting_starts_it(harness, ada, opentalk, caplog):
