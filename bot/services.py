@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Coroutine
+from typing import Any, AsyncIterator, Callable, Coroutine
 
 import sqlite_utils
 from slack_sdk.web.async_client import AsyncWebClient
@@ -43,6 +44,8 @@ class Services:
     download_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     # One lock per room whose message is being re-rendered, so concurrent updates land in order.
     room_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # `turn()`'s locks, each with how many hold or wait for it (gone when none do: keys are as many as names).
+    _turns: dict[str, list] = field(default_factory=dict)
     # bot.slack_auth.SlackLink: whether Slack's API answers, so an outage is logged once, not per request.
     slack_link: Any = None
     # Listeners still at work (acked, follow-up running; bot.boundary counts them): the dev harness waits for them.
@@ -52,6 +55,19 @@ class Services:
 
     def __post_init__(self) -> None:
         self.follow_ups = FollowUps(self.spawn)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        """One at a time per `key` (for example the same room name asked for twice at once): the others wait."""
+        entry = self._turns.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._turns[key]
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)

@@ -389,8 +389,7 @@ async def new_room(inv: Invocation) -> None:
     if unknown:
         raise BadInput(f"`--{sorted(unknown)[0]}` isn't available on {provider.title} rooms.")
     # Two asks for the same name in a channel at once: the second waits, then finds the first one's room.
-    async with services.room_locks.setdefault(f"new:{inv.team_id}:{inv.channel_id}:{rooms.fold(name)}",
-                                              asyncio.Lock()):
+    async with services.turn(f"new:{inv.team_id}:{inv.channel_id}:{rooms.fold(name)}"):
         existing = rooms.named_in_channel(services.db, inv.team_id, inv.channel_id, name)
         if existing is not None and over_for_good(existing, services.provider(existing)):
             existing = None  # that room was one meeting, now over: the same name makes a new room

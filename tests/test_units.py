@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -217,3 +218,22 @@ async def test_serve_refuses_a_bot_token_slack_rejects_and_says_which():
         with pytest.raises(ConfigError, match=r"Slack refused SLACK_BOT_TOKEN \(invalid_auth\)") as info:
             await check_slack_token(wrong)
         assert "xoxb-not-the-token" not in str(info.value)
+
+
+async def test_turns_run_one_at_a_time_per_key_and_are_forgotten_after():
+    from bot.services import Services
+
+    services = Services.__new__(Services)
+    services._turns = {}
+    order = []
+
+    async def hold(key, name):
+        async with services.turn(key):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name} out")
+
+    await asyncio.gather(hold("a", "first"), hold("a", "second"), hold("b", "other"))
+    assert order.index("first out") < order.index("second in")  # the same key waits its turn
+    assert order.index("other in") < order.index("first out")  # another key doesn't
+    assert services._turns == {}  # nothing kept once nobody holds or waits
