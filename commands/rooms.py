@@ -269,10 +269,10 @@ async def finish_create(services: Services, intent_id: int) -> None:
         return
     try:
         provider = services.providers.get(intent.provider)
-        try:
-            found = await provider.get_room(intent.slug)
-        except ProviderNotFound:
-            found = None
+        spec = RoomSpec(name=intent.name, slug=intent.slug, description=intent.description or "",
+                        private=bool(intent.private), external_id=f"slack:{intent.team_id}:{intent.channel_id}",
+                        options=intent.option_set)
+        found = await provider.find_made(spec, known=rooms.ids_on(services.db, provider.name))
     except (ProviderUnavailable, ProviderRateLimited) as exc:
         log.warning("could not check the unfinished room %r at its provider (%s); checking again later",
                     intent.slug, exc.user_message)
@@ -281,8 +281,7 @@ async def finish_create(services: Services, intent_id: int) -> None:
     except MeetopsError as exc:  # the provider is not set up any more
         log.warning("unfinished room %r: %s", intent.slug, exc.user_message)
         found = None
-    if found is not None and found.friendly_url.casefold() == intent.slug.casefold() and (
-            not found.description or found.description == intent.description):
+    if found is not None:
         room = remember_created(services, intent, found, recovered=True)
         log.warning("room %s was made at %s but not remembered (interrupted); kept it", room.id, intent.provider)
         await post_owed_message(services, room.id, why=(

@@ -121,6 +121,11 @@ def candidates(db: sqlite_utils.Database, team_id: str, ref: str, channel_id: st
     return [RoomRecord.from_row(row) for row in rows]
 
 
+def ids_on(db: sqlite_utils.Database, provider: str) -> set[str]:
+    """The ids of every room meetops has on a provider (deleted ones included: never to be adopted again)."""
+    return {row["id"] for row in fetch(db, "select id from rooms where provider = ?", [provider])}
+
+
 def of_team(db: sqlite_utils.Database, team_id: str) -> dict[str, RoomRecord]:
     """Every room the bot made for the team, by id."""
     return {row["id"]: RoomRecord.from_row(row) for row in fetch(db, "select * from rooms where team_id = ?", [team_id])}

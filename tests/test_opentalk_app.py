@@ -407,3 +407,30 @@ async def test_a_waiting_room_says_who_can_let_people_in(harness, ada):
     message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
     fields = [f["text"] for block in message.blocks for f in block.get("fields", [])]
     assert "*Waiting room*\non: a moderator signed in with an OpenTalk account lets each person in" in fields
+
+
+async def test_a_room_opentalk_made_before_a_crash_is_found_and_kept(harness, opentalk):
+    """The bot died between OpenTalk making the meeting and meetops writing it down. OpenTalk rooms have no
+    link names, so the next start finds it by its title among the meetings meetops doesn't have yet, instead
+    of telling the person nothing was made (and leaving an orphan for their second ask to twin)."""
+    from bot.providers.base import RoomSpec
+    from commands.rooms import finish_create
+    from storage import intents
+
+    made_elsewhere = await harness.services.providers.get("opentalk").create_room(
+        RoomSpec(name="killtwo", slug="killtwo", description="killtwo", private=False, external_id="x"))
+    rooms.insert(harness.services.db, rooms.RoomRecord(
+        id=made_elsewhere.id, team_id="T0001", channel_id="C0002", creator_id="U0001", name="killtwo",
+        friendly_url="killtwo", room_url=made_elsewhere.room_url, provider="opentalk"))  # an older one, already ours
+    intent = intents.record(harness.services.db, team_id="T0001", channel_id="C0001", user_id="U0001",
+                            name="killtwo", slug="killtwo-2", description="killtwo", private=False, standing=False,
+                            provider="opentalk", options=frozenset())
+    orphan = await harness.services.providers.get("opentalk").create_room(
+        RoomSpec(name="killtwo", slug="killtwo-2", description="killtwo", private=False, external_id="x"))
+
+    await finish_create(harness.services, intent.id)
+    message = await harness.double.wait_for(lambda: next(iter(room_messages(harness)), None))
+    assert "killtwo" in str(message.blocks) and "late" in str(message.blocks)
+    assert rooms.get(harness.services.db, orphan.id).message_ts == message.ts
+    assert not harness.double.ephemerals("U0001")  # no "nothing was created"
+    assert intents.unfinished(harness.services.db) == []

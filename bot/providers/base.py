@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol
 
-from bot.errors import MeetopsError
+from bot.errors import MeetopsError, ProviderNotFound
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -424,6 +424,17 @@ class Provider:
 
     def iter_rooms(self) -> AsyncIterator[Room]:
         raise NotImplementedError
+
+    async def find_made(self, spec: RoomSpec, *, known: set[str]) -> Room | None:
+        """The room a create that got no answer (a timeout, a crash) may have made, or None. By its link name,
+        with the description it was asked with; `known`: ids of rooms meetops already has, never this one."""
+        try:
+            found = await self.get_room(spec.slug)
+        except ProviderNotFound:
+            return None
+        if found.id in known or found.friendly_url.casefold() != spec.slug.casefold():
+            return None
+        return found if not found.description or found.description == spec.description else None
 
     async def issue_join(self, room: Room, person: Person, *, lifetime: timedelta,
                          previous: Mapping[str, Any] | None = None) -> JoinGrant:

@@ -297,6 +297,15 @@ class OpenTalkClient(Provider):
                  "room": {**(room or {}), "call_in": (info.get("meeting_details") or {}).get("call_in")}}
         return self._room(event)
 
+    async def find_made(self, spec: RoomSpec, *, known: set[str]) -> Room | None:
+        """OpenTalk rooms have no link names: the meeting made is the newest of the bot's with that title that
+        meetops doesn't have yet."""
+        made = None
+        async for room in self.iter_rooms():
+            if room.description == spec.name[:255] and room.id not in known:
+                made = room  # listed oldest first: the last one is the newest
+        return made
+
     async def iter_rooms(self) -> AsyncIterator[Room]:
         """The bot's meetings' rooms, titled (GET /events, cursor paging through the `link` header)."""
         seen: set[str] = set()
