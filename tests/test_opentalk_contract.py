@@ -214,6 +214,9 @@ async def _exercise(emulator) -> tuple[list[httpx.Request], set[str]]:
                  frozenset({"waiting-room", "phone"})), idempotency_key="k1"))
     await call("get_room", client.get_room(room.id))
     await call("iter_rooms", client.iter_rooms())
+    spec = RoomSpec("Design review", "design-review", "Weekly design review", False, "T1:C1")
+    assert (await call("find_made", client.find_made(spec, known=set()))).id == room.id
+    assert await client.find_made(spec, known={room.id}) is None  # already meetops': not the one a crash left
     guest = Person("U2", "T1:U2", Role.ATTENDEE, "Grace")
     grant = await call("issue_join", client.issue_join(room, guest, lifetime=timedelta(hours=1)))
     await client.issue_join(room, guest, lifetime=timedelta(hours=1), previous=grant.handle)
