@@ -324,6 +324,9 @@ async def test_double_clicks_on_stop_recording_and_get_recording_make_one_call_e
     message = message_of(harness, room)
     await asyncio.gather(ada.aclick(message, ids.STOP_RECORDING), ada.aclick(message, ids.STOP_RECORDING))
     [post] = await harness.double.wait_for(lambda: thread(harness, room))
+    # The stop's own reply ("... with a way to download it") may come after the recording's post: counted before.
+    await harness.double.wait_for(lambda: any("has stopped" in e.text for e in harness.double.ephemerals("U0001")))
+    await harness.double.wait_idle(quiet=0.3)
     assert len(calls(eyeson, "DELETE", "/recording")) == 1
     before = len(harness.double.ephemerals("U0001"))
     await asyncio.gather(ada.aclick(post, ids.GET_RECORDING), ada.aclick(post, ids.GET_RECORDING))
