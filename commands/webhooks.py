@@ -131,7 +131,7 @@ def session_started(services: Services, provider: Provider, e: ProviderEvent, ro
     if room.status == "deleted" or (room.status == "live" and room.session_id == e.session_id):
         return None  # deleted, or arriving after someone's participant_joined already made it live
     if room.status == "ended" and room.session_id == e.session_id and not _began_after_end(e, room):
-        return None  # a late delivery for a session already over (Chalk tells it with the recording)
+        return None  # a late delivery for a session already over (a platform may repeat it with the recording)
     room = rooms.update(services.db, room.id, status="live", session_id=e.session_id, participants=e.participants or 0,
                         ended_by=None, session_started_at=_iso(e.started_at) or _now(services),
                         session_ended_at=None)
