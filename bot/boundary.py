@@ -9,6 +9,7 @@ registers runs inside `guarded`, which catches the error itself and replies;
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import secrets
@@ -87,6 +88,12 @@ def guarded(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
     async def run(args) -> None:  # Bolt injects its AsyncArgs for a parameter named `args`
         services = args.context["services"]
         services.listeners_running += 1  # work goes on after the ack: the dev harness waits for it
+        # Bolt runs a click's or a form's listener in a task of its own: counted with the work a stop lets
+        # finish (its grace period), else a deploy cut a Go live mid-call and told the person "not answering".
+        task = asyncio.current_task()
+        tracked = task is not None and task not in services.background
+        if tracked:
+            services.background.add(task)
         try:
             await listener(**{name: _arg(args, name) for name in wanted})
         except Exception as error:
@@ -95,6 +102,8 @@ def guarded(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
             await reply_with_error(services, error, args.body or {}, args.respond)
         finally:
             services.listeners_running -= 1
+            if tracked:
+                services.background.discard(task)
 
     run.__name__ = run.__qualname__ = listener.__name__
     return run

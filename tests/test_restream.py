@@ -284,3 +284,18 @@ async def test_a_stream_started_too_late_can_still_be_stopped(harness, ada, sand
     assert room.id not in harness.sandbox_state.restreams
     await ada.acommand("restream standup stop")
     assert (await reply_to(harness, "U0001", 3)).text == "*standup* is not streaming."
+
+
+async def test_a_go_live_in_flight_when_the_bot_stops_is_finished_not_cut(harness, ada, sandbox):
+    """A deploy stops the bot while Digital Samba is starting a stream (1 s): the stop lets that work finish
+    within its grace period, so the person hears it is live, instead of a false "not answering"."""
+    room, message = await live_room(harness, ada, sandbox)
+    (await sandbox.put("/_sandbox/faults", json={"latency_ms": 1000, "paths": f"/rooms/{room.id}/restreamers"})
+     ).raise_for_status()
+    await go_live(harness, ada, message, stream_form("youtube"))
+    await harness.double.wait_for(lambda: starts(harness))  # the start is at Digital Samba, answering in 1 s
+    await harness.stop_bot()
+    reply = await reply_to(harness, "U0001")
+    assert "streaming live to YouTube" in reply.text, reply.text
+    await harness.start_bot()
+    assert restreams.get(harness.services.db, room.id).state == "live"  # written down before the stop ended
