@@ -134,11 +134,13 @@ async def open_room_form(services: Services, body: dict, action: dict, doing: st
     `precheck` may refuse (raise) before the form asks anyone to type anything."""
     room = await clicked_room(services, body, action)
     user_id, _ = user_and_team(body)
-    require_moderator(services, room, user_id, doing)
-    if precheck is not None:
-        await precheck(services, room)
+    # A double click opens one form, however long the precheck takes (it may ask the provider).
     async with once_at_a_time(services, f"form:{form.__name__}:{room.id}:{user_id}") as first:
-        if first:  # a double click opens one form
-            channel = (body.get("channel") or {}).get("id")
-            await open_modal(services, body.get("trigger_id", ""),
-                             form(room.name, modal_metadata(channel=channel, room=room.id)))
+        if not first:
+            return
+        require_moderator(services, room, user_id, doing)
+        if precheck is not None:
+            await precheck(services, room)
+        channel = (body.get("channel") or {}).get("id")
+        await open_modal(services, body.get("trigger_id", ""),
+                         form(room.name, modal_metadata(channel=channel, room=room.id)))
