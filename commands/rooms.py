@@ -164,9 +164,7 @@ async def post_room_message(inv: Invocation, room: RoomRecord, intro: str, *, ne
         await inv.reply(f"{intro}, but: {cannot_post(inv.channel_id, exc)} Meanwhile, "
                         f"`/meet join {room.friendly_url}` gets you in.")
         return
-    with services.db.atomic():
-        rooms.message_posted(services.db, room.id, posted["channel"], posted["ts"])
-        intents.done_for_room(services.db, room.id)
+    rooms.message_posted(services.db, room.id, posted["channel"], posted["ts"])  # settles what was owed
     disarm_message_retry(services, room.id)
     if room.message_ts and room.message_channel:
         # Only the newest message follows the room; the older one must not show a stale state.
@@ -197,10 +195,13 @@ def arm_message_retry(services: Services, room_id: str, attempts: int = 0) -> No
 
 
 def disarm_message_retry(services: Services, room_id: str) -> None:
+    job_id = message_job_id(room_id)
+    if services.scheduler.get_job(job_id) is None:
+        return  # none armed, as after nearly every post: no JobLookupError raised and caught per room message
     try:
-        services.scheduler.remove_job(message_job_id(room_id))
+        services.scheduler.remove_job(job_id)
     except JobLookupError:
-        pass  # none armed, or the one-shot job is running now
+        pass  # the one-shot job is running now
 
 
 def arm_intent_check(services: Services, intent_id: int) -> None:

@@ -313,3 +313,18 @@ def m009_lean_room_writes(db: sqlite_utils.Database) -> None:
     # write two more b-trees.
     db.execute('drop index if exists "idx_rooms_team_id_friendly_url"')
     db.execute('drop index if exists "idx_rooms_team_id_name"')
+
+
+@migrations()
+def m010_posted_message_settles_its_intent(db: sqlite_utils.Database) -> None:
+    # A room whose message is up owes none, whichever path posted it: recording where the message is
+    # settles the intent in the same statement. `/meet new` wrote the two in a transaction of its own,
+    # four statements per room message; in a burst of commands each statement on the event loop hands the
+    # GIL away and waits to get it back (benchmarks/ack_latency.py).
+    db.execute("""
+        create trigger if not exists room_message_settles_intent
+        after update of message_ts on rooms when new.message_ts is not null
+        begin
+            delete from room_intents where room_id = new.id and state = 'created';
+        end
+    """)

@@ -158,7 +158,8 @@ def taken_of(db: sqlite_utils.Database, team_id: str, candidates: list[str]) -> 
 
 
 def message_posted(db: sqlite_utils.Database, room_id: str, channel: str, ts: str) -> None:
-    """Where the room message now is (call inside the transaction that settles what was owed)."""
+    """Where the room message now is. A room message it still owed is settled with it (migration m010's
+    trigger): the message is up."""
     db.execute("update rooms set message_channel = ?, message_ts = ? where id = ?", [channel, ts, room_id])
 
 

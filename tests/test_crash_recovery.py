@@ -240,6 +240,16 @@ async def test_a_crash_after_the_room_message_went_out_keeps_the_room_and_that_o
     assert not harness.double.ephemerals("U0001"), "nothing failed as far as the person can tell"
 
 
+async def test_a_posted_room_message_leaves_nothing_owed(harness, ada):
+    """Recording where the room message is settles what the new room owed (one statement, migration m010):
+    nothing is left for the next start to look for."""
+    await ada.acommand("new settled")
+    await harness.double.wait_for(lambda: room_messages(harness))
+    await harness.wait_idle()
+    assert rooms.find(harness.services.db, "T0001", "settled").message_ts == room_messages(harness)[0].ts
+    assert not intents.unfinished(harness.services.db)
+
+
 async def test_a_create_the_provider_refused_leaves_nothing_behind(harness, ada, sandbox):
     (await sandbox.put("/_sandbox/faults", json={"status": 422, "count": 1, "paths": "/rooms"})).raise_for_status()
     await ada.acommand("new refused")
