@@ -195,13 +195,10 @@ def arm_message_retry(services: Services, room_id: str, attempts: int = 0) -> No
 
 
 def disarm_message_retry(services: Services, room_id: str) -> None:
-    job_id = message_job_id(room_id)
-    if services.scheduler.get_job(job_id) is None:
-        return  # none armed, as after nearly every post: no JobLookupError raised and caught per room message
     try:
-        services.scheduler.remove_job(job_id)
+        services.scheduler.remove_job(message_job_id(room_id))
     except JobLookupError:
-        pass  # the one-shot job is running now
+        pass  # none armed, or the one-shot job is running now
 
 
 def arm_intent_check(services: Services, intent_id: int) -> None:
