@@ -4,10 +4,11 @@ Measures, in one run and on the same machine:
 
 - **meetops**, cold: started, then at once (no warm-up request) 200 signed `/meet new` over HTTP.
   Goals: every ack within Slack's 3 s, every room message posted within 2 s of the first request.
+- **the lean floor**, right after meetops (the two are compared, and a machine's speed drifts): no Slack
+  app at all, a plain client making, for each command, the same provider call (create the room) and the
+  same Slack post (the room message), all at once.
 - **the bare Bolt floor**: an `AsyncApp` behind the Starlette adapter on uvicorn whose `/meet`
   listener only acks, its authorization already cached, fed the same 200 signed requests.
-- **the lean floor**: no Slack app at all, a plain client making, for each command, the same
-  provider call (create the room) and the same Slack post (the room message), all at once.
 
 and prints the ratios the issue sets targets for: meetops' ack p99 over the bare app's (<= 1.3)
 and meetops' last room message over the lean floor's (<= 1.3), beside the best that ratio could be:
@@ -22,6 +23,8 @@ Clocks start when a request is on the wire: an ack's latency runs from its own r
 written to the socket, and the last room message is timed from the first request's. The load is a
 Python client that takes about 100 ms to open its 200 connections before any byte leaves; the app
 under test is idle meanwhile, so that time is printed on its own line and counted to neither app.
+Once it has its answers, the load keeps still until the floor's measurement is over: its exit would
+otherwise take CPU on this machine's cores while the app still works, which Slack's machines don't.
 
 As in production, "Slack" (the load) and Digital Samba (the sandbox) are other processes; the app
 under test runs on this process's event loop, served by uvicorn over loopback HTTP, and posts to the
