@@ -10,7 +10,7 @@ import pytest
 
 from bot import ids
 from bot.blocks import superseded_message_blocks
-from bot.errors import ProviderGone, ProviderRejected
+from bot.errors import ProviderGone, ProviderNotFound, ProviderRejected
 from bot.providers.base import PollType, RestreamTarget, Room, RoomSpec
 from bot.providers.digitalsamba.client import DigitalSambaClient, build_http
 from bot.sandbox.digitalsamba import validation
@@ -116,6 +116,32 @@ async def test_no_live_session_means_the_meeting_is_over():
     with pytest.raises(ProviderGone):
         await client.start_restream(A_ROOM, RestreamTarget(label="YouTube", stream_key="k", type="youtube"))
     await client.aclose()
+
+
+async def test_a_digital_samba_404_names_what_is_missing_not_its_not_found():
+    """Digital Samba's 404 body is `{"message": "Not Found"}` (its OpenAPI): shown as it came, a person read
+    ":warning: Not Found". It now says what is gone, by what the request was about."""
+    client = client_answering({"message": "Not Found", "error": "not-found"}, status=404)
+    with pytest.raises(ProviderNotFound) as room_gone:
+        await client.start_recording(A_ROOM)
+    with pytest.raises(ProviderNotFound) as poll_gone:
+        await client.poll_results(A_ROOM, "p-1")
+    assert room_gone.value.user_message.startswith("Digital Samba no longer has this room: it may have been "
+                                                   "deleted there. If it was, `/meet delete`")
+    assert poll_gone.value.user_message.startswith("Digital Samba no longer has this poll (or its room)")
+    assert "Not Found" not in room_gone.value.user_message + poll_gone.value.user_message
+    await client.aclose()
+
+
+async def test_recording_a_room_deleted_in_digital_samba_says_so_in_words(harness, ada, sandbox):
+    room, _ = await new_room(harness, ada)
+    deleted = await sandbox.delete(f"/api/v1/rooms/{room.id}",
+                                   headers={"Authorization": f"Bearer {harness.sandbox_state.developer_key}"})
+    assert deleted.status_code == 204
+    await ada.acommand("record standup")
+    reply = await reply_to(harness, "U0001")
+    assert reply.text.startswith(":warning: Digital Samba no longer has this room: it may have been deleted there.")
+    assert "not found" not in reply.text.lower()
 
 
 # -- forms submitted too late -----------------------------------------------------------------

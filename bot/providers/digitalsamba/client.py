@@ -157,11 +157,30 @@ def _url_of(response: httpx.Response) -> str:
 _NO_SESSION = re.compile(r"no live session|session is not live|not in a live session", re.IGNORECASE)
 
 
+# What a 404 is about: the last item its path names by id (`/rooms/{id}/polls/{poll}/results`: the poll;
+# `/rooms/{id}/recordings/start`: the room).
+_MISSING = {"recordings": "this recording", "polls": "this poll (or its room)", "sessions": "this meeting",
+            "webhooks": "this webhook", "rooms": "this room"}
+_NOT_AN_ID = frozenset(_MISSING) | {"start", "stop", "end", "download", "results", "summary", "restreamers"}
+
+
+def _not_found(response: httpx.Response) -> ProviderNotFound:
+    """Digital Samba's 404 says only "Not Found" (its OpenAPI's example): what is missing, in words."""
+    segments = httpx.URL(_url_of(response)).path.split("/")
+    named = [_MISSING[kind] for kind, ref in zip(segments, segments[1:]) if kind in _MISSING and ref not in _NOT_AN_ID]
+    thing = named[-1] if named else "that"
+    advice = " If it was, `/meet delete` with the room's name removes it here too." if thing == "this room" else ""
+    return ProviderNotFound(f"Digital Samba no longer has {thing}: it may have been deleted there.{advice}",
+                            status=response.status_code)
+
+
 def _rejected(response: httpx.Response, message: str) -> ProviderError | None:
-    """422 and other 4xx: Digital Samba's reason in the person's words. Its per-field messages (Laravel's
-    `errors`) become sentences about what they typed; "no live session" becomes ProviderGone (the meeting
-    is over), which the command words with the room's name."""
-    if response.status_code in (404, 410) or response.status_code >= 500:
+    """4xx: Digital Samba's reason in the person's words. Its per-field messages (Laravel's `errors`) become
+    sentences about what they typed; "no live session" becomes ProviderGone (the meeting is over), which
+    the command words with the room's name; a 404 names what is missing."""
+    if response.status_code == 404:
+        return _not_found(response)
+    if response.status_code == 410 or response.status_code >= 500:
         return None
     body = json_body(response)
     errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
