@@ -133,15 +133,18 @@ async def test_a_digital_samba_404_names_what_is_missing_not_its_not_found():
     await client.aclose()
 
 
-async def test_recording_a_room_deleted_in_digital_samba_says_so_in_words(harness, ada, sandbox):
+@pytest.mark.parametrize("command", ["record standup", "end standup"])
+async def test_a_room_deleted_in_digital_samba_is_said_so_by_record_and_end(harness, ada, sandbox, command):
+    """They said Digital Samba's own "Room not found." (the real API: "Not Found"), and the room stayed open."""
     room, _ = await new_room(harness, ada)
     deleted = await sandbox.delete(f"/api/v1/rooms/{room.id}",
                                    headers={"Authorization": f"Bearer {harness.sandbox_state.developer_key}"})
     assert deleted.status_code == 204
-    await ada.acommand("record standup")
+    await ada.acommand(command)
     reply = await reply_to(harness, "U0001")
-    assert reply.text.startswith(":warning: Digital Samba no longer has this room: it may have been deleted there.")
+    assert reply.text.startswith(":warning: *standup* no longer exists in Digital Samba (it was deleted there).")
     assert "not found" not in reply.text.lower()
+    assert rooms.get(harness.services.db, room.id).status == "deleted"
 
 
 # -- forms submitted too late -----------------------------------------------------------------
