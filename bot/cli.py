@@ -311,9 +311,10 @@ async def _serve_socket_mode(runtime) -> None:
 def console(args: argparse.Namespace) -> None:
     from bot.console import run_console
 
-    # The console runs the real app on these settings (with its own Slack and provider emulators): a wrong one
-    # is the same one clean message as for `serve`, not a traceback.
-    _settings()
+    # The console runs the real app on these settings (with its own Slack and provider emulators): a wrong one,
+    # meetops' own or a provider's (CHALK_MAX_PARTICIPANTS=abc), is the same one clean message as for `serve`,
+    # not a traceback.
+    _all_settings()
     sys.exit(asyncio.run(run_console(args.provider)))
 
 

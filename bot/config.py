@@ -72,7 +72,29 @@ class ConfigError(Exception):
         self.problems = list(problems)
 
 
-class Settings(BaseSettings):
+class BlankMeansUnset(BaseSettings):
+    """Settings where a blank value (`SLACK_APP_TOKEN=`, `DS_DEVELOPER_KEY=' '`) means unset wherever it comes
+    from (environment, .env, or arguments): the default applies, as if the line were not there. meetops' own
+    settings and every provider's."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items()
+                    if not (isinstance(value, str) and not value.strip())}
+        return data
+
+
+def http_url_problem(value: str) -> str | None:
+    """Why `value` is not an http(s) URL with a host, in words (None when it is one)."""
+    url = urlsplit(value.strip())
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return f"{value!r} is not a URL"
+    return None
+
+
+class Settings(BlankMeansUnset):
     """meetops' own settings. Each `description` is the meaning shown by `meetops serve --help` and in the
     README's settings table (both generated from this model by `settings_rows`)."""
 
@@ -121,16 +143,6 @@ class Settings(BaseSettings):
                                   "stop working after a restart")
     meetops_download_hours: float = Field(default=24.0, gt=0, le=24 * 7,
                                           description="how long a recording download link works")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_means_unset(cls, data: Any) -> Any:
-        """A blank value means unset wherever it comes from (environment, .env, or arguments): the default
-        applies, as if the line were not there."""
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items()
-                    if not (isinstance(value, str) and not value.strip())}
-        return data
 
     @field_validator("meetops_public_url")
     @classmethod

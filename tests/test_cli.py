@@ -20,6 +20,7 @@ from bot.cli import main
 from bot.config import Settings, load_settings, settings_models, settings_rows
 from bot.devtools.serving import free_port
 from bot.devtools.slack_double import SlackDouble
+from bot.providers.chalk.settings import ChalkSettings
 from bot.providers.digitalsamba.settings import DigitalSambaSettings
 from bot.sandbox import SandboxState, start_sandbox
 
@@ -351,11 +352,38 @@ def test_an_unreachable_provider_is_said_once_in_the_words_of_the_command(argv, 
         assert line.startswith("meetops webhooks: ") and "cannot start" not in line and "--no-check" not in line
 
 
-def test_an_api_address_that_is_no_url_is_named(monkeypatch, world, capsys):
+@pytest.mark.parametrize("env, named", [
+    ({"MEETOPS_PROVIDER": "eyeson", "EYESON_API_KEY": "e" * 24, "EYESON_API_URL": "nope"},
+     "EYESON_API_URL: 'nope' is not a URL; give Eyeson's API address"),
+    ({"DS_API_URL": "notaurl"}, "DS_API_URL: 'notaurl' is not a URL; give Digital Samba's API address"),
+    ({"OPENTALK_API_URL": "ftp://ot.example.com"}, "OPENTALK_API_URL: 'ftp://ot.example.com' is not a URL"),
+])
+@pytest.mark.parametrize("argv", [["serve"], ["serve", "--no-check"]])
+def test_an_api_address_that_is_no_url_is_named_even_without_checks(env, named, argv, monkeypatch, world, capsys,
+                                                                     no_uvicorn):
+    """Malformed is known without asking anyone: `--no-check` (which skips the network checks) started with
+    DS_API_URL=notaurl and failed on the first command."""
     state, sandbox, double = world
-    serve_env(monkeypatch, state, sandbox, double, MEETOPS_PROVIDER="eyeson", EYESON_API_KEY="e" * 24,
-              EYESON_API_URL="nope")
-    assert "EYESON_API_URL: 'nope' is not an http(s) URL" in fails(["serve"], capsys)
+    serve_env(monkeypatch, state, sandbox, double, **env)
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and named in err and "Traceback" not in err
+    assert not no_uvicorn and not double.calls, "refused before anything, Slack included"
+
+
+def test_a_provider_setting_of_only_spaces_means_unset(monkeypatch):
+    use(monkeypatch, DS_DEVELOPER_KEY="  ", CHALK_API_KEY=" ")
+    assert not DigitalSambaSettings().configured and not DigitalSambaSettings().problems()
+    assert ChalkSettings().api_key is None
+
+
+def test_the_console_reports_a_wrong_provider_setting_as_cleanly_as_serve(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "bot", "console"], input="help\n", capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, env={**os.environ, "CHALK_MAX_PARTICIPANTS": "abc",
+                                                        "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 2 and "Traceback" not in run.stdout + run.stderr
+    assert "CHALK_MAX_PARTICIPANTS: Input should be a valid integer" in run.stderr
 
 
 @pytest.mark.parametrize("case, named", [

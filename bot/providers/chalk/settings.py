@@ -11,7 +11,9 @@ from string import Formatter
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from bot.config import BlankMeansUnset
 
 JOIN_FIELDS = frozenset({"room", "token", "name"})
 EXAMPLE_JOIN_URL = "https://meet.example.com/join?room={room}&token={token}&name={name}"
@@ -38,7 +40,7 @@ def join_template_problem(template: str) -> str | None:
     return None
 
 
-class ChalkSettings(BaseSettings):
+class ChalkSettings(BlankMeansUnset):
     model_config = SettingsConfigDict(env_prefix="CHALK_", env_file=".env", env_file_encoding="utf-8",
                                       extra="ignore", env_ignore_empty=True,
                                       # a refused key must not be echoed in the error

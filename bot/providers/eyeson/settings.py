@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from bot.config import BlankMeansUnset, http_url_problem
 
 DEFAULT_API_URL = "https://api.eyeson.team"
 
 
-class EyesonSettings(BaseSettings):
+class EyesonSettings(BlankMeansUnset):
     model_config = SettingsConfigDict(env_prefix="EYESON_", env_file=".env", env_file_encoding="utf-8",
                                       extra="ignore", env_ignore_empty=True)
 
@@ -21,8 +23,10 @@ class EyesonSettings(BaseSettings):
 
     @field_validator("api_url")
     @classmethod
-    def _without_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _an_http_url(cls, value: str) -> str:
+        if problem := http_url_problem(value):
+            raise ValueError(f"{problem}; give Eyeson's API address, such as {DEFAULT_API_URL}")
+        return value.strip().rstrip("/")
 
     @property
     def configured(self) -> bool:

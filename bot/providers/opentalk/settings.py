@@ -7,10 +7,12 @@ confidential OIDC client obtains with that user's name and password (and refresh
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from bot.config import BlankMeansUnset, http_url_problem
 
 
-class OpenTalkSettings(BaseSettings):
+class OpenTalkSettings(BlankMeansUnset):
     model_config = SettingsConfigDict(env_prefix="OPENTALK_", env_file=".env", env_file_encoding="utf-8",
                                       extra="ignore", env_ignore_empty=True)
 
@@ -31,8 +33,10 @@ class OpenTalkSettings(BaseSettings):
 
     @field_validator("api_url", "web_url", "oidc_issuer")
     @classmethod
-    def _without_slash(cls, value: str | None) -> str | None:
-        return value.rstrip("/") if value else value
+    def _an_http_url(cls, value: str | None) -> str | None:
+        if value and (problem := http_url_problem(value)):
+            raise ValueError(f"{problem}; give an http(s) address")
+        return value.strip().rstrip("/") if value else value
 
     @property
     def configured(self) -> bool:
