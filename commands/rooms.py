@@ -403,9 +403,13 @@ async def new_room(inv: Invocation) -> None:
     if existing is not None:
         # The same name again in the same channel: bring that room back rather than make a silent twin.
         await post_room_message(inv, existing, f"*{mrkdwn_escape(existing.name)}* already exists here")
+        # Asked for private, the public room stays as it is: said, not silently dropped.
+        privacy = (f" It stays public, as it was made: a room's privacy doesn't change. For a private room, give "
+                   f"it another name, for example `/meet new \"{mrkdwn_escape(existing.name)} (private)\" --private`."
+                   if private and not existing.private else "")
         await inv.reply(f"*{mrkdwn_escape(existing.name)}* already exists in this channel, so I posted its room "
                         f"message again rather than make a second room with the same name. For another room, "
-                        "pick another name.")
+                        f"pick another name.{privacy}")
         if invitees:
             await invite.invite_and_report(inv, existing, invitees)
         return

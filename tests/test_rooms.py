@@ -66,6 +66,17 @@ async def test_the_same_name_again_in_a_channel_brings_that_room_back(harness, a
     assert "posted its room message again" in reply.text
 
 
+async def test_asking_for_a_private_room_under_a_public_rooms_name_says_it_stays_public(harness, ada):
+    await ada.acommand('new "Design Review"')
+    await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
+    await ada.acommand('new "Design Review" --private')
+    reply = await harness.double.wait_for(lambda: next(
+        (e for e in harness.double.ephemerals("U0001") if "already exists" in e.text), None))
+    assert "It stays public, as it was made" in reply.text
+    assert '`/meet new "Design Review (private)" --private`' in reply.text
+    assert not rooms.find(harness.services.db, "T0001", "Design Review").private
+
+
 async def test_private_is_accepted_anywhere_as_a_flag(harness, ada):
     await ada.acommand("new --private secret plans")
     await harness.double.wait_for(lambda: len(room_messages(harness)) == 1)
