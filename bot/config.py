@@ -208,7 +208,8 @@ class Settings(BlankMeansUnset):
 
     def unknown_admins(self) -> list[str]:
         """MEETOPS_ADMINS entries that are not Slack user ids (a name such as `grace` matches no one)."""
-        return [entry for entry in sorted(self.admins) if not SLACK_USER_ID.fullmatch(entry)]
+        entries = dict.fromkeys(a.strip() for a in self.meetops_admins.split(",") if a.strip())  # as written
+        return [entry for entry in entries if not SLACK_USER_ID.fullmatch(entry)]
 
     @property
     def link_lifetime(self) -> timedelta:

@@ -24,8 +24,11 @@ def plural(count: int, word: str) -> str:
 
 
 def natural_duration(span: timedelta) -> str:
-    """A lifetime in the units people use: "1 hour", "30 minutes", "7 days", "1 hour 30 minutes"."""
-    minutes = max(1, round(span.total_seconds() / 60))
+    """A lifetime in the units people use: "1 hour", "30 minutes", "7 days", "1 hour 30 minutes", and under
+    a minute in seconds (never more than it is)."""
+    if span.total_seconds() < 60:
+        return plural(max(1, int(span.total_seconds())), "second")
+    minutes = round(span.total_seconds() / 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     if days and not rest:

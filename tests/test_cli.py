@@ -165,6 +165,7 @@ def test_serve_starts_when_every_check_passes_and_warns_about_admins_that_are_na
     err = capsys.readouterr().err
     assert "MEETOPS_ADMINS: 'grace' is not a Slack user id" in err
     assert "MEETOPS_ADMINS: '@linus' is not a Slack user id" in err
+    assert err.index("'grace'") < err.index("'@linus'"), "in the order the setting lists them"
     assert "U0001" not in err and "W0ENTERPRISE" not in err
     assert [c.method for c in double.calls] == ["auth.test"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 import pytest
 
@@ -237,3 +238,15 @@ async def test_turns_run_one_at_a_time_per_key_and_are_forgotten_after():
     assert order.index("first out") < order.index("second in")  # the same key waits its turn
     assert order.index("other in") < order.index("first out")  # another key doesn't
     assert services._turns == {}  # nothing kept once nobody holds or waits
+
+
+@pytest.mark.parametrize("span, reads", [
+    (timedelta(hours=1), "1 hour"), (timedelta(minutes=30), "30 minutes"), (timedelta(days=7), "7 days"),
+    (timedelta(hours=1.5), "1 hour 30 minutes"), (timedelta(hours=0.01), "36 seconds"),
+    (timedelta(seconds=1), "1 second"),
+])
+def test_link_lifetimes_read_in_natural_units_never_longer_than_they_are(span, reads):
+    """MEETOPS_LINK_HOURS=0.01 (36 s) read "It works for 1 minute"."""
+    from bot.text import natural_duration
+
+    assert natural_duration(span) == reads
