@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SUMMARY_EVENT = "meetops_summary"
 ROOM_EVENT = "meetops_room"
+DIGEST_EVENT = "meetops_digest"
 HISTORY_PAGES = 5  # a thread longer than 5 × 200 replies is not searched further
 RECENT_MESSAGES = 50  # a room message owed is among the channel's newest
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from bot.blocks import format_duration
 from bot.text import mrkdwn_escape, people, plural
 from bot.chunking import BLOCKS_PER_MESSAGE, Packer, section, shorten
 from bot.config import zone_candidates
+from bot.delivery import DIGEST_EVENT, CannotLook, find_marked, metadata, not_sent
 from bot.errors import BadInput, MeetopsError, ProviderError
 from bot.messaging import cannot_post, once_at_a_time, send_private, slack_error
 from bot.providers.base import Capability, Provider, Session
@@ -200,10 +202,13 @@ def totals_block(count: int, seconds: int) -> dict:
 
 
 class _Poster:
-    """Posts a digest's messages in order: the first in the channel, the rest in its thread."""
+    """Posts a digest's messages in order: the first in the channel (marked with `mark`, and its ts handed to
+    `on_first`), the rest in its thread."""
 
-    def __init__(self, services: Services, channel_id: str):
+    def __init__(self, services: Services, channel_id: str, *, mark: dict | None = None,
+                 on_first: Callable[[str], None] = lambda ts: None):
         self.services, self.channel_id = services, channel_id
+        self.mark, self.on_first = mark, on_first
         self.thread_ts: str | None = None
         self.count = 0
 
@@ -211,14 +216,18 @@ class _Poster:
         for blocks in messages:
             self.count += 1
             text = "Meetings digest" if self.count == 1 else f"Meetings digest (part {self.count})"
-            posted = await self.services.slack.chat_postMessage(channel=self.channel_id, thread_ts=self.thread_ts,
-                                                                text=text, blocks=blocks, unfurl_links=False)
-            self.thread_ts = self.thread_ts or posted["ts"]
+            posted = await self.services.slack.chat_postMessage(
+                channel=self.channel_id, thread_ts=self.thread_ts, text=text, blocks=blocks, unfurl_links=False,
+                **({"metadata": self.mark} if self.mark and self.thread_ts is None else {}))
+            if self.thread_ts is None:
+                self.thread_ts = posted["ts"]
+                self.on_first(posted["ts"])
 
 
 async def post_digest(services: Services, *, team_id: str, channel_id: str, since: datetime, until: datetime,
-                      tz: str) -> int:
-    """Post the digest of sessions that ended in (since, until]; returns how many sessions it listed."""
+                      tz: str, mark: dict | None = None, on_first: Callable[[str], None] = lambda ts: None) -> int:
+    """Post the digest of sessions that ended in (since, until]; returns how many sessions it listed.
+    `mark` and `on_first` are for the first message (see _Poster)."""
     room_names = store.channel_rooms(services.db, team_id, channel_id)
     platforms = _platforms(services, room_names)
     makes_summaries = {room_id: p is None or Capability.SUMMARIES in p.capabilities
@@ -228,7 +237,7 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
     untold = sorted({p.title for room, p in platforms.values() if p is not None and room.status != "deleted"
                      and Capability.WEBHOOKS not in p.capabilities and Capability.SESSION_HISTORY not in p.capabilities})
     zone = ZoneInfo(tz)
-    poster = _Poster(services, channel_id)
+    poster = _Poster(services, channel_id, mark=mark, on_first=on_first)
     packer = Packer(per_message=MESSAGE_BLOCKS)
     count = seconds = 0
     batch: list[Session] = []
@@ -370,15 +379,59 @@ async def run_digest(services: Services, team_id: str, channel_id: str) -> None:
             arm(services, record, at=again)
 
 
-async def _post_covering(services: Services, record: DigestRecord, until: datetime) -> int:
-    since = record.covered_until or until - PERIODS[record.cadence]
-    async with once_at_a_time(services, job_id(record.team_id, record.channel_id)) as first:
+async def _post_covering(services: Services, record: DigestRecord, until: datetime, *,
+                         after_interrupted: bool = False) -> int:
+    """Post the digest from where the last one ended to `until`. A digest the process died posting is settled
+    first (it is out: not posted again); then, unless `after_interrupted`, this one covers the rest."""
+    team_id, channel_id = record.team_id, record.channel_id
+    async with once_at_a_time(services, job_id(team_id, channel_id)) as first:
         if not first:
             return 0
-        count = await post_digest(services, team_id=record.team_id, channel_id=record.channel_id, since=since,
-                                  until=until, tz=record.tz)
-        store.covered(services.db, record.team_id, record.channel_id, until=until)
+        if record.posting_until and await _settle_interrupted(services, record) and not after_interrupted:
+            return 0  # the scheduled run that died is out now; the next one starts where it ended
+        record = store.get(services.db, team_id, channel_id) or record
+        since = record.covered_until or until - PERIODS[record.cadence]
+        store.posting(services.db, team_id, channel_id, until=until)
+        try:
+            count = await post_digest(
+                services, team_id=team_id, channel_id=channel_id, since=since, until=until, tz=record.tz,
+                mark=metadata(DIGEST_EVENT, until=until.isoformat()),
+                on_first=lambda ts: store.first_posted(services.db, team_id, channel_id, ts))
+        except BaseException as exc:
+            current = store.get(services.db, team_id, channel_id)
+            if current is not None and current.posting_ts is None and (isinstance(exc, MeetopsError) or not_sent(exc)):
+                # Certainly nothing went out (a platform failed before the first post, or Slack refused it). Else
+                # (no answer, a stop) the mark stays, and the next run looks for the post before posting again.
+                store.not_posting(services.db, team_id, channel_id)
+            raise
+        store.covered(services.db, team_id, channel_id, until=until)
         return count
+
+
+async def _settle_interrupted(services: Services, record: DigestRecord) -> bool:
+    """The digest covering up to `record.posting_until` was being posted when the process died. True when it
+    went out (its first message is in the channel): that period counts as covered, and its thread says the
+    digest may stop short. False when nothing went out: it is posted again as usual."""
+    ts = record.posting_ts
+    if ts is None:  # died waiting for Slack's answer to the first message: Slack may have taken it
+        try:
+            found = await find_marked(services, record.channel_id, thread_ts=None, event_type=DIGEST_EVENT,
+                                      match=lambda payload: payload.get("until") == record.posting_until)
+        except CannotLook:
+            found = []
+        ts = found[0]["ts"] if found else None
+    if ts is None:
+        store.not_posting(services.db, record.team_id, record.channel_id)
+        return False
+    store.covered(services.db, record.team_id, record.channel_id, until=datetime.fromisoformat(record.posting_until))
+    try:
+        await services.slack.chat_postMessage(
+            channel=record.channel_id, thread_ts=ts,
+            text="meetops restarted while it was posting this digest, so its end may be missing. The next digest "
+                 "starts where this one's period ends.")
+    except SlackApiError as exc:
+        log.info("could not note the interrupted digest in %s: %s", record.channel_id, slack_error(exc))
+    return True
 
 
 async def on_start(services: Services) -> None:
@@ -425,7 +478,7 @@ async def digest_now(inv: Invocation, record: DigestRecord | None) -> None:
             count = await post_digest(services, team_id=inv.team_id, channel_id=inv.channel_id,
                                       since=now - PERIODS["daily"], until=now, tz=tz)
         else:  # the next scheduled digest then starts from here
-            count = await _post_covering(services, record, now)
+            count = await _post_covering(services, record, now, after_interrupted=True)
     except SlackApiError as exc:
         raise BadInput(cannot_post(inv.channel_id, exc)) from None
     await inv.reply(f"Posted the digest ({plural(count, 'meeting')}).")

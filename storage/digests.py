@@ -23,6 +23,8 @@ class DigestRecord(Record):
     weekday: int | None = None  # 0 = Monday
     created_by: str | None = None
     last_covered_until: str | None = None
+    posting_until: str | None = None  # a digest being posted covers up to here (ISO, UTC)
+    posting_ts: str | None = None  # and its first message is this one
     created_at: str = ""
     updated_at: str = ""
 
@@ -61,7 +63,20 @@ def delete(db: sqlite_utils.Database, team_id: str, channel_id: str) -> bool:
 
 def covered(db: sqlite_utils.Database, team_id: str, channel_id: str, *, until: datetime) -> None:
     """A digest went out covering everything up to `until`: the next one starts there."""
-    _set(db, team_id, channel_id, last_covered_until=until.isoformat())
+    _set(db, team_id, channel_id, last_covered_until=until.isoformat(), posting_until=None, posting_ts=None)
+
+
+def posting(db: sqlite_utils.Database, team_id: str, channel_id: str, *, until: datetime) -> None:
+    """A digest covering up to `until` is about to be posted (until `covered`)."""
+    _set(db, team_id, channel_id, posting_until=until.isoformat(), posting_ts=None)
+
+
+def first_posted(db: sqlite_utils.Database, team_id: str, channel_id: str, ts: str) -> None:
+    _set(db, team_id, channel_id, posting_ts=ts)
+
+
+def not_posting(db: sqlite_utils.Database, team_id: str, channel_id: str) -> None:
+    _set(db, team_id, channel_id, posting_until=None, posting_ts=None)
 
 
 def set_next_run(db: sqlite_utils.Database, team_id: str, channel_id: str, at: datetime) -> None:

@@ -328,3 +328,11 @@ def m010_posted_message_settles_its_intent(db: sqlite_utils.Database) -> None:
             delete from room_intents where room_id = new.id and state = 'created';
         end
     """)
+
+
+@migrations()
+def m011_digest_in_flight(db: sqlite_utils.Database) -> None:
+    # The period of a digest being posted, and its first message's ts once Slack answered: a digest the
+    # process died posting is found at the next run instead of being posted twice.
+    db["digests"].add_column("posting_until", str)
+    db["digests"].add_column("posting_ts", str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -208,6 +209,58 @@ async def test_a_digest_missed_while_down_is_posted_once_at_start_up(harness, ad
     upcoming = job_time(harness.services, job_id("T0001", "C0001"))
     assert clock() < upcoming <= clock() + timedelta(days=1)
     assert len(channel_posts(harness)) == 1
+
+
+async def test_a_digest_the_process_died_posting_is_not_posted_again(harness, ada, sandbox, clock):
+    """The digest is in the channel, but Slack's answer never came back: the process died first. The next run
+    finds it by its metadata instead of posting a second copy, and says in its thread that it may stop short."""
+    room = await new_room(harness, ada)
+    await ada.acommand("digest daily 09:00 UTC")
+    await harness.double.wait_for(lambda: announcements(harness))
+    await meeting(harness, sandbox, room)
+    harness.double.hold("chat.postMessage", 30, stage="after",
+                        when=lambda args: str(args.get("text", "")).startswith("Meetings digest"))
+    dying = asyncio.create_task(run_job(harness.services, clock, job_id("T0001", "C0001")))
+    [first] = await harness.double.wait_for(lambda: channel_posts(harness))
+    covering = clock()
+    dying.cancel()  # the process dies here
+    for task in list(harness.services.background):
+        task.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+    await harness.stop_bot()
+    harness.double.release_holds()
+
+    await harness.start_bot()
+    await run_job(harness.services, clock, job_id("T0001", "C0001"))
+    await harness.wait_idle()
+    assert channel_posts(harness) == [first], "one digest, not two"
+    [note] = [m for m in harness.double.thread("C0001", first.ts) if m.ts != first.ts]
+    assert "restarted while it was posting this digest" in note.text
+    record = store.get(harness.services.db, "T0001", "C0001")
+    assert record.covered_until == covering and record.posting_until is None
+
+
+async def test_a_digest_that_never_reached_slack_before_the_process_died_is_posted_at_the_next_run(
+        harness, ada, sandbox, clock):
+    room = await new_room(harness, ada)
+    await ada.acommand("digest daily 09:00 UTC")
+    await harness.double.wait_for(lambda: announcements(harness))
+    await meeting(harness, sandbox, room)
+    harness.double.hold("chat.postMessage", 30, stage="before",
+                        when=lambda args: str(args.get("text", "")).startswith("Meetings digest"))
+    dying = asyncio.create_task(run_job(harness.services, clock, job_id("T0001", "C0001")))
+    await harness.double.wait_for(lambda: harness.double.calls_to("chat.postMessage")[-1].args.get("text", "")
+                                  .startswith("Meetings digest"))
+    dying.cancel()  # the process dies with the post still on its way
+    await asyncio.gather(dying, return_exceptions=True)
+    await harness.stop_bot()
+    harness.double.release_holds()  # it never reached Slack
+
+    await harness.start_bot()
+    await run_job(harness.services, clock, job_id("T0001", "C0001"))
+    [post] = await harness.double.wait_for(lambda: channel_posts(harness))
+    assert "*standup*" in str(post.blocks)
+    assert harness.double.thread("C0001", post.ts) == [post], "nothing to apologise for"
 
 
 async def test_a_digest_its_platform_kept_from_posting_comes_ten_minutes_later(harness, ada, sandbox, clock, caplog):
