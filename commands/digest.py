@@ -427,8 +427,8 @@ async def _settle_interrupted(services: Services, record: DigestRecord) -> bool:
     try:
         await services.slack.chat_postMessage(
             channel=record.channel_id, thread_ts=ts,
-            text="meetops restarted while it was posting this digest, so its end may be missing. The next digest "
-                 "starts where this one's period ends.")
+            text="This digest was interrupted while it was being posted (meetops stopped, or Slack refused a part), "
+                 "so its end may be missing. The next digest starts where this one's period ends.")
     except SlackApiError as exc:
         log.info("could not note the interrupted digest in %s: %s", record.channel_id, slack_error(exc))
     return True

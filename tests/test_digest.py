@@ -235,7 +235,7 @@ async def test_a_digest_the_process_died_posting_is_not_posted_again(harness, ad
     await harness.wait_idle()
     assert channel_posts(harness) == [first], "one digest, not two"
     [note] = [m for m in harness.double.thread("C0001", first.ts) if m.ts != first.ts]
-    assert "restarted while it was posting this digest" in note.text
+    assert "This digest was interrupted while it was being posted" in note.text
     record = store.get(harness.services.db, "T0001", "C0001")
     assert record.covered_until == covering and record.posting_until is None
 
