@@ -18,7 +18,8 @@ from typing import Any, Awaitable, Callable
 from slack_bolt.async_app import AsyncApp
 
 from bot import safejson
-from bot.errors import MeetopsError, ProviderAuthError, ProviderUnavailable
+from bot.errors import MeetopsError, ProviderAuthError, ProviderNotFound, ProviderUnavailable
+from bot.meetings import explain_not_found
 from bot.messaging import send_private
 from bot.services import Services
 from bot.slack_auth import is_slack_unreachable
@@ -99,6 +100,8 @@ def guarded(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
         except Exception as error:
             if args.ack.response is None:
                 await args.ack()  # failed before acknowledging: Slack still needs its answer in time
+            if isinstance(error, ProviderNotFound):
+                error = await _explained(services, error)
             await reply_with_error(services, error, args.body or {}, args.respond)
         finally:
             services.listeners_running -= 1
@@ -107,6 +110,15 @@ def guarded(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
 
     run.__name__ = run.__qualname__ = listener.__name__
     return run
+
+
+async def _explained(services: Services, error: ProviderNotFound) -> Exception:
+    """A 404 no command caught: said as the room being gone when that is what it means (bot.meetings)."""
+    try:
+        return await explain_not_found(services, error)
+    except Exception:
+        log.exception("could not check whether a 404 meant the room is gone")
+        return error
 
 
 def _arg(args, name: str):

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
 
 from bot.errors import BadInput, NotAllowed
-from bot.meetings import require_moderator, resolve_room
+from bot.meetings import acting_on, require_moderator, resolve_room
 from bot.messaging import once_at_a_time, send_private
 from bot.services import Services
 from storage import rooms
@@ -57,7 +57,7 @@ async def clicked_room(services: Services, body: dict, action: dict) -> RoomReco
     """The room a room-message button (value: the room id) acts on."""
     room = rooms.get(services.db, action.get("value") or "")
     if room is not None:
-        return room
+        return acting_on(room)
     _, team_id = user_and_team(body)
     # The button outlived the bot's memory of the room (or the room was made elsewhere).
     return await resolve_room(services, team_id, action.get("value") or "")
@@ -114,6 +114,7 @@ async def accept_submission(ack, services: Services, body: dict, errors: dict[st
     meta = read_metadata(body.get("view") or {})
     room = rooms.get(services.db, meta.get("room") or "")
     if room is not None:
+        acting_on(room)
         try:
             require_moderator(services, room, user_id, doing)
         except NotAllowed as refused:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from contextvars import ContextVar
 from datetime import timedelta
 
 from apscheduler.triggers.date import DateTrigger
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import room_message_blocks, room_message_text
+from bot.config import ConfigError
 from bot.delivery import transient
-from bot.errors import (AmbiguousRoom, NotAllowed, ProviderGone, ProviderNotFound, ProviderUnavailable, RoomDeleted,
-                        RoomNotFound)
+from bot.errors import (AmbiguousRoom, MeetopsError, NotAllowed, ProviderGone, ProviderNotFound, ProviderUnavailable,
+                        RoomDeleted, RoomNotFound)
 from bot.providers.base import Person, Provider, Role, Room
+from bot.providers.http import ProbeInconclusive
 from bot.messaging import slack_error
 from bot.names import clean
 from bot.services import Services
@@ -46,6 +49,29 @@ async def person(services: Services, room: RoomRecord, user_id: str, team_id: st
                   avatar=profile.avatar, email=profile.email)
 
 
+# The room the running listener acts on (each listener runs in a task of its own): when the platform then answers
+# 404, the error boundary checks whether it is this room that is gone (`explain_not_found`).
+_acting_on: ContextVar[RoomRecord | None] = ContextVar("acting_on", default=None)
+
+
+def acting_on(room: RoomRecord) -> RoomRecord:
+    _acting_on.set(room)
+    return room
+
+
+async def explain_not_found(services: Services, error: ProviderNotFound) -> MeetopsError:
+    """A 404 a command did not expect: if its room is gone at the platform, that, in words (and the room marked
+    deleted, its message updated); else the error as it was."""
+    room = _acting_on.get()
+    if room is None or room.status == "deleted":
+        return error
+    try:
+        await check_still_exists(services, room)
+    except (RoomDeleted, ProviderUnavailable) as better:
+        return better
+    return error
+
+
 async def resolve_room(services: Services, team_id: str, ref: str, channel_id: str = "") -> RoomRecord:
     """A room by friendly_url, id or posted name: the bot's own rooms first (this channel's before
     others'), then the provider's. The name is cleaned as `/meet new` cleaned it (invisible characters, runs of
@@ -56,7 +82,7 @@ async def resolve_room(services: Services, team_id: str, ref: str, channel_id: s
     found = rooms.candidates(services.db, team_id, ref, channel_id)
     if found:
         _refuse_ambiguous(found, ref, channel_id)
-        return found[0]
+        return acting_on(found[0])
     if not PROVIDER_REF.fullmatch(ref):
         raise RoomNotFound(ref)  # not a link name or an id, and no room of ours has that name
     provider = services.providers.default
@@ -70,11 +96,11 @@ async def resolve_room(services: Services, team_id: str, ref: str, channel_id: s
     if ours is not None:
         if ours.status == "deleted":
             raise RoomNotFound(ref)
-        return ours
+        return acting_on(ours)
     # A room made outside meetops: usable, but only admins moderate it.
-    return RoomRecord(id=found.id, team_id=team_id, channel_id="", creator_id="", name=found.friendly_url,
+    return acting_on(RoomRecord(id=found.id, team_id=team_id, channel_id="", creator_id="", name=found.friendly_url,
                       friendly_url=found.friendly_url, room_url=found.room_url, privacy=found.privacy,
-                      description=found.description, provider=provider.name)
+                      description=found.description, provider=provider.name))
 
 
 def _refuse_ambiguous(found: list[RoomRecord], ref: str, channel_id: str) -> None:
@@ -107,6 +133,7 @@ async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord
     try:
         await provider.get_room(room.id)
     except ProviderNotFound:
+        await confirm_answering(provider)  # a 404 from a platform that answers everything so is no deletion
         if rooms.get(services.db, room.id):
             room = rooms.update(services.db, room.id, status="deleted")
             await refresh_room_message(services, room)
@@ -114,6 +141,19 @@ async def check_still_exists(services: Services, room: RoomRecord) -> RoomRecord
     except ProviderUnavailable:
         log.warning("provider unavailable while checking room %s; using the stored room", room.id)
     return room
+
+
+async def confirm_answering(provider: Provider) -> None:
+    """After a 404 about a room: the platform's own start-up probe (one cheap read). A room is taken as deleted
+    there only if that works; a 404 for everything (a proxy, a wrong address, an outage page) raises
+    ProviderUnavailable instead, and nothing is marked deleted."""
+    try:
+        await provider.check()
+    except (ConfigError, ProbeInconclusive, MeetopsError) as exc:
+        log.warning("%s answered 404, and its probe failed too (%s): not taking the room as deleted",
+                    provider.title, exc)
+        raise ProviderUnavailable(f"{provider.title} isn't answering as it should right now. Please try again in a "
+                                  "minute; if it keeps happening, an admin should check its settings.") from None
 
 
 def over_for_good(room: RoomRecord, provider: Provider) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.errors import BadInput
+from bot.errors import BadInput, ProviderNotFound
 from bot.interactions import accept_submission, modal_metadata, open_modal
-from bot.meetings import as_provider_room, refresh_room_message, require_moderator
+from bot.meetings import as_provider_room, confirm_answering, refresh_room_message, require_moderator
 from bot.messaging import once_at_a_time
 from bot.providers.base import Capability
 from bot.text import mrkdwn_escape
@@ -69,7 +69,14 @@ def register(app: AsyncApp, router: Router) -> None:
                 return
             provider = services.provider(room)
             provider.require(Capability.DELETE_ROOM)
-            await provider.delete_room(as_provider_room(room))  # already gone there counts as done
+            try:
+                await provider.delete_room(as_provider_room(room))
+            except ProviderNotFound:
+                await confirm_answering(provider)  # already gone there counts as done, once that is certain
+                said = (f"*{mrkdwn_escape(room.name)}* was already gone from {provider.title}; I've deleted it here "
+                        "too.")
+            else:
+                said = f"*{mrkdwn_escape(room.name)}* is deleted."
             restreams.stop_all_in_room(services.db, room.id)
             grants.forget_room(services.db, room.id)  # the invites went with the room
             rooms.audit(services.db, team_id=sent.team_id, user_id=sent.user_id, action="room.delete",
@@ -79,4 +86,4 @@ def register(app: AsyncApp, router: Router) -> None:
                 # A scheduled meeting's message says it is cancelled; any other room message says it is gone.
                 if not await schedule.cancel_for_room(services, room, by=sent.user_id):
                     await refresh_room_message(services, room)
-        await sent.reply(services, f"*{mrkdwn_escape(room.name)}* is deleted.")
+        await sent.reply(services, said)

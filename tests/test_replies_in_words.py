@@ -147,6 +147,47 @@ async def test_a_room_deleted_in_digital_samba_is_said_so_by_record_and_end(harn
     assert rooms.get(harness.services.db, room.id).status == "deleted"
 
 
+async def delete_in_digital_samba(harness, sandbox, room) -> None:
+    deleted = await sandbox.delete(f"/api/v1/rooms/{room.id}",
+                                   headers={"Authorization": f"Bearer {harness.sandbox_state.developer_key}"})
+    assert deleted.status_code == 204
+
+
+async def test_meet_delete_removes_a_room_already_deleted_in_digital_samba(harness, ada, sandbox):
+    """It answered "Digital Samba no longer has this room ... `/meet delete` removes it here too", every time:
+    the one way out was a dead end."""
+    room, _ = await new_room(harness, ada)
+    await delete_in_digital_samba(harness, sandbox, room)
+    await ada.acommand("delete standup")
+    form = await harness.double.wait_for(lambda: next(iter(harness.double.views), None))
+    await ada.asubmit(form)
+    reply = await reply_to(harness, "U0001")
+    assert reply.text == "*standup* was already gone from Digital Samba; I've deleted it here too."
+    assert rooms.get(harness.services.db, room.id).status == "deleted"
+    assert "no longer exists" in str(room_messages(harness)[-1].blocks)
+
+
+async def test_a_404_for_everything_deletes_nothing(harness, ada, sandbox):
+    """A platform (or a proxy in front of it) answering 404 to every request has not deleted the room."""
+    room, message = await new_room(harness, ada)
+    (await sandbox.put("/_sandbox/faults", json={"status": 404})).raise_for_status()
+    await ada.aclick(message, ids.JOIN)
+    reply = await reply_to(harness, "U0001")
+    assert reply.text.startswith(":warning: Digital Samba isn't answering as it should right now.")
+    assert rooms.get(harness.services.db, room.id).status != "deleted"
+
+
+async def test_a_404_no_command_expected_is_said_as_the_room_being_gone(harness, ada, sandbox):
+    """`/meet summary` (like Go live and OpenTalk's recordings) had no words for its room being gone: the error
+    boundary now checks the room the command acted on."""
+    room, _ = await new_room(harness, ada)
+    await delete_in_digital_samba(harness, sandbox, room)
+    await ada.acommand("summary standup")
+    reply = await reply_to(harness, "U0001")
+    assert reply.text.startswith(":warning: *standup* no longer exists in Digital Samba (it was deleted there).")
+    assert rooms.get(harness.services.db, room.id).status == "deleted"
+
+
 # -- forms submitted too late -----------------------------------------------------------------
 
 
