@@ -91,8 +91,9 @@ def room_message_blocks(
                                                  recording=recording)),
         MarkdownTextObject(text=f"*Link name*\n`{room.friendly_url}`"),
     ]
+    # The platform's facts (a dial-in number and PIN) are how to reach the room: gone with it.
     fields += [MarkdownTextObject(text=f"*{mrkdwn_escape(label)}*\n{mrkdwn_escape(value)}")
-               for label, value in room.facts][:10 - len(fields)]
+               for label, value in (room.facts if room.status != "deleted" else ())][:10 - len(fields)]
     blocks = [HeaderBlock(text=room.name[:150]), SectionBlock(fields=fields)]
     if streaming_to and stream_in_meeting:
         blocks.append(SectionBlock(text=MarkdownTextObject(

@@ -106,7 +106,7 @@ async def _deliver(services: Services, room: RoomRecord, inviter: str, result: I
     try:
         dm = await services.slack.conversations_open(users=user_id)
         await services.slack.chat_postMessage(
-            channel=dm["channel"]["id"], text=f"<@{inviter}> invited you to {room.name}: your personal link",
+            channel=dm["channel"]["id"], text=f"<@{inviter}> invited you to {mrkdwn_escape(room.name)}: your personal link",
             blocks=invitation_blocks(room, grant, role, inviter, services.clock()))
     except SlackApiError as exc:
         log.info("could not DM an invitation to %s: %s", user_id, slack_error(exc))

@@ -82,7 +82,8 @@ async def start_stream(services: Services, room: RoomRecord, user_id: str, targe
     if not started.live:
         return (f":satellite_antenna: {mrkdwn_escape(target.label)} is set up as the stream destination of "
                 f"*{mrkdwn_escape(room.name)}*. {started.note or 'Start the stream from the meeting itself.'} "
-                f"Remove it with *Stop stream* or `/meet restream {room.friendly_url} stop`.")
+                f"Remove it with *Remove destination* on the room message or "
+                f"`/meet restream {room.friendly_url} stop`.")
     return (f":satellite_antenna: *{mrkdwn_escape(room.name)}* is streaming live to {mrkdwn_escape(target.label)}. "
             f"Stop it with *Stop stream* on the room message or `/meet restream {room.friendly_url} stop`.")
 

@@ -67,6 +67,15 @@ async def summary_for(harness, user_id=ADA, containing="Invited"):
         lambda: next((e for e in harness.double.ephemerals(user_id) if containing in e.text), None))
 
 
+async def test_the_invitation_notification_escapes_the_room_name(chalk, ada):
+    """The DM's notification text (what a phone shows) wrote `<!channel> hi` as it was, markup Slack acts on."""
+    await ada.acommand("new <!channel> hi")
+    await chalk.double.wait_for(lambda: room_messages(chalk))
+    await ada.acommand("invite channel-hi @grace")
+    dm = await chalk.double.wait_for(lambda: next(iter(chalk.double.dms("U0002")), None))
+    assert "&lt;!channel&gt; hi" in dm.text and "<!channel>" not in dm.text
+
+
 async def test_each_invited_person_gets_their_own_link_by_dm(chalk, ada):
     room = await new_room(chalk, ada)
     await ada.acommand("invite standup @grace @ann @bob")

@@ -330,6 +330,7 @@ async def test_go_live_stores_the_destination_and_says_the_meeting_starts_it(har
     assert "ready as the stream destination" in str(updated.blocks)
     # Nothing streams until the meeting starts it: the words say destination, not a stream running.
     assert buttons(updated)[ids.STOP_STREAM]["text"]["text"] == "Remove destination"
+    assert "Remove it with *Remove destination* on the room message" in reply.text, "the button's own words"
     await ada.acommand("restream standup")
     again = await ephemeral(harness, "U0001", "already")
     assert again.text == (":warning: *standup* already has YouTube as its stream destination. Remove it first with "

@@ -81,6 +81,10 @@ def test_facts_a_provider_gives_show_on_the_room_message():
     blocks = room_message_blocks(record(provider_data=data), capabilities=registry.load("digitalsamba").capabilities,
                                  provider_title="X", emulated=False)
     assert "*Dial-in*" in str(blocks) and "PIN 5678" in str(blocks)
+    gone = room_message_blocks(record(provider_data=data, status="deleted"),
+                               capabilities=registry.load("digitalsamba").capabilities, provider_title="X",
+                               emulated=False)
+    assert "PIN 5678" not in str(gone), "a deleted room's dial-in is no way in any more"
 
 
 async def test_a_missing_capability_is_answered_with_the_providers_reason(harness, ada):
