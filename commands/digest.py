@@ -143,14 +143,17 @@ def schedule_words(record: DigestRecord) -> str:
 
 
 def session_line(session: Session, room_name: str, zone: ZoneInfo, summary: summary_store.SummaryRecord | None,
-                 recordings: list[tuple[str, str]], *, summaries: bool = True, deleted: bool = False) -> str:
+                 recordings: list[tuple[str, str]], *, summaries: bool = True, deleted: bool = False,
+                 counts_links: bool = False) -> str:
     """One session of a digest: room, start in the channel's zone, duration, people, summary, recordings.
 
     No count of people when none is known (a platform that reports meetings, not people, as the room message
     says then), and no summary line where the room's platform makes none (`summaries`). A summary still to
-    come is not promised for a `deleted` room: it went with the room."""
+    come is not promised for a `deleted` room: it went with the room. A platform that `counts_links` (Chalk) counts
+    links handed out, not people, and the line says so, as the room message does."""
     start = session.started_at.astimezone(zone).strftime("%a %d %b %H:%M") if session.started_at else "?"
-    count = f", {people(session.participants)}" if session.participants else ""
+    count = ((f", {plural(session.participants, 'link')} handed out" if counts_links else f", {people(session.participants)}")
+             if session.participants else "")
     lines = [f"• *{mrkdwn_escape(room_name)}*, {start}, {format_duration(session.duration_seconds)}{count}"]
     if summary is not None and summary.state == summary_store.POSTED and summary.excerpt:
         more = f" <{summary.permalink}|full summary>" if summary.permalink else ""
@@ -233,6 +236,7 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
     makes_summaries = {room_id: p is None or Capability.SUMMARIES in p.capabilities
                        for room_id, (_, p) in platforms.items()}
     deleted = {room_id for room_id, (room, _) in platforms.items() if room is not None and room.status == "deleted"}
+    counting_links = {room_id for room_id, (_, p) in platforms.items() if p is not None and p.counts_links}
     # Platforms that neither tell meetops about meetings (webhooks) nor list past ones: their rooms can't be in it.
     untold = sorted({p.title for room, p in platforms.values() if p is not None and room.status != "deleted"
                      and Capability.WEBHOOKS not in p.capabilities and Capability.SESSION_HISTORY not in p.capabilities})
@@ -252,7 +256,7 @@ async def post_digest(services: Services, *, team_id: str, channel_id: str, sinc
                                 [(f"recording {n}" if len(links) > 1 else "recording", link)
                                  for n, link in enumerate(links, 1) if link],
                                 summaries=makes_summaries.get(session.room_id, True),
-                                deleted=session.room_id in deleted)
+                                deleted=session.room_id in deleted, counts_links=session.room_id in counting_links)
             await poster.post(packer.add(line))
         batch.clear()
 

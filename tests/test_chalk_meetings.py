@@ -71,3 +71,16 @@ async def test_a_room_whose_meeting_is_over_for_good_refuses_what_needs_a_meetin
             "a new room.") in reply.text
     assert chalk.double.views == [] and not chalk.double.dms("U0002")
     assert not [m for m in chalk.double.messages("C0001") if m.thread_ts and "Still voting" in str(m.blocks)]
+
+
+async def test_the_digest_counts_a_chalk_meetings_links_not_people(chalk, ada):
+    """Chalk counts links handed out, not people in the meeting: the room message says so, the digest said
+    "1 person"."""
+    await joined_room(chalk, ada)
+    await ada.acommand("end standup")
+    await chalk.double.wait_for(lambda: [e for e in chalk.double.ephemerals(ADA) if "has ended" in e.text])
+    await ada.acommand("digest now")
+    digest = await chalk.double.wait_for(
+        lambda: next((m for m in chalk.double.messages("C0001") if m.text.startswith("Meetings digest")), None))
+    line = next(line for line in str(digest.blocks).split("\\n") if "*standup*" in line)
+    assert "link handed out" in line and "person" not in line, line
