@@ -309,7 +309,8 @@ async def request_summary(services: Services, room: RoomRecord, *, user_id: str,
     session = await latest_session(services, room)
     if session is None:
         return f"*{name}* hasn't had a meeting yet, so there is nothing to summarise."
-    if session.live:
+    if session.live and not ((posted := store.get(services.db, session.id)) and posted.state == POSTED):
+        # (A platform that sends its summary with the recording may say so before meetops saw the end.)
         return f"The meeting in *{name}* is still going. Its summary comes once it ends."
     record = want(services, room, session.id, requested_by=user_id, fallback_channel=channel_id)
     if record is None:

@@ -84,3 +84,19 @@ async def test_the_digest_counts_a_chalk_meetings_links_not_people(chalk, ada):
         lambda: next((m for m in chalk.double.messages("C0001") if m.text.startswith("Meetings digest")), None))
     line = next(line for line in str(digest.blocks).split("\\n") if "*standup*" in line)
     assert "link handed out" in line and "person" not in line, line
+
+
+async def test_meet_summary_points_to_a_summary_already_posted_while_the_meeting_looked_live(chalk, ada):
+    """Chalk's summary comes with its recording; when that came before meetops saw the meeting end, /meet summary
+    said "still going. Its summary comes once it ends" with the summary in the thread above."""
+    room = await joined_room(chalk, ada)
+    emulator = chalk.runtime.emulators["chalk"]
+    httpx.post(f"{emulator.url}/_sandbox/rooms/{room.id}/recording", json={}).raise_for_status()
+    await chalk.double.wait_for(lambda: [m for m in chalk.double.messages("C0001")
+                                         if m.thread_ts and "summary" in m.text.lower()])
+    await chalk.wait_idle()
+    before = len(chalk.double.ephemerals(ADA))
+    await ada.acommand("summary standup")
+    reply = await chalk.double.wait_for(lambda: chalk.double.ephemerals(ADA)[before:] and
+                                        chalk.double.ephemerals(ADA)[before])
+    assert "is already in" in reply.text, reply.text
