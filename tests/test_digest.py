@@ -211,16 +211,22 @@ async def test_a_digest_missed_while_down_is_posted_once_at_start_up(harness, ad
     assert len(channel_posts(harness)) == 1
 
 
-async def test_a_digest_the_process_died_posting_is_not_posted_again(harness, ada, sandbox, clock):
-    """The digest is in the channel, but Slack's answer never came back: the process died first. The next run
-    finds it by its metadata instead of posting a second copy, and says in its thread that it may stop short."""
+async def digest_posting_held(harness, ada, sandbox, clock, *, stage: str) -> asyncio.Task:
+    """A channel's digest with one meeting in it, its scheduled run started with its posts held at `stage`
+    (bot.devtools.slack_double.SlackDouble.hold): the task to cancel as the process dies."""
     room = await new_room(harness, ada)
     await ada.acommand("digest daily 09:00 UTC")
     await harness.double.wait_for(lambda: announcements(harness))
     await meeting(harness, sandbox, room)
-    harness.double.hold("chat.postMessage", 30, stage="after",
+    harness.double.hold("chat.postMessage", 30, stage=stage,
                         when=lambda args: str(args.get("text", "")).startswith("Meetings digest"))
-    dying = asyncio.create_task(run_job(harness.services, clock, job_id("T0001", "C0001")))
+    return asyncio.create_task(run_job(harness.services, clock, job_id("T0001", "C0001")))
+
+
+async def test_a_digest_the_process_died_posting_is_not_posted_again(harness, ada, sandbox, clock):
+    """The digest is in the channel, but Slack's answer never came back: the process died first. The next run
+    finds it by its metadata instead of posting a second copy, and says in its thread that it may stop short."""
+    dying = await digest_posting_held(harness, ada, sandbox, clock, stage="after")
     [first] = await harness.double.wait_for(lambda: channel_posts(harness))
     covering = clock()
     dying.cancel()  # the process dies here
@@ -242,13 +248,7 @@ async def test_a_digest_the_process_died_posting_is_not_posted_again(harness, ad
 
 async def test_a_digest_that_never_reached_slack_before_the_process_died_is_posted_at_the_next_run(
         harness, ada, sandbox, clock):
-    room = await new_room(harness, ada)
-    await ada.acommand("digest daily 09:00 UTC")
-    await harness.double.wait_for(lambda: announcements(harness))
-    await meeting(harness, sandbox, room)
-    harness.double.hold("chat.postMessage", 30, stage="before",
-                        when=lambda args: str(args.get("text", "")).startswith("Meetings digest"))
-    dying = asyncio.create_task(run_job(harness.services, clock, job_id("T0001", "C0001")))
+    dying = await digest_posting_held(harness, ada, sandbox, clock, stage="before")
     await harness.double.wait_for(lambda: harness.double.calls_to("chat.postMessage")[-1].args.get("text", "")
                                   .startswith("Meetings digest"))
     dying.cancel()  # the process dies with the post still on its way
