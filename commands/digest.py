@@ -149,7 +149,7 @@ def session_line(session: Session, room_name: str, zone: ZoneInfo, summary: summ
 
     No count of people when none is known (a platform that reports meetings, not people, as the room message
     says then), and no summary line where the room's platform makes none (`summaries`). A summary still to
-    come is not promised for a `deleted` room: it went with the room. A platform that `counts_links` (Chalk) counts
+    come is not promised for a `deleted` room: it went with the room. A platform that `counts_links` counts
     links handed out, not people, and the line says so, as the room message does."""
     start = session.started_at.astimezone(zone).strftime("%a %d %b %H:%M") if session.started_at else "?"
     count = ((f", {plural(session.participants, 'link')} handed out" if counts_links else f", {people(session.participants)}")
