@@ -99,8 +99,8 @@ async def resolve_room(services: Services, team_id: str, ref: str, channel_id: s
         return acting_on(ours)
     # A room made outside meetops: usable, but only admins moderate it.
     return acting_on(RoomRecord(id=found.id, team_id=team_id, channel_id="", creator_id="", name=found.friendly_url,
-                      friendly_url=found.friendly_url, room_url=found.room_url, privacy=found.privacy,
-                      description=found.description, provider=provider.name))
+                                friendly_url=found.friendly_url, room_url=found.room_url, privacy=found.privacy,
+                                description=found.description, provider=provider.name))
 
 
 def _refuse_ambiguous(found: list[RoomRecord], ref: str, channel_id: str) -> None:
