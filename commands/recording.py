@@ -20,8 +20,8 @@ from slack_bolt.async_app import AsyncApp
 from bot import ids
 from bot.errors import BadInput, MeetopsError, ProviderGone, ProviderNotFound, ProviderRejected, ProviderUnavailable
 from bot.interactions import answer_room_button, user_and_team
-from bot.meetings import (as_provider_room, check_still_exists, refresh_room_message, require_meeting_ahead,
-                          require_moderator, visible_here)
+from bot.meetings import (as_provider_room, refresh_room_message, require_meeting_ahead, require_moderator,
+                          visible_here)
 from bot.messaging import send_private
 from bot.providers.base import Capability
 from bot.services import Services
@@ -77,11 +77,6 @@ async def start_recording(services: Services, room: RoomRecord, user_id: str) ->
         recording_state.settle(services.db, room.id, IDLE)
         raise ProviderGone(f"There is no meeting running in *{mrkdwn_escape(room.name)}* right now, so there is "
                            "nothing to record. Start the recording once people have joined.") from None
-    except ProviderNotFound:
-        # Most likely the room itself was deleted at the platform: said as such, and the room marked deleted.
-        recording_state.settle(services.db, room.id, IDLE)
-        await check_still_exists(services, room)
-        raise
     except ProviderUnavailable as exc:
         # No answer in time: the platform may have started it anyway, and Stop asks it whatever meetops believes.
         recording_state.settle(services.db, room.id, IDLE)

@@ -522,11 +522,7 @@ async def end_session(services: Services, room: RoomRecord, user_id: str) -> str
         if not first:
             return f"Already ending the session in *{mrkdwn_escape(room.name)}*."
         if Capability.LIVE_STATUS in provider.capabilities:
-            try:
-                session = await provider.live_session(as_provider_room(room))
-            except ProviderNotFound:
-                await check_still_exists(services, room)  # the room deleted at the platform: said as such
-                raise
+            session = await provider.live_session(as_provider_room(room))
             if session is None:
                 current = rooms.get(services.db, room.id)
                 if current is not None and reconcile.is_stale(services, current, set()):
