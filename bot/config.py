@@ -149,19 +149,17 @@ class Settings(BlankMeansUnset):
     def _public_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        url = urlsplit(value.strip())
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"{value!r} is not a URL; give the address people reach meetops at, "
-                             "such as https://meetops.example.com")
+        if problem := http_url_problem(value):
+            raise ValueError(f"{problem}; give the address people reach meetops at, such as "
+                             "https://meetops.example.com")
         return value.strip().rstrip("/")
 
     @field_validator("slack_api_url")
     @classmethod
     def _an_http_url(cls, value: str, info: ValidationInfo) -> str:
-        url = urlsplit(value.strip())
-        if url.scheme not in ("http", "https") or not url.hostname:
+        if problem := http_url_problem(value):
             example = cls.model_fields[info.field_name].default
-            raise ValueError(f"{value!r} is not a URL; give an http(s) URL such as {example}")
+            raise ValueError(f"{problem}; give an http(s) URL such as {example}")
         return value.strip()
 
 
